@@ -1,0 +1,138 @@
+/**
+ * A strict reader for the top-level packet structure of an OpenPGP message
+ * (RFC 4880 §4.2), used to decide whether a body really is "encrypted to
+ * exactly these keys" without decrypting anything or trusting openpgp.js's
+ * lenient parser (which accepts unencrypted literal data and skips unknown packets).
+ *
+ * An accepted message is: one or more PKESK v3 packets, then exactly one
+ * SEIPD v1 packet that ends at the last byte. Nothing else.
+ *
+ * @module
+ * @example
+ * import { inspectEncryptedMessage } from './packets.ts';
+ * const { recipientKeyIds, dataPacket } = inspectEncryptedMessage(bytes);
+ * // recipientKeyIds: ['a1b2c3d4e5f60718', ...] (lowercase hex, in packet order)
+ */
+import { abytes, hex } from './bytes.ts';
+
+export const PacketTag = { PKESK: 1, SEIPD: 18 } as const;
+
+export type PacketSpan = {
+  tag: number;
+  /** Offset of the packet's first header byte. */
+  start: number;
+  /** Offset just past the packet's last byte. */
+  end: number;
+  /** Offset of the first body byte (after the first length header). */
+  bodyStart: number;
+  /** True when the body uses partial lengths (only allowed for data packets). */
+  partial: boolean;
+};
+
+export type InspectedMessage = {
+  recipientKeyIds: string[];
+  /** The byte range of the SEIPD packet, header included. Re-keying keeps these bytes untouched. */
+  dataPacket: { start: number; end: number };
+  packets: PacketSpan[];
+};
+
+/** Why a body was refused; `code` is stable and becomes the API error code. */
+export class NotEncryptedError extends Error {
+  override name = 'NotEncryptedError';
+  constructor(readonly code: 'malformed' | 'not-encrypted' | 'bad-recipients', message: string) {
+    super(message);
+  }
+}
+
+/** Lists the top-level packets. Throws {@link NotEncryptedError} on any framing error. */
+export function readPacketSpans(bytes: Uint8Array): PacketSpan[] {
+  abytes(bytes, undefined, 'message');
+  const spans: PacketSpan[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const start = pos;
+    const first = bytes[pos++]!;
+    if ((first & 0x80) === 0) throw new NotEncryptedError('malformed', 'not an OpenPGP packet');
+    let tag: number;
+    let partial = false;
+    let bodyStart: number;
+    let end: number;
+    if (first & 0x40) {
+      tag = first & 0x3f;
+      // New-format lengths; partial lengths chain until a definite length ends the body.
+      let len = readNewLength(bytes, pos);
+      bodyStart = len.next;
+      let cursor = len.next;
+      if (len.partial) {
+        partial = true;
+        if (len.length < 512) throw new NotEncryptedError('malformed', 'first partial body chunk is too short');
+        while (len.partial) {
+          cursor += len.length;
+          len = readNewLength(bytes, cursor);
+          cursor = len.next;
+        }
+      }
+      end = cursor + len.length;
+    } else {
+      tag = (first >> 2) & 0x0f;
+      const type = first & 0x03;
+      if (type === 3) throw new NotEncryptedError('malformed', 'indeterminate-length packets are not accepted');
+      const size = [1, 2, 4][type]!;
+      if (pos + size > bytes.length) throw new NotEncryptedError('malformed', 'truncated packet header');
+      let length = 0;
+      for (let i = 0; i < size; i++) length = length * 256 + bytes[pos + i]!;
+      bodyStart = pos + size;
+      end = bodyStart + length;
+    }
+    if (end > bytes.length) throw new NotEncryptedError('malformed', 'truncated packet');
+    spans.push({ tag, start, end, bodyStart, partial });
+    pos = end;
+  }
+  return spans;
+}
+
+function readNewLength(bytes: Uint8Array, pos: number): { length: number; next: number; partial: boolean } {
+  if (pos >= bytes.length) throw new NotEncryptedError('malformed', 'truncated packet length');
+  const o1 = bytes[pos]!;
+  if (o1 < 192) return { length: o1, next: pos + 1, partial: false };
+  if (o1 < 224) {
+    if (pos + 1 >= bytes.length) throw new NotEncryptedError('malformed', 'truncated packet length');
+    return { length: ((o1 - 192) << 8) + bytes[pos + 1]! + 192, next: pos + 2, partial: false };
+  }
+  if (o1 === 255) {
+    if (pos + 4 >= bytes.length) throw new NotEncryptedError('malformed', 'truncated packet length');
+    const length = bytes[pos + 1]! * 2 ** 24 + (bytes[pos + 2]! << 16) + (bytes[pos + 3]! << 8) + bytes[pos + 4]!;
+    return { length, next: pos + 5, partial: false };
+  }
+  return { length: 1 << (o1 & 0x1f), next: pos + 1, partial: true };
+}
+
+/**
+ * Checks that `bytes` is an OpenPGP message encrypted to public keys and nothing else,
+ * and returns the key IDs it names. It does not decide *which* keys are acceptable;
+ * compare `recipientKeyIds` with the manifest for that.
+ */
+export function inspectEncryptedMessage(bytes: Uint8Array): InspectedMessage {
+  const packets = readPacketSpans(bytes);
+  if (packets.length === 0) throw new NotEncryptedError('malformed', 'empty message');
+  const recipientKeyIds: string[] = [];
+  let i = 0;
+  for (; i < packets.length && packets[i]!.tag === PacketTag.PKESK; i++) {
+    const p = packets[i]!;
+    if (p.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
+    const body = bytes.subarray(p.bodyStart, p.end);
+    if (body.length < 12 || body[0] !== 3) throw new NotEncryptedError('not-encrypted', 'only version 3 public-key session key packets are accepted');
+    const keyId = hex.encode(body.subarray(1, 9));
+    if (keyId === '0000000000000000') throw new NotEncryptedError('bad-recipients', 'anonymous (wildcard) recipients are not accepted');
+    if (recipientKeyIds.includes(keyId)) throw new NotEncryptedError('bad-recipients', 'a recipient appears twice');
+    recipientKeyIds.push(keyId);
+  }
+  if (recipientKeyIds.length === 0) throw new NotEncryptedError('not-encrypted', 'the message is not encrypted to any public key');
+  const data = packets[i];
+  if (!data || data.tag !== PacketTag.SEIPD) throw new NotEncryptedError('not-encrypted', 'expected one integrity-protected encrypted data packet after the key packets');
+  if (i !== packets.length - 1) throw new NotEncryptedError('not-encrypted', 'unexpected packets after the encrypted data');
+  if (data.bodyStart >= data.end || bytes[data.bodyStart] !== 1) throw new NotEncryptedError('not-encrypted', 'only version 1 integrity-protected data is accepted');
+  // SEIPDv1 = version byte + at least one cipher block of prefix + MDC (22 bytes, encrypted).
+  if (data.end - data.bodyStart < 1 + 16 + 2 + 22) throw new NotEncryptedError('malformed', 'encrypted data is too short');
+  return { recipientKeyIds, dataPacket: { start: data.start, end: data.end }, packets };
+}

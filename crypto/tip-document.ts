@@ -1,0 +1,123 @@
+/**
+ * The tip document: the plaintext that gets padded and encrypted to journalists.
+ *
+ * Layout (version 1), chosen so that plain `gpg --decrypt` prints something a
+ * person can read:
+ *
+ * ```
+ * {"tipline":1,"type":"tip","messageBytes":11,"fields":{},...}   ← header: one line of JSON
+ * Hello world                                                     ← the message, exactly messageBytes of UTF-8
+ *                                                                 ← one LF, then spaces up to the bucket (padding)
+ * ```
+ *
+ * The header holds everything but the message text: form fields, desk, the
+ * source's reply public key and attachment descriptions, all of which must stay
+ * inside the encryption. The server never parses this; only the source's browser
+ * (or the server's no-JavaScript path, in memory) writes it and only journalists read it.
+ *
+ * @module
+ * @example
+ * import { encodeTipDocument, decodeTipDocument } from './tip-document.ts';
+ * const bytes = encodeTipDocument({ type: 'tip', message: 'Hello', fields: {} });
+ * decodeTipDocument(bytes).message; // 'Hello'
+ */
+import { utf8, concatBytes, abytes } from './bytes.ts';
+import { PAD_BYTE } from './padding.ts';
+
+export const TIP_DOCUMENT_VERSION = 1;
+
+/** What a source attached; filled in by the attachments feature. Never sent in clear. */
+export type AttachmentRef = {
+  blobId: string;
+  name: string;
+  type: string;
+  size: number;
+  sha256: string;
+};
+
+export type TipDocument = {
+  type: 'tip' | 'followup' | 'reply';
+  message: string;
+  fields: Record<string, string>;
+  desk?: string;
+  /** Language of the page the source used (helps the journalist answer in it). */
+  lang?: string;
+  /** The source's X25519 reply public key, hex. */
+  replyPublicKey?: string;
+  attachments?: AttachmentRef[];
+};
+
+export class TipDocumentError extends Error {
+  override name = 'TipDocumentError';
+}
+
+const TYPES = new Set(['tip', 'followup', 'reply']);
+const LF = 0x0a;
+
+/** Encodes a tip document to unpadded bytes. Pad the result with `padToBucket` before encrypting. */
+export function encodeTipDocument(doc: TipDocument): Uint8Array {
+  checkDocument(doc);
+  const message = utf8.encode(doc.message);
+  const { message: _omit, ...rest } = doc;
+  const header = { tipline: TIP_DOCUMENT_VERSION, ...rest, messageBytes: message.length };
+  const headerBytes = utf8.encode(JSON.stringify(header));
+  return concatBytes(headerBytes, new Uint8Array([LF]), message, new Uint8Array([LF]));
+}
+
+/** Decodes (possibly padded) tip document bytes. Throws {@link TipDocumentError} on anything malformed. */
+export function decodeTipDocument(bytes: Uint8Array): TipDocument {
+  abytes(bytes, undefined, 'bytes');
+  const headerEnd = bytes.indexOf(LF);
+  if (headerEnd < 0) throw new TipDocumentError('no header line');
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(utf8.decode(bytes.subarray(0, headerEnd)));
+  } catch {
+    throw new TipDocumentError('header is not valid JSON');
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new TipDocumentError('header is not an object');
+  if (header.tipline !== TIP_DOCUMENT_VERSION) throw new TipDocumentError(`unsupported tip document version ${String(header.tipline)}`);
+  const length = header.messageBytes;
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) throw new TipDocumentError('bad messageBytes');
+  const start = headerEnd + 1;
+  const end = start + length;
+  if (end + 1 > bytes.length || bytes[end] !== LF) throw new TipDocumentError('message length does not match');
+  for (let i = end + 1; i < bytes.length; i++) {
+    if (bytes[i] !== PAD_BYTE) throw new TipDocumentError('unexpected bytes after the message');
+  }
+  let message: string;
+  try {
+    message = utf8.decode(bytes.subarray(start, end));
+  } catch {
+    throw new TipDocumentError('message is not valid UTF-8');
+  }
+  const { tipline: _v, messageBytes: _n, ...rest } = header;
+  const doc = { ...rest, message } as TipDocument;
+  checkDocument(doc);
+  return doc;
+}
+
+function checkDocument(doc: TipDocument): void {
+  if (typeof doc !== 'object' || doc === null) throw new TipDocumentError('document must be an object');
+  if (!TYPES.has(doc.type)) throw new TipDocumentError('bad type');
+  if (typeof doc.message !== 'string') throw new TipDocumentError('message must be a string');
+  if (typeof doc.fields !== 'object' || doc.fields === null || Array.isArray(doc.fields)) throw new TipDocumentError('fields must be an object');
+  for (const [k, v] of Object.entries(doc.fields)) {
+    if (typeof v !== 'string') throw new TipDocumentError(`field ${k} must be a string`);
+  }
+  for (const key of ['desk', 'lang', 'replyPublicKey'] as const) {
+    if (doc[key] !== undefined && typeof doc[key] !== 'string') throw new TipDocumentError(`${key} must be a string`);
+  }
+  if (doc.replyPublicKey !== undefined && !/^[0-9a-f]{64}$/.test(doc.replyPublicKey)) {
+    throw new TipDocumentError('replyPublicKey must be 32 bytes of lowercase hex');
+  }
+  if (doc.attachments !== undefined) {
+    if (!Array.isArray(doc.attachments)) throw new TipDocumentError('attachments must be a list');
+    for (const a of doc.attachments) {
+      if (typeof a?.blobId !== 'string' || typeof a.name !== 'string' || typeof a.type !== 'string' ||
+        typeof a.sha256 !== 'string' || !Number.isSafeInteger(a.size)) {
+        throw new TipDocumentError('malformed attachment entry');
+      }
+    }
+  }
+}

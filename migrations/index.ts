@@ -1,0 +1,14 @@
+/**
+ * Every migration, in order. Listed statically (not read from disk) so they
+ * survive bundling into the single `tipline` executable.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m0001 from './0001-initial.ts';
+
+export const migrations: Record<string, Migration> = {
+  '0001-initial': m0001,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

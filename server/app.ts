@@ -1,0 +1,90 @@
+/**
+ * The Hono app: source pages and API, journalist API, static assets, and the
+ * rules every response follows (security headers, a logger that records no
+ * client data, errors as `{ "error": { "code", "message" } }`).
+ *
+ * @example
+ * const app = createApp({ db, newsroomPublicKey, staticFiles, log: console.log });
+ * const res = await app.request('/api/v1/manifest');
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { DEFAULT_LIMITS, type Limits } from './config.ts';
+import { CurrentRecipients, ManifestUnavailableError } from './current-recipients.ts';
+import type { TiplineDb } from './db/open-database.ts';
+import { ApiError, errorBody } from './http/api-error.ts';
+import { requestLogger } from './http/request-logger.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { serveStatic, type StaticFiles } from './http/static-files.ts';
+import { journalistApi } from './journalist/api.ts';
+import { sourceApi } from './source/api.ts';
+import { pageContext, sourcePages } from './source/pages.ts';
+import { messagePage } from './source/views.ts';
+import { JournalistStore } from './store/journalist-store.ts';
+import { ManifestStore } from './store/manifest-store.ts';
+import { TipStore } from './store/tip-store.ts';
+import { TipIntake } from './tip-intake.ts';
+
+export type AppOptions = {
+  db: TiplineDb;
+  newsroomPublicKey: Uint8Array;
+  staticFiles: StaticFiles;
+  limits?: Partial<Limits>;
+  onion?: string | undefined;
+  /** Where log lines go. They never hold client data; see request-logger.ts. */
+  log?: (line: string) => void;
+  clock?: () => Date;
+};
+
+export function createApp(options: AppOptions): Hono {
+  const log = options.log ?? (() => {});
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const tips = new TipStore(options.db, options.clock);
+  const journalists = new JournalistStore(options.db);
+  const recipients = new CurrentRecipients(new ManifestStore(options.db), options.newsroomPublicKey, options.clock);
+  const intake = new TipIntake(tips, recipients);
+
+  const app = new Hono();
+  app.use('*', securityHeaders({ onion: options.onion }));
+  app.use('*', requestLogger(log));
+
+  app.route('/api/v1', sourceApi({ recipients, intake, limits }));
+  app.route('/api/v1/journalist', journalistApi({ journalists, tips, limits }));
+  app.get('/static/*', serveStatic(options.staticFiles));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, limits }));
+
+  app.notFound((c) => {
+    if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);
+    const ctx = pageContext(c);
+    return c.html(messagePage(ctx, ctx.t('error.heading'), ctx.t('error.notFound')), 404);
+  });
+
+  app.onError((err, c) => {
+    let status = 500;
+    let code = 'internal';
+    let message = 'The server could not handle this request. Nothing was stored.';
+    if (err instanceof ApiError) {
+      ({ status, code, message } = err);
+    } else if (err instanceof ManifestUnavailableError) {
+      status = 503;
+      code = 'unavailable';
+      message = 'The tip line is temporarily unavailable: journalist keys need to be renewed. Nothing was sent.';
+    } else if (err instanceof HTTPException && err.status < 500) {
+      status = err.status;
+      code = 'bad-request';
+      message = 'The request could not be read.';
+    } else {
+      // The class name only: an error message can quote request data.
+      log(`error ${err.name}`);
+    }
+    if (isApi(c.req.path)) return c.json(errorBody(code, message), status as 400);
+    const ctx = pageContext(c);
+    return c.html(messagePage(ctx, ctx.t('error.heading'), status >= 500 ? ctx.t('error.generic') : message), status as 400);
+  });
+
+  return app;
+}
+
+function isApi(path: string): boolean {
+  return path.startsWith('/api/');
+}

@@ -1,0 +1,73 @@
+/**
+ * The `tipline` executable. Every failure ends as one clear line on stderr and
+ * a non-zero exit: 2 for a usage mistake, 1 for anything else. Never a stack trace.
+ */
+import { journalistCommand, JOURNALIST_USAGE } from '../../client/journalist/cli.ts';
+import { serveSettings } from '../config.ts';
+import { adminCommand, ADMIN_USAGE } from './admin.ts';
+import { parseOptions, UsageError } from './args.ts';
+import { demoCommand } from './demo.ts';
+import { startServer, type RunningServer } from './serve.ts';
+
+const HELP = `tipline: a secure, privacy-preserving tip line.
+
+Usage:
+  tipline serve [--data DIR] [--port N] [--host ADDR] [--onion ADDRESS.onion]
+      Run the server. Defaults: --data $TIPLINE_DATA or ./data, --port $PORT or 8080,
+      --host $HOST or 127.0.0.1, --onion $TIPLINE_ONION.
+  tipline demo [--port N]
+      A throwaway tip line with a demo journalist, in a temporary folder.
+
+${ADMIN_USAGE}
+
+${JOURNALIST_USAGE}
+
+  tipline --help`;
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        out(HELP);
+        return command === undefined ? 2 : 0;
+      case 'serve': {
+        const o = parseOptions(rest, { data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, onion: { type: 'string' } }, HELP);
+        const settings = serveSettings(o, process.env);
+        const server = await startServer({ ...settings, log: (l) => process.stderr.write(`${l}\n`) });
+        out(`tipline is listening on ${server.url} (data: ${settings.dataDir})`);
+        await untilStopped(server);
+        return 0;
+      }
+      case 'demo':
+        await untilStopped(await demoCommand(rest, out));
+        return 0;
+      case 'admin':
+        await adminCommand(rest, out);
+        return 0;
+      case 'journalist':
+        await journalistCommand(rest, out);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+    }
+  } catch (e) {
+    const error = e as Error;
+    process.stderr.write(`tipline: ${error.message ?? String(e)}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+function untilStopped(server: RunningServer): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

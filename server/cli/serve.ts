@@ -1,0 +1,58 @@
+/**
+ * `tipline serve`: runs the server on a data directory. Listens on 127.0.0.1
+ * unless told otherwise (the onion service, or a reverse proxy, sits in front).
+ *
+ * @example
+ * const server = await startServer({ dataDir: 'data', port: 8080, host: '127.0.0.1', log: console.log });
+ * await server.close();
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApp } from '../app.ts';
+import { type Limits, type ServeSettings } from '../config.ts';
+import { readDataDir } from '../data-dir.ts';
+import { openDatabase } from '../db/open-database.ts';
+import { loadStaticFiles } from '../http/static-files.ts';
+import { publicDir } from '../paths.ts';
+import { ManifestStore } from '../store/manifest-store.ts';
+import { daysBetween, utcDay } from '../../crypto/day.ts';
+
+export type RunningServer = { url: string; port: number; close: () => Promise<void> };
+
+export async function startServer(settings: ServeSettings & { log: (line: string) => void; limits?: Partial<Limits> }): Promise<RunningServer> {
+  const dir = await readDataDir(settings.dataDir);
+  const db = await openDatabase(dir.dbFile);
+  const staticFiles = await loadStaticFiles(publicDir()).catch(() => {
+    throw new Error('the browser assets are missing; run: npm run build');
+  });
+  const latest = await new ManifestStore(db).latest();
+  if (!latest) settings.log('warning: no journalists yet, so tips cannot be accepted. Add one with: tipline admin journalist add');
+  else {
+    const left = daysBetween(utcDay(), latest.manifest.expires);
+    if (left < 0) settings.log(`warning: the manifest expired on ${latest.manifest.expires}; sources cannot send tips until an admin publishes a new one`);
+    else if (left < 14) settings.log(`warning: the manifest expires in ${left} days (${latest.manifest.expires}); publish a new one soon`);
+  }
+  const app = createApp({ db, newsroomPublicKey: dir.newsroomPublicKey, staticFiles, onion: settings.onion, log: settings.log, limits: settings.limits });
+  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: settings.port,
+        hostname: settings.host,
+        // Cut off slow clients (slowloris) without hurting a slow Tor circuit.
+        serverOptions: { headersTimeout: 20_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 },
+      },
+      (info: AddressInfo) => resolve({ server: s, port: info.port }),
+    );
+    s.once('error', reject);
+  });
+  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.destroy();
+    },
+  };
+}

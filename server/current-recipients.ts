@@ -1,0 +1,54 @@
+/**
+ * The server's view of who tips must be encrypted to: the newest stored manifest,
+ * re-checked against the newsroom key (the server trusts its own database no more
+ * than a client does), with each recipient's OpenPGP key parsed and its encryption
+ * subkey ID worked out. Cached per manifest version.
+ *
+ * @example
+ * const recipients = new CurrentRecipients(manifests, newsroomPublicKey);
+ * const { keyIds, keys, manifest } = await recipients.get(); // throws ManifestUnavailableError
+ */
+import { encryptionKeyIdOf, readPublicKey, type PublicKey } from '../crypto/envelope.ts';
+import { utcDay } from '../crypto/day.ts';
+import { ManifestError, verifyManifest, type Manifest, type SignedManifest } from '../crypto/manifest.ts';
+import type { ManifestStore } from './store/manifest-store.ts';
+
+export type Recipients = { signed: SignedManifest; manifest: Manifest; keys: PublicKey[]; keyIds: string[] };
+
+export class ManifestUnavailableError extends Error {
+  override name = 'ManifestUnavailableError';
+  constructor(readonly reason: 'none' | 'expired' | 'invalid', message: string) {
+    super(message);
+  }
+}
+
+export class CurrentRecipients {
+  private cached: Recipients | undefined;
+
+  constructor(
+    private readonly manifests: ManifestStore,
+    private readonly newsroomPublicKey: Uint8Array,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async get(): Promise<Recipients> {
+    const now = this.clock();
+    const signed = await this.manifests.latest();
+    if (!signed) throw new ManifestUnavailableError('none', 'no journalist keys have been published yet');
+    if (this.cached && this.cached.manifest.version === signed.manifest.version && utcDay(now) <= signed.manifest.expires) {
+      return this.cached;
+    }
+    let manifest: Manifest;
+    try {
+      manifest = verifyManifest(signed, this.newsroomPublicKey, { today: utcDay(now) });
+    } catch (e) {
+      if (e instanceof ManifestError && e.code === 'expired') throw new ManifestUnavailableError('expired', e.message);
+      throw new ManifestUnavailableError('invalid', e instanceof Error ? e.message : 'invalid manifest');
+    }
+    if (manifest.recipients.length === 0) throw new ManifestUnavailableError('none', 'the manifest has no journalists');
+    const keys = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
+    const keyIds = await Promise.all(keys.map((k) => encryptionKeyIdOf(k, now)));
+    this.cached = { signed, manifest, keys, keyIds };
+    return this.cached;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The server's data directory: the database and `config.json` (the newsroom
+ * *public* key and settings). The newsroom *secret* key never lives here.
+ * The directory is 0700 and its files 0600.
+ *
+ * @example
+ * await initDataDir('/srv/tipline', { newsroomPublicKey: hex.encode(pk) });
+ * const { config, dbFile } = await readDataDir('/srv/tipline');
+ */
+import { mkdir, readFile, rename, stat, writeFile, chmod } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { hex } from '../crypto/bytes.ts';
+
+export type StoredConfig = {
+  /** Ed25519 newsroom public key, hex. */
+  newsroomPublicKey: string;
+  createdAt: string;
+};
+
+export class DataDirError extends Error {
+  override name = 'DataDirError';
+}
+
+export function dataDirPaths(root: string) {
+  const dir = resolve(root);
+  return { dir, dbFile: join(dir, 'tipline.db'), configFile: join(dir, 'config.json') };
+}
+
+export async function initDataDir(root: string, config: { newsroomPublicKey: string }): Promise<ReturnType<typeof dataDirPaths>> {
+  const paths = dataDirPaths(root);
+  if (await exists(paths.configFile)) throw new DataDirError(`${paths.dir} is already initialised; refusing to overwrite it`);
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  await chmod(paths.dir, 0o700);
+  const stored: StoredConfig = { newsroomPublicKey: config.newsroomPublicKey, createdAt: new Date().toISOString().slice(0, 10) };
+  await writeFileAtomic(paths.configFile, `${JSON.stringify(stored, null, 2)}\n`);
+  return paths;
+}
+
+export async function readDataDir(root: string): Promise<ReturnType<typeof dataDirPaths> & { config: StoredConfig; newsroomPublicKey: Uint8Array }> {
+  const paths = dataDirPaths(root);
+  let text: string;
+  try {
+    text = await readFile(paths.configFile, 'utf8');
+  } catch {
+    throw new DataDirError(`${paths.dir} is not a tipline data directory; create one with: tipline admin init --data ${root} --signing-key FILE`);
+  }
+  let config: StoredConfig;
+  try {
+    config = JSON.parse(text) as StoredConfig;
+  } catch {
+    throw new DataDirError(`${paths.configFile} is not valid JSON`);
+  }
+  if (typeof config.newsroomPublicKey !== 'string' || !/^[0-9a-f]{64}$/.test(config.newsroomPublicKey)) {
+    throw new DataDirError(`${paths.configFile} has no valid newsroomPublicKey`);
+  }
+  return { ...paths, config, newsroomPublicKey: hex.decode(config.newsroomPublicKey) };
+}
+
+/** Writes a file through a temporary name and a rename, so readers never see half of it. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(tmp, data, { mode, flag: 'wx' });
+  await rename(tmp, file);
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Opens the SQLite database with the settings a tip line needs, and runs migrations.
+ *
+ * - WAL, with `synchronous=FULL`: a tip that got a receipt survives power loss.
+ * - `secure_delete=ON`: deleted rows are overwritten, not just unlinked. It is a
+ *   per-connection setting, so it is set here, on every open.
+ * - After deletes, callers run {@link checkpoint} so old pages leave the `-wal` file too.
+ *
+ * @example
+ * const db = await openDatabase('/srv/tipline/tipline.db');
+ * await db.selectFrom('tips').select('id').execute();
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { migrationProvider } from '../../migrations/index.ts';
+import type { Database } from './schema.ts';
+
+export type TiplineDb = Kysely<Database>;
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+export async function openDatabase(file: string, options: { migrate?: boolean } = {}): Promise<TiplineDb> {
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('secure_delete = ON');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  if (options.migrate !== false) await migrateToLatest(db);
+  return db;
+}
+
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new MigrationError(`database migration ${failed} failed: ${(error as Error).message}`);
+  }
+}
+
+/** Moves the WAL into the main file and truncates it, so deleted pages don't linger in `-wal`. */
+export async function checkpoint(db: TiplineDb): Promise<void> {
+  await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+}

@@ -1,0 +1,55 @@
+/** The database's tables as Kysely types: the schema lives here, not in strings. */
+import type { Generated } from 'kysely';
+
+export type Via = 'browser' | 'server';
+
+export interface TipsTable {
+  id: string;
+  /** YYYY-MM-DD (UTC). Never a time of day. */
+  received_day: string;
+  size_bucket: number;
+  manifest_version: number;
+  via: Via;
+  ciphertext: Uint8Array;
+}
+
+export interface JournalistsTable {
+  id: string;
+  name: string;
+  fingerprint: string;
+  public_key: string;
+  added_at: string;
+}
+
+export interface JournalistTokensTable {
+  id: string;
+  journalist_id: string;
+  /** SHA-256 of the token's secret part, hex. The token itself is shown once and never stored. */
+  secret_hash: string;
+  created_at: string;
+}
+
+export interface ManifestsTable {
+  version: number;
+  /** The signed manifest, as JSON: { manifest, signature }. */
+  body: string;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  detail: string;
+}
+
+export interface Database {
+  tips: TipsTable;
+  journalists: JournalistsTable;
+  journalist_tokens: JournalistTokensTable;
+  manifests: ManifestsTable;
+  audit_log: AuditLogTable;
+}
+
+export type { Generated };

@@ -1,0 +1,84 @@
+/**
+ * Journalists and their API tokens.
+ *
+ * A token is `tl_<id>_<secret>`: the id finds the row, and the secret (256 bits)
+ * is checked against its stored SHA-256 in constant time. The server never
+ * stores a token, only that hash, and shows each token once.
+ *
+ * @example
+ * const journalists = new JournalistStore(db);
+ * const j = await journalists.add({ name: 'Ana', fingerprint, publicKey });
+ * const token = await journalists.issueToken(j.id); // print once
+ * await journalists.authenticate(token); // → the journalist, or undefined
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { base64url, randomBytes, randomId } from '../../crypto/bytes.ts';
+import type { TiplineDb } from '../db/open-database.ts';
+
+export type Journalist = { id: string; name: string; fingerprint: string; publicKey: string; addedAt: string };
+
+const TOKEN_RE = /^tl_([A-Za-z0-9_-]{22})_([A-Za-z0-9_-]{43})$/;
+
+export class JournalistStore {
+  constructor(private readonly db: TiplineDb) {}
+
+  async add(j: { name: string; fingerprint: string; publicKey: string }): Promise<Journalist> {
+    const row = { id: randomId(), name: j.name, fingerprint: j.fingerprint, public_key: j.publicKey, added_at: new Date().toISOString() };
+    await this.db.insertInto('journalists').values(row).execute();
+    return toJournalist(row);
+  }
+
+  async list(): Promise<Journalist[]> {
+    const rows = await this.db.selectFrom('journalists').selectAll().orderBy('name').execute();
+    return rows.map(toJournalist);
+  }
+
+  async findByName(name: string): Promise<Journalist | undefined> {
+    const row = await this.db.selectFrom('journalists').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toJournalist(row);
+  }
+
+  /** Removes a journalist and, through the foreign key, every token they had. */
+  async remove(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('journalists').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Creates a token for the journalist and returns it. It is not stored and can't be shown again. */
+  async issueToken(journalistId: string): Promise<string> {
+    const id = randomId();
+    const secret = base64url.encode(randomBytes(32));
+    await this.db
+      .insertInto('journalist_tokens')
+      .values({ id, journalist_id: journalistId, secret_hash: sha256Hex(secret), created_at: new Date().toISOString() })
+      .execute();
+    return `tl_${id}_${secret}`;
+  }
+
+  /** Returns the journalist a token belongs to, or undefined. Same work whether the id exists or not. */
+  async authenticate(token: string): Promise<Journalist | undefined> {
+    const m = TOKEN_RE.exec(token);
+    const presented = Buffer.from(sha256Hex(m ? m[2]! : token), 'hex');
+    const row = m
+      ? await this.db
+          .selectFrom('journalist_tokens')
+          .innerJoin('journalists', 'journalists.id', 'journalist_tokens.journalist_id')
+          .selectAll('journalists')
+          .select('journalist_tokens.secret_hash')
+          .where('journalist_tokens.id', '=', m[1]!)
+          .executeTakeFirst()
+      : undefined;
+    // Compare against a dummy hash when there's no row, so both paths do the same work.
+    const stored = Buffer.from(row?.secret_hash ?? '0'.repeat(64), 'hex');
+    const equal = timingSafeEqual(presented, stored);
+    return row && equal && m ? toJournalist(row) : undefined;
+  }
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function toJournalist(row: { id: string; name: string; fingerprint: string; public_key: string; added_at: string }): Journalist {
+  return { id: row.id, name: row.name, fingerprint: row.fingerprint, publicKey: row.public_key, addedAt: row.added_at };
+}

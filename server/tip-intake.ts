@@ -1,0 +1,55 @@
+/**
+ * How a tip gets in. Two doors, one rule: only ciphertext to exactly the current
+ * manifest's keys is ever stored.
+ *
+ * - {@link TipIntake.acceptEncrypted}: the browser encrypted it. The server checks
+ *   the packet structure and PKESK key IDs itself; a client's word that a body
+ *   is "already encrypted" counts for nothing.
+ * - {@link TipIntake.encryptAndStore}: JavaScript was off. The server pads and
+ *   encrypts in memory with the same crypto code, wipes what it can, and stores
+ *   only the result, marked `server`.
+ *
+ * @example
+ * const intake = new TipIntake(tips, recipients);
+ * const id = await intake.acceptEncrypted(bytes);
+ */
+import { wipe } from '../crypto/bytes.ts';
+import { checkRecipients, encryptToKeys } from '../crypto/envelope.ts';
+import { NotEncryptedError } from '../crypto/packets.ts';
+import { padToBucket } from '../crypto/padding.ts';
+import { encodeTipDocument, type TipDocument } from '../crypto/tip-document.ts';
+import type { CurrentRecipients } from './current-recipients.ts';
+import { ApiError } from './http/api-error.ts';
+import type { TipStore } from './store/tip-store.ts';
+
+export class TipIntake {
+  constructor(
+    private readonly tips: TipStore,
+    private readonly recipients: CurrentRecipients,
+  ) {}
+
+  async acceptEncrypted(ciphertext: Uint8Array): Promise<string> {
+    const { keyIds, manifest } = await this.recipients.get();
+    try {
+      checkRecipients(ciphertext, keyIds);
+    } catch (e) {
+      if (e instanceof NotEncryptedError) {
+        throw new ApiError(422, e.code === 'bad-recipients' ? 'wrong-recipients' : 'not-encrypted', e.message);
+      }
+      throw e;
+    }
+    return this.tips.add({ ciphertext, via: 'browser', manifestVersion: manifest.version });
+  }
+
+  async encryptAndStore(doc: TipDocument): Promise<string> {
+    const { keys, manifest } = await this.recipients.get();
+    const plain = encodeTipDocument(doc);
+    const padded = padToBucket(plain);
+    try {
+      const ciphertext = await encryptToKeys(padded, keys);
+      return await this.tips.add({ ciphertext, via: 'server', manifestVersion: manifest.version });
+    } finally {
+      wipe(plain, padded);
+    }
+  }
+}
