@@ -110,7 +110,10 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 
 /** Cryptographically secure random bytes from WebCrypto (present in Node ≥ 19 and every browser). */
 export function randomBytes(length: number): Uint8Array {
-  return globalThis.crypto.getRandomValues(new Uint8Array(length));
+  const out = new Uint8Array(length);
+  // getRandomValues fills at most 64 KiB per call.
+  for (let i = 0; i < length; i += 65536) globalThis.crypto.getRandomValues(out.subarray(i, Math.min(length, i + 65536)));
+  return out;
 }
 
 /** A random 128-bit id, base64url: what the server uses for tips, journalists and receipts. */

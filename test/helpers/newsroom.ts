@@ -1,0 +1,61 @@
+/**
+ * Test fixtures: a newsroom in a temporary folder, journalists, and an app or a
+ * real listening server on 127.0.0.1 over it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { addJournalist, initNewsroom } from '../../server/admin/newsroom.ts';
+import { createApp, type AppOptions } from '../../server/app.ts';
+import { readDataDir } from '../../server/data-dir.ts';
+import { openDatabase, type TiplineDb } from '../../server/db/open-database.ts';
+import { loadStaticFiles } from '../../server/http/static-files.ts';
+import { publicDir } from '../../server/paths.ts';
+
+export type TestNewsroom = {
+  root: string;
+  dataDir: string;
+  signingKeyFile: string;
+  fingerprint: string;
+  cleanup: () => Promise<void>;
+};
+
+export async function makeNewsroom(): Promise<TestNewsroom> {
+  const root = await mkdtemp(join(tmpdir(), 'tipline-test-'));
+  const dataDir = join(root, 'data');
+  const signingKeyFile = join(root, 'newsroom.key');
+  const { fingerprint } = await initNewsroom({ dataDir, signingKeyFile });
+  return { root, dataDir, signingKeyFile, fingerprint, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export type TestJournalist = { name: string; token: string; publicKey: string; privateKey: openpgp.PrivateKey; armoredPrivateKey: string };
+
+/** Makes an openpgp.js key pair (legacy cv25519, what GnuPG 2.2 reads) and registers it. */
+export async function addTestJournalist(newsroom: TestNewsroom, name: string): Promise<TestJournalist> {
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: 'ecc',
+    curve: 'curve25519Legacy',
+    userIDs: [{ name, email: `${name.toLowerCase().replace(/\W/g, '')}@example.org` }],
+    format: 'armored',
+  });
+  const { token } = await addJournalist({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name, armoredKey: publicKey });
+  return { name, token, publicKey, privateKey: await openpgp.readPrivateKey({ armoredKey: privateKey }), armoredPrivateKey: privateKey };
+}
+
+export type TestApp = { app: ReturnType<typeof createApp>; db: TiplineDb; logs: string[]; close: () => Promise<void> };
+
+/** The Hono app over a newsroom's data directory, for `app.request` tests. Log lines are collected in `logs`. */
+export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOptions> = {}): Promise<TestApp> {
+  const dir = await readDataDir(newsroom.dataDir);
+  const db = await openDatabase(dir.dbFile);
+  const logs: string[] = [];
+  const app = createApp({
+    db,
+    newsroomPublicKey: dir.newsroomPublicKey,
+    staticFiles: await loadStaticFiles(publicDir()),
+    log: (l) => logs.push(l),
+    ...options,
+  });
+  return { app, db, logs, close: () => db.destroy() };
+}
