@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores here: browser and gpg tests are heavy, so don't oversubscribe.
     maxWorkers: 2,
+    // The JSON report is what .ci/run counts from; the default reporter is for people.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-report.json' },
   },
 });

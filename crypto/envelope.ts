@@ -25,7 +25,7 @@ export type PrivateKey = openpgp.PrivateKey;
 export class KeyCheckError extends Error {
   override name = 'KeyCheckError';
   constructor(
-    readonly code: 'unreadable' | 'not-public' | 'several-keys' | 'version' | 'algorithm' | 'too-weak' | 'expired' | 'revoked' | 'no-encryption-subkey',
+    readonly code: 'unreadable' | 'not-public' | 'several-keys' | 'version' | 'algorithm' | 'too-weak' | 'expired' | 'revoked' | 'no-encryption-subkey' | 'aead',
     message: string,
   ) {
     super(message);
@@ -46,11 +46,13 @@ export type CheckedKey = {
 };
 
 const MIN_RSA_BITS = 3072;
+/** The "Version 2 SEIPD" bit of the Features subpacket (RFC 9580 §5.2.3.32). */
+const SEIPDV2_FEATURE = 0x08;
 
 /**
  * Checks a journalist's armored OpenPGP public key before it is accepted: v4 only,
  * RSA ≥ 3072 bits or legacy ed25519/cv25519 (what GnuPG 2.2 reads), an encryption
- * subkey valid `now`, not expired, not revoked.
+ * subkey valid `now`, not expired, not revoked, and no SEIPDv2 (AEAD) feature flag.
  */
 export async function checkJournalistKey(armored: string, now: Date = new Date()): Promise<CheckedKey> {
   if (typeof armored !== 'string') throw new TypeError('armored key must be a string');
@@ -84,6 +86,12 @@ export async function checkJournalistKey(armored: string, now: Date = new Date()
     throw new KeyCheckError('no-encryption-subkey', 'the key has no valid encryption subkey (it may be sign-only, expired or revoked)');
   }
   checkAlgorithm(encryptionKey.getAlgorithmInfo(), 'encryption subkey', ['rsaEncryptSign', 'rsaEncrypt'], 'curve25519Legacy', 'ecdh');
+  // openpgp.js encrypts with SEIPDv2 whenever every recipient's self-signature lists that
+  // feature, whatever `aeadProtect` says; GnuPG 2.2 can't read SEIPDv2 and packets.ts refuses it.
+  const { selfCertification } = await key.getPrimaryUser(now);
+  if ((selfCertification.features?.[0] ?? 0) & SEIPDV2_FEATURE) {
+    throw new KeyCheckError('aead', 'the key asks for AEAD encryption (SEIPDv2, made by openpgp.js with aeadProtect: true), which GnuPG 2.2 cannot read. Make a key without it');
+  }
   const userIds = key.getUserIDs();
   return {
     key: key as PublicKey,

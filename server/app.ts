@@ -51,7 +51,7 @@ export function createApp(options: AppOptions): Hono {
   app.route('/api/v1', sourceApi({ recipients, intake, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, limits }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, limits }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, limits }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);

@@ -270,3 +270,34 @@ describe('every response follows the page rules', () => {
     expect(await (await t.app.request('/')).text()).toContain(newsroom.fingerprint);
   });
 });
+
+describe('with no valid manifest', () => {
+  it('shows "temporarily unavailable" instead of the form, and the API answers 503', async () => {
+    const empty = await makeNewsroom();
+    const app = await openTestApp(empty);
+    try {
+      const page = await app.app.request('/submit');
+      expect(page.status).toBe(503);
+      expect(await page.text()).toContain('temporarily unavailable');
+      await expectError(await app.app.request('/api/v1/manifest'), 503, 'unavailable');
+      const form = await app.app.request('/submit', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'message=hello' });
+      expect(form.status).toBe(503);
+      expect((await app.db.selectFrom('tips').select('id').execute()).length).toBe(0);
+    } finally {
+      await app.close();
+      await empty.cleanup();
+    }
+  });
+
+  it('treats an expired manifest the same way', async () => {
+    // The clock says the manifest (90 days) ran out yesterday.
+    const later = new Date(Date.now() + 92 * 86_400_000);
+    const app = await openTestApp(newsroom, { clock: () => later });
+    try {
+      expect((await app.app.request('/submit')).status).toBe(503);
+      await expectError(await app.app.request('/api/v1/manifest'), 503, 'unavailable');
+    } finally {
+      await app.close();
+    }
+  });
+});

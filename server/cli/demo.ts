@@ -4,7 +4,7 @@
  * running. It prints the URL and the exact commands to fetch and decrypt.
  * Nothing here is for real use: the secret keys sit next to the data.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -46,7 +46,7 @@ export async function demoCommand(argv: string[], out: (line: string) => void): 
   const inbox = join(root, 'inbox');
   const decrypted = join(root, 'decrypted');
   out(`
-tipline demo is running. Everything lives in ${root} and is thrown away with it.
+tipline demo is running. Everything lives in ${root}, which is deleted when you stop the demo.
 
   1. Open ${server.url}/ and send a tip (try it with JavaScript on and off).
 
@@ -61,6 +61,9 @@ tipline demo is running. Everything lives in ${root} and is thrown away with it.
      GNUPGHOME=$(mktemp -d) sh -c 'gpg --batch --import ${secretFile} && gpg --decrypt ${inbox}/*.gpg'
 
 Newsroom key fingerprint (shown on the landing page): ${fingerprint}
-Press Ctrl-C to stop.`);
-  return server;
+Press Ctrl-C to stop; the folder is deleted then.`);
+  return { ...server, close: async () => {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  } };
 }

@@ -6,7 +6,7 @@ import { Hono, type Context } from 'hono';
 import { hex } from '../../crypto/bytes.ts';
 import { newsroomFingerprint } from '../../crypto/manifest.ts';
 import type { Limits } from '../config.ts';
-import { ManifestUnavailableError } from '../current-recipients.ts';
+import { ManifestUnavailableError, type CurrentRecipients } from '../current-recipients.ts';
 import { findLanguage, negotiateLanguage, translator } from '../i18n/index.ts';
 import type { TipIntake } from '../tip-intake.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -19,16 +19,24 @@ export function pageContext(c: Context): PageContext {
   return { t: translator(lang), lang, path: c.req.path };
 }
 
-export function sourcePages(deps: { newsroomPublicKey: Uint8Array; intake: TipIntake; limits: Limits }): Hono {
+export function sourcePages(deps: { newsroomPublicKey: Uint8Array; intake: TipIntake; recipients: CurrentRecipients; limits: Limits }): Hono {
   const pages = new Hono();
   const fingerprint = newsroomFingerprint(deps.newsroomPublicKey);
   const newsroomKeyHex = hex.encode(deps.newsroomPublicKey);
 
   pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint)));
 
-  pages.get('/submit', (c) =>
-    c.html(submitPage(pageContext(c), { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars })),
-  );
+  pages.get('/submit', async (c) => {
+    const ctx = pageContext(c);
+    try {
+      await deps.recipients.get();
+    } catch (e) {
+      // No keys, or stale ones: say so plainly rather than offer a form that can't work.
+      if (e instanceof ManifestUnavailableError) return c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
+      throw e;
+    }
+    return c.html(submitPage(ctx, { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars }));
+  });
 
   // The no-JavaScript path: the plain form posts here and the server encrypts in memory.
   pages.post('/submit', async (c) => {

@@ -30,7 +30,7 @@ export function layout(ctx: PageContext, title: string, body: Html, extraHead: H
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title} · ${ctx.t('site.title')}</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/style.css">
 ${extraHead}
 </head>
