@@ -39,6 +39,17 @@ export async function buildAll({ quiet = false } = {}) {
     packages: 'external',
     logLevel: quiet ? 'error' : 'warning',
   });
+  await build({
+    absWorkingDir: here,
+    entryPoints: ['scripts/weigh.ts'],
+    outfile: 'dist/weigh.js',
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    logLevel: quiet ? 'error' : 'warning',
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -33,8 +33,12 @@ export class TipIntake {
     try {
       checkRecipients(ciphertext, keyIds);
     } catch (e) {
+      // One fixed message per code, so refusals of one kind all look alike in size and
+      // shape; the detail (which packet, how many keys) helps no honest client.
       if (e instanceof NotEncryptedError) {
-        throw new ApiError(422, e.code === 'bad-recipients' ? 'wrong-recipients' : 'not-encrypted', e.message);
+        throw e.code === 'bad-recipients'
+          ? new ApiError(422, 'wrong-recipients', 'The tip must be encrypted to exactly the current journalist keys. Reload the page and try again.')
+          : new ApiError(422, 'not-encrypted', 'The body is not an OpenPGP message encrypted to the journalist keys.');
       }
       throw e;
     }

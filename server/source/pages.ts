@@ -73,11 +73,12 @@ async function readForm(request: Request, limit: number): Promise<URLSearchParam
     throw new ApiError(415, 'unsupported-media-type', 'The form must be sent as application/x-www-form-urlencoded.');
   }
   const bytes = await readBodyWithLimit(request, limit);
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new URLSearchParams(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     throw new ApiError(400, 'bad-request', 'The form is not valid UTF-8.');
+  } finally {
+    // The raw body holds the plaintext: wipe our copy. (Strings can't be wiped in JavaScript.)
+    bytes.fill(0);
   }
-  return new URLSearchParams(text);
 }
