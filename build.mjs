@@ -11,7 +11,7 @@ export async function buildAll({ quiet = false } = {}) {
   await mkdir(`${here}dist/public`, { recursive: true });
   await build({
     absWorkingDir: here,
-    entryPoints: ['client/source/submit.ts'],
+    entryPoints: ['client/source/page.ts'],
     outdir: 'dist/public',
     bundle: true,
     splitting: true,

@@ -248,7 +248,7 @@ describe('every response follows the page rules', () => {
     expect((await t.app.request('/static/../package.json')).status).toBe(404);
     expect((await t.app.request('/static/%2e%2e/package.json')).status).toBe(404);
     expect((await t.app.request('/static/..%2f..%2fpackage.json')).status).toBe(404);
-    expect((await t.app.request('/static/submit.js')).headers.get('content-type')).toContain('javascript');
+    expect((await t.app.request('/static/page.js')).headers.get('content-type')).toContain('javascript');
   });
 
   it('sends Onion-Location only when an onion address is configured', async () => {

@@ -12,10 +12,7 @@
  */
 type SendTip = typeof import('./send-tip.ts').sendTip;
 
-const form = document.getElementById('tip-form') as HTMLFormElement | null;
-if (form) enhance(form);
-
-function enhance(form: HTMLFormElement): void {
+export function enhanceTipForm(form: HTMLFormElement): void {
   const t = form.dataset as Record<string, string>;
   const textarea = form.querySelector('textarea[name="message"]') as HTMLTextAreaElement;
   const button = form.querySelector('button[type="submit"]') as HTMLButtonElement;

@@ -33,6 +33,7 @@ export function layout(ctx: PageContext, title: string, body: Html, extraHead: H
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/style.css">
 ${extraHead}
+<script type="module" src="/static/page.js"></script>
 </head>
 <body>
 <a class="skip" href="#main">${ctx.t('site.skip')}</a>
@@ -47,6 +48,7 @@ ${LANGUAGES.map((l) =>
 </nav>
 </header>
 <main id="main">
+<p id="tor-hint" class="tor-hint" role="note" hidden>${ctx.t('hint.tor')}</p>
 ${body}
 </main>
 </body>
@@ -120,8 +122,7 @@ ${o.error ? html`<div id="form-error" class="error" role="alert"><strong>${t('su
 <p><a href="${href(ctx, '/submit')}">${t('success.another')}</a></p>
 </section>`,
     html`<meta name="tipline-newsroom-key" content="${o.newsroomPublicKey}">
-<meta name="tipline-lang" content="${ctx.lang}">
-<script type="module" src="/static/submit.js"></script>`,
+<meta name="tipline-lang" content="${ctx.lang}">`,
   );
 }
 
