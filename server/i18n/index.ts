@@ -9,12 +9,22 @@
  * t('submit.error.tooLong', { limit: '10000' });
  */
 import en from './messages/en.json' with { type: 'json' };
+import es from './messages/es.json' with { type: 'json' };
+import fr from './messages/fr.json' with { type: 'json' };
+import zhHans from './messages/zh-Hans.json' with { type: 'json' };
+import zhHant from './messages/zh-Hant.json' with { type: 'json' };
 
 export type MessageKey = keyof typeof en;
 export type Language = { code: string; name: string; dir: 'ltr' | 'rtl'; messages: Record<string, string> };
 
 /** In the order the switcher shows them. `name` is in the language itself. */
-export const LANGUAGES: Language[] = [{ code: 'en', name: 'English', dir: 'ltr', messages: en }];
+export const LANGUAGES: Language[] = [
+  { code: 'en', name: 'English', dir: 'ltr', messages: en },
+  { code: 'zh-Hans', name: '简体中文', dir: 'ltr', messages: zhHans },
+  { code: 'zh-Hant', name: '繁體中文', dir: 'ltr', messages: zhHant },
+  { code: 'fr', name: 'Français', dir: 'ltr', messages: fr },
+  { code: 'es', name: 'Español', dir: 'ltr', messages: es },
+];
 
 export const DEFAULT_LANGUAGE = 'en';
 
