@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 export type Weight = { raw: number; gzip: number; files: string[] };
 export type PageWeight = { path: string; withoutJs: Weight; withJs: Weight; lazy: Weight };
 
-type Get = (path: string) => Promise<Response>;
+type Get = (path: string) => Response | Promise<Response>;
 
 export async function measurePageWeights(get: Get, paths = ['/', '/submit']): Promise<PageWeight[]> {
   const out: PageWeight[] = [];
