@@ -23,6 +23,8 @@ import { messagePage } from './source/views.ts';
 import { JournalistStore } from './store/journalist-store.ts';
 import { ManifestStore } from './store/manifest-store.ts';
 import { TipStore } from './store/tip-store.ts';
+import { ReplyStore } from './store/reply-store.ts';
+import { SourceSessions } from './source/sessions.ts';
 import { TipIntake } from './tip-intake.ts';
 
 export type AppOptions = {
@@ -43,15 +45,17 @@ export function createApp(options: AppOptions): Hono {
   const journalists = new JournalistStore(options.db);
   const recipients = new CurrentRecipients(new ManifestStore(options.db), options.newsroomPublicKey, options.clock);
   const intake = new TipIntake(tips, recipients);
+  const replies = new ReplyStore(options.db, options.clock);
+  const sessions = new SourceSessions();
 
   const app = new Hono();
   app.use('*', securityHeaders({ onion: options.onion }));
   app.use('*', requestLogger(log));
 
-  app.route('/api/v1', sourceApi({ recipients, intake, limits }));
-  app.route('/api/v1/journalist', journalistApi({ journalists, tips, limits }));
+  app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, limits }));
+  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, limits }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, limits }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, limits }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);

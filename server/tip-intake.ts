@@ -20,7 +20,11 @@ import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument, type TipDocument } from '../crypto/tip-document.ts';
 import type { CurrentRecipients } from './current-recipients.ts';
 import { ApiError } from './http/api-error.ts';
-import type { TipStore } from './store/tip-store.ts';
+import { NoSuchThreadError, ThreadExistsError, type TipStore } from './store/tip-store.ts';
+import type { TipKind } from './db/schema.ts';
+
+/** Which conversation a tip belongs to: a first tip opens it, a follow-up continues it. */
+export type ThreadRef = { threadId: string; kind: TipKind };
 
 export class TipIntake {
   constructor(
@@ -28,7 +32,7 @@ export class TipIntake {
     private readonly recipients: CurrentRecipients,
   ) {}
 
-  async acceptEncrypted(ciphertext: Uint8Array): Promise<string> {
+  async acceptEncrypted(ciphertext: Uint8Array, thread: ThreadRef): Promise<string> {
     const { keyIds, manifest } = await this.recipients.get();
     try {
       checkRecipients(ciphertext, keyIds);
@@ -42,18 +46,28 @@ export class TipIntake {
       }
       throw e;
     }
-    return this.tips.add({ ciphertext, via: 'browser', manifestVersion: manifest.version });
+    return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, ...thread });
   }
 
-  async encryptAndStore(doc: TipDocument): Promise<string> {
+  async encryptAndStore(doc: TipDocument, thread: ThreadRef): Promise<string> {
     const { keys, manifest } = await this.recipients.get();
     const plain = encodeTipDocument(doc);
     const padded = padToBucket(plain);
     try {
       const ciphertext = await encryptToKeys(padded, keys);
-      return await this.tips.add({ ciphertext, via: 'server', manifestVersion: manifest.version });
+      return await this.store({ ciphertext, via: 'server', manifestVersion: manifest.version, ...thread });
     } finally {
       wipe(plain, padded);
+    }
+  }
+
+  private async store(tip: Parameters<TipStore['add']>[0]): Promise<string> {
+    try {
+      return await this.tips.add(tip);
+    } catch (e) {
+      if (e instanceof ThreadExistsError) throw new ApiError(409, 'codename-in-use', 'This codename already has a conversation. Reload the page to get a new one.');
+      if (e instanceof NoSuchThreadError) throw new ApiError(404, 'no-conversation', 'This conversation no longer exists.');
+      throw e;
     }
   }
 }

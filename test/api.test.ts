@@ -21,6 +21,8 @@ let t: TestApp;
 let manifestKeys: openpgp.PublicKey[];
 
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** A first tip also carries the lookup secret derived from the source's new codename. */
+const tipJson = (body: Record<string, unknown>) => json({ lookupSecret: base64.encode(randomBytes(32)), ...body });
 const auth = (j: TestJournalist) => ({ headers: { authorization: `Bearer ${j.token}` } });
 
 async function expectError(res: Response, status: number, code?: string): Promise<void> {
@@ -64,8 +66,8 @@ describe('manifest', () => {
 
 describe('POST /api/v1/tips', () => {
   it('stores a tip encrypted to the manifest and returns a fixed-size receipt', async () => {
-    const r1 = await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(await tipCiphertext('first')) }));
-    const r2 = await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(await tipCiphertext('second, and longer '.repeat(50))) }));
+    const r1 = await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(await tipCiphertext('first')) }));
+    const r2 = await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(await tipCiphertext('second, and longer '.repeat(50))) }));
     expect(r1.status).toBe(201);
     expect(r2.status).toBe(201);
     const b1 = await r1.text();
@@ -82,33 +84,33 @@ describe('POST /api/v1/tips', () => {
   });
 
   it('refuses a plaintext body', async () => {
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(new TextEncoder().encode('my secret tip')) })), 422, 'not-encrypted');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(new TextEncoder().encode('my secret tip')) })), 422, 'not-encrypted');
   });
 
   it('refuses an unencrypted OpenPGP literal message', async () => {
     const literal = await (await openpgp.createMessage({ text: 'plain words' })).write();
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(literal as Uint8Array) })), 422, 'not-encrypted');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(literal as Uint8Array) })), 422, 'not-encrypted');
   });
 
   it('refuses a message to a key that is not in the manifest', async () => {
     const { publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: 'eve@example.org' }], format: 'object' });
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(await tipCiphertext('x', [publicKey])) })), 422, 'wrong-recipients');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(await tipCiphertext('x', [publicKey])) })), 422, 'wrong-recipients');
     // Nor may an outsider ride along with the real recipients.
     const extra = await tipCiphertext('x', [...manifestKeys, publicKey]);
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(extra) })), 422, 'wrong-recipients');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(extra) })), 422, 'wrong-recipients');
   });
 
   it('refuses a message that leaves out one journalist', async () => {
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(await tipCiphertext('x', manifestKeys.slice(0, 1))) })), 422, 'wrong-recipients');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(await tipCiphertext('x', manifestKeys.slice(0, 1))) })), 422, 'wrong-recipients');
   });
 
   it('refuses a random blob', async () => {
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(randomBytes(5000)) })), 422);
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(randomBytes(5000)) })), 422);
   });
 
   it('refuses an oversized body, declared or not', async () => {
     const big = base64.encode(randomBytes(100 * 1024));
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: big })), 413, 'too-large');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: big })), 413, 'too-large');
     // Streamed without a Content-Length: the byte count still stops it.
     const stream = new ReadableStream({
       start(controller) {
@@ -122,15 +124,15 @@ describe('POST /api/v1/tips', () => {
 
   it('refuses malformed JSON, the wrong shape, bad base64 and the wrong content type', async () => {
     await expectError(await t.app.request('/api/v1/tips', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ciphertext": ' }), 400, 'bad-json');
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: 'AAAA', alreadyEncrypted: true })), 400, 'bad-request');
-    await expectError(await t.app.request('/api/v1/tips', json({})), 400, 'bad-request');
-    await expectError(await t.app.request('/api/v1/tips', json({ ciphertext: '***' })), 400, 'bad-request');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: 'AAAA', alreadyEncrypted: true })), 400, 'bad-request');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({})), 400, 'bad-request');
+    await expectError(await t.app.request('/api/v1/tips', tipJson({ ciphertext: '***' })), 400, 'bad-request');
     await expectError(await t.app.request('/api/v1/tips', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }), 415);
   });
 
   it('stores nothing for a refused tip', async () => {
     const before = (await t.db.selectFrom('tips').select('id').execute()).length;
-    await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(randomBytes(500)) }));
+    await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(randomBytes(500)) }));
     await t.app.request('/api/v1/tips', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
     expect((await t.db.selectFrom('tips').select('id').execute()).length).toBe(before);
   });
@@ -169,7 +171,7 @@ describe('journalist API', () => {
   });
 
   it('lists oldest first with day-only dates, pages with a cursor, and refuses bad paging', async () => {
-    for (let i = 0; i < 3; i++) await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(await tipCiphertext(`page ${i}`)) }));
+    for (let i = 0; i < 3; i++) await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(await tipCiphertext(`page ${i}`)) }));
     const all: string[] = [];
     let cursor: string | null = null;
     do {
@@ -191,7 +193,7 @@ describe('journalist API', () => {
   });
 
   it('deletes a tip for good', async () => {
-    const receipt = (await (await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(await tipCiphertext('delete me')) }))).json()).receipt as string;
+    const receipt = (await (await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(await tipCiphertext('delete me')) }))).json()).receipt as string;
     const del = await t.app.request(`/api/v1/journalist/tips/${receipt}`, { method: 'DELETE', ...auth(ana) });
     expect(del.status).toBe(200);
     await expectError(await t.app.request(`/api/v1/journalist/tips/${receipt}`, auth(ana)), 404, 'not-found');
@@ -231,7 +233,7 @@ describe('every response follows the page rules', () => {
     const api404 = await t.app.request('/api/v1/nothing');
     await expectError(api404.clone(), 404, 'not-found');
     rules(api404);
-    const big = await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(randomBytes(100 * 1024)) }));
+    const big = await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(randomBytes(100 * 1024)) }));
     expect(big.status).toBe(413);
     rules(big);
 

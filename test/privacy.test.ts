@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { base64, randomId } from '../crypto/bytes.ts';
+import { base64, randomBytes, randomId } from '../crypto/bytes.ts';
 import { encryptToKeys, readPublicKey } from '../crypto/envelope.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument } from '../crypto/tip-document.ts';
@@ -70,7 +70,7 @@ beforeAll(async () => {
   const tip = await fetch(`${server.url}/api/v1/tips${q}`, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ ciphertext: base64.encode(ciphertext) }),
+    body: JSON.stringify({ ciphertext: base64.encode(ciphertext), lookupSecret: base64.encode(randomBytes(32)) }),
   });
   expect(tip.status).toBe(201);
   const form = await fetch(`${server.url}/submit${q}`, {
@@ -83,7 +83,7 @@ beforeAll(async () => {
   const refused = await fetch(`${server.url}/api/v1/tips${q}`, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ ciphertext: base64.encode(new TextEncoder().encode(MARKERS.query)) }),
+    body: JSON.stringify({ ciphertext: base64.encode(new TextEncoder().encode(MARKERS.query)), lookupSecret: base64.encode(randomBytes(32)) }),
   });
   expect(refused.status).toBe(422);
   const list = await fetch(`${server.url}/api/v1/journalist/tips${q}`, { headers: { ...headers, authorization: `Bearer ${journalist.token}` } });
@@ -129,9 +129,14 @@ describe('a seized server', () => {
     const sqlite = new Database(join(newsroom.dataDir, 'tipline.db'), { readonly: true });
     try {
       const columns = sqlite.prepare("select name from pragma_table_info('tips')").all() as { name: string }[];
-      expect(columns.map((c) => c.name).sort()).toEqual(['ciphertext', 'id', 'manifest_version', 'received_day', 'size_bucket', 'via']);
+      expect(columns.map((c) => c.name).sort()).toEqual(['ciphertext', 'id', 'kind', 'manifest_version', 'received_day', 'seq', 'size_bucket', 'thread_id', 'via']);
       const days = sqlite.prepare('select received_day from tips').all() as { received_day: string }[];
       for (const d of days) expect(d.received_day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      // Conversations: a day, a counter, and ciphertext. Nothing else about the source.
+      const threadColumns = sqlite.prepare("select name from pragma_table_info('threads')").all() as { name: string }[];
+      expect(threadColumns.map((c) => c.name).sort()).toEqual(['created_day', 'id', 'next_seq']);
+      const replyColumns = sqlite.prepare("select name from pragma_table_info('replies')").all() as { name: string }[];
+      expect(replyColumns.map((c) => c.name).sort()).toEqual(['box', 'copy', 'created_day', 'id', 'seq', 'thread_id']);
     } finally {
       sqlite.close();
     }
@@ -149,7 +154,7 @@ describe('a deleted tip', () => {
       const res = await t.app.request('/api/v1/tips', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ ciphertext: base64.encode(ciphertext) }),
+        body: JSON.stringify({ ciphertext: base64.encode(ciphertext), lookupSecret: base64.encode(randomBytes(32)) }),
       });
       const { receipt } = (await res.json()) as { receipt: string };
       // A slice from the middle of the encrypted data: unique to this tip.

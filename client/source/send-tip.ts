@@ -6,7 +6,8 @@
  * Every failure throws an Error whose message is shown to the source, in their
  * language (the strings come from the page).
  */
-import { base64, hex } from '../../crypto/bytes.ts';
+import { base64, hex, wipe } from '../../crypto/bytes.ts';
+import { deriveCodenameKeys, generateCodename, parseCodename } from '../../crypto/codename.ts';
 import { utcDay } from '../../crypto/day.ts';
 import { encryptToKeys, readPublicKey } from '../../crypto/envelope.ts';
 import { ManifestError, verifyManifest } from '../../crypto/manifest.ts';
@@ -22,36 +23,68 @@ export type SendTipOptions = {
   onStatus: (text: string | undefined) => void;
 };
 
-export async function sendTip(o: SendTipOptions): Promise<{ receipt: string }> {
-  const t = o.strings;
-  const fill = (template: string | undefined, reason: string) => (template ?? '{reason}').replace('{reason}', reason);
+const fill = (template: string | undefined, reason: string) => (template ?? '{reason}').replace('{reason}', reason);
 
+/**
+ * Sends a first tip. The codename is made here, in the browser: only the lookup
+ * secret derived from it goes to the server (which stores just its hash), and
+ * the reply public key travels inside the encryption.
+ */
+export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; codename: string }> {
+  const t = o.strings;
+  const keys = await journalistKeys(o.newsroomKey, t);
+  const codename = generateCodename(o.lang);
+  const derived = deriveCodenameKeys(parseCodename(codename, o.lang).entropy);
+  const lookupSecret = base64.encode(derived.lookupSecret);
+  const replyPublicKey = hex.encode(derived.replyPublicKey);
+  wipe(derived.lookupSecret, derived.replySecretKey);
+
+  o.onStatus(t.tEncrypting);
+  const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey }, keys);
+  o.onStatus(t.tSending);
+  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret }, t);
+  return { receipt: ((await response.json()) as { receipt: string }).receipt, codename };
+}
+
+/** Sends a follow-up on the logged-in source's conversation, encrypted here like a tip. */
+export async function sendFollowup(o: SendTipOptions): Promise<void> {
+  const t = o.strings;
+  const keys = await journalistKeys(o.newsroomKey, t);
+  o.onStatus(t.tEncrypting);
+  const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang }, keys);
+  o.onStatus(t.tSending);
+  await postJson('/api/v1/source/followups', { ciphertext: base64.encode(ciphertext) }, t);
+}
+
+/** Fetches the manifest and returns its keys, only if its signature and dates check out. */
+async function journalistKeys(newsroomKey: string, t: SendTipOptions['strings']) {
   const manifestResponse = await request('/api/v1/manifest', { cache: 'no-store' }, t.tErrorNetwork);
   if (!manifestResponse.ok) throw new Error(fill(t.tErrorManifest, await errorMessage(manifestResponse)));
   let manifest;
   try {
-    manifest = verifyManifest(await manifestResponse.json(), hex.decode(o.newsroomKey), { today: utcDay() });
+    manifest = verifyManifest(await manifestResponse.json(), hex.decode(newsroomKey), { today: utcDay() });
   } catch (e) {
     throw new Error(fill(t.tErrorManifest, e instanceof ManifestError ? e.message : 'unreadable manifest'));
   }
-  const keys = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
-
-  o.onStatus(t.tEncrypting);
-  const plaintext = padToBucket(encodeTipDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang }));
-  const ciphertext = await encryptToKeys(plaintext, keys);
-  plaintext.fill(0);
-
-  o.onStatus(t.tSending);
-  const response = await request(
-    '/api/v1/tips',
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ciphertext: base64.encode(ciphertext) }) },
-    t.tErrorNetwork,
-  );
-  if (!response.ok) throw new Error(fill(t.tErrorServer, await errorMessage(response)));
-  return (await response.json()) as { receipt: string };
+  return Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
 }
 
-async function request(url: string, init: RequestInit, networkError: string | undefined): Promise<Response> {
+async function encryptDocument(doc: Parameters<typeof encodeTipDocument>[0], keys: Awaited<ReturnType<typeof journalistKeys>>): Promise<Uint8Array> {
+  const plaintext = padToBucket(encodeTipDocument(doc));
+  try {
+    return await encryptToKeys(plaintext, keys);
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+async function postJson(url: string, body: unknown, t: SendTipOptions['strings']): Promise<Response> {
+  const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, t.tErrorNetwork);
+  if (!response.ok) throw new Error(fill(t.tErrorServer, await errorMessage(response)));
+  return response;
+}
+
+export async function request(url: string, init: RequestInit, networkError: string | undefined): Promise<Response> {
   try {
     return await fetch(url, { ...init, credentials: 'same-origin', redirect: 'error' });
   } catch {
@@ -59,7 +92,7 @@ async function request(url: string, init: RequestInit, networkError: string | un
   }
 }
 
-async function errorMessage(response: Response): Promise<string> {
+export async function errorMessage(response: Response): Promise<string> {
   try {
     const body = (await response.json()) as { error?: { message?: string } };
     return body.error?.message ?? `HTTP ${response.status}`;

@@ -45,7 +45,8 @@ export function enhanceTipForm(form: HTMLFormElement): void {
       const sendTip = await loadCrypto().catch(() => {
         throw new Error(t.tErrorNetwork);
       });
-      await sendTip({ message, lang, newsroomKey, strings: t, onStatus: setStatus });
+      const { codename } = await sendTip({ message, lang, newsroomKey, strings: t, onStatus: setStatus });
+      document.getElementById('codename')!.textContent = codename;
       textarea.value = '';
       form.hidden = true;
       sent.hidden = false;

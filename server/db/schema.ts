@@ -11,6 +11,28 @@ export interface TipsTable {
   manifest_version: number;
   via: Via;
   ciphertext: Uint8Array;
+  thread_id: string | null;
+  kind: TipKind;
+  /** Position in its thread (1 = the first tip). */
+  seq: number;
+}
+
+export type TipKind = 'tip' | 'followup';
+
+export interface ThreadsTable {
+  /** SHA-256 of the source's lookup secret, hex. */
+  id: string;
+  created_day: string;
+  next_seq: number;
+}
+
+export interface RepliesTable {
+  id: string;
+  thread_id: string;
+  seq: number;
+  created_day: string;
+  box: Uint8Array;
+  copy: Uint8Array;
 }
 
 export interface JournalistsTable {
@@ -50,6 +72,8 @@ export interface Database {
   journalist_tokens: JournalistTokensTable;
   manifests: ManifestsTable;
   audit_log: AuditLogTable;
+  threads: ThreadsTable;
+  replies: RepliesTable;
 }
 
 export type { Generated };

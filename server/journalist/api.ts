@@ -4,16 +4,37 @@
  * on the journalist's own machine.
  */
 import { Hono } from 'hono';
+import * as z from 'zod';
+import { base64 } from '../../crypto/bytes.ts';
+import { checkRecipients } from '../../crypto/envelope.ts';
+import { NotEncryptedError } from '../../crypto/packets.ts';
+import { isReplyBox } from '../../crypto/reply-box.ts';
 import type { Limits } from '../config.ts';
+import type { CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
+import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
+import { requireJson } from '../source/api.ts';
+import type { SourceSessions } from '../source/sessions.ts';
+import type { ReplyStore } from '../store/reply-store.ts';
 import type { Journalist, JournalistStore } from '../store/journalist-store.ts';
 import { BadCursorError, type TipStore } from '../store/tip-store.ts';
 
 type Env = { Variables: { journalist: Journalist } };
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
+const THREAD_RE = /^[0-9a-f]{64}$/;
+const ReplyBody = z.strictObject({ box: z.string().min(1), copy: z.string().min(1) });
 
-export function journalistApi(deps: { journalists: JournalistStore; tips: TipStore; limits: Limits }): Hono<Env> {
+export type JournalistApiDeps = {
+  journalists: JournalistStore;
+  tips: TipStore;
+  replies: ReplyStore;
+  recipients: CurrentRecipients;
+  sessions: SourceSessions;
+  limits: Limits;
+};
+
+export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
   const api = new Hono<Env>();
 
   api.use('*', async function requireToken(c, next) {
@@ -32,11 +53,7 @@ export function journalistApi(deps: { journalists: JournalistStore; tips: TipSto
   });
 
   api.get('/tips', async (c) => {
-    const limitText = c.req.query('limit') ?? '100';
-    const limit = Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > deps.limits.maxPageSize) {
-      throw new ApiError(400, 'bad-limit', `limit must be a whole number from 1 to ${deps.limits.maxPageSize}.`);
-    }
+    const limit = pageLimit(c.req.query('limit'), deps.limits.maxPageSize);
     try {
       return c.json(await deps.tips.list({ limit, cursor: c.req.query('cursor') ?? null }));
     } catch (e) {
@@ -57,7 +74,71 @@ export function journalistApi(deps: { journalists: JournalistStore; tips: TipSto
     return c.json({ deleted: true });
   });
 
+  api.get('/replies', async (c) => {
+    const limit = pageLimit(c.req.query('limit'), deps.limits.maxPageSize);
+    const after = c.req.query('cursor') ?? null;
+    if (after !== null && !ID_RE.test(after)) throw new ApiError(400, 'bad-cursor', 'The cursor is not one this server gave out.');
+    return c.json(await deps.replies.list({ limit, after }));
+  });
+
+  api.get('/replies/:id', async (c) => {
+    const copy = await deps.replies.copy(tipId(c.req.param('id')));
+    if (!copy) throw new ApiError(404, 'not-found', 'No such reply.');
+    return c.body(copy as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
+  });
+
+  // A reply: a box only the source's codename opens, and an OpenPGP copy for the newsroom.
+  api.post('/threads/:threadId/replies', async (c) => {
+    const threadId = threadIdParam(c.req.param('threadId'));
+    requireJson(c.req.header('content-type'));
+    const limit = deps.limits.maxTipBytes;
+    const parsed = ReplyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 8) / 3) + 1024)));
+    if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"box": "<base64>", "copy": "<base64 OpenPGP>"}.');
+    const box = decode(parsed.data.box, limit);
+    const copy = decode(parsed.data.copy, limit);
+    if (!isReplyBox(box)) throw new ApiError(422, 'not-a-reply-box', 'box is not a version 1 reply box.');
+    const { keyIds } = await deps.recipients.get();
+    try {
+      checkRecipients(copy, keyIds);
+    } catch (e) {
+      if (e instanceof NotEncryptedError) throw new ApiError(422, 'wrong-recipients', 'The copy must be an OpenPGP message to exactly the current journalist keys.');
+      throw e;
+    }
+    if (!(await deps.replies.threadExists(threadId))) throw new ApiError(404, 'not-found', 'No such conversation.');
+    const id = await deps.replies.add(threadId, { box, copy });
+    return c.json({ id }, 201);
+  });
+
+  api.delete('/threads/:threadId', async (c) => {
+    const threadId = threadIdParam(c.req.param('threadId'));
+    if (!(await deps.replies.deleteThread(threadId))) throw new ApiError(404, 'not-found', 'No such conversation.');
+    deps.sessions.destroyThread(threadId);
+    return c.json({ deleted: true });
+  });
+
   return api;
+}
+
+function pageLimit(text: string | undefined, max: number): number {
+  const limit = Number(text ?? '100');
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw new ApiError(400, 'bad-limit', `limit must be a whole number from 1 to ${max}.`);
+  return limit;
+}
+
+function threadIdParam(id: string): string {
+  if (!THREAD_RE.test(id)) throw new ApiError(404, 'not-found', 'No such conversation.');
+  return id;
+}
+
+function decode(text: string, limit: number): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64.decode(text);
+  } catch {
+    throw new ApiError(400, 'bad-request', 'Fields must be base64.');
+  }
+  if (bytes.length > limit) throw new ApiError(413, 'too-large', 'The reply is larger than the limit.');
+  return bytes;
 }
 
 function tipId(id: string): string {

@@ -1,19 +1,45 @@
 /**
- * The source API: the signed manifest, and encrypted tips.
+ * The source API: the signed manifest, encrypted tips, and, after a codename
+ * login, replies and follow-ups. Every body that claims to be a tip is checked
+ * by the server itself (see tip-intake.ts); the browser's word counts for nothing.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import * as z from 'zod';
 import { base64 } from '../../crypto/bytes.ts';
+import { threadIdOf } from '../../crypto/codename.ts';
 import type { Limits } from '../config.ts';
 import type { CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
 import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
+import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
+import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
 
-const TipBody = z.strictObject({ ciphertext: z.string().min(1) });
+const Base64 = z.string().min(1).max(64 * 1024 * 1024);
+const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64 });
+const FollowupBody = z.strictObject({ ciphertext: Base64 });
+const LoginBody = z.strictObject({ lookupSecret: Base64 });
+const REPLY_ID = /^[A-Za-z0-9_-]{22}$/;
 
-export function sourceApi(deps: { recipients: CurrentRecipients; intake: TipIntake; limits: Limits }): Hono {
+export type SourceApiDeps = {
+  recipients: CurrentRecipients;
+  intake: TipIntake;
+  replies: ReplyStore;
+  sessions: SourceSessions;
+  limits: Limits;
+};
+
+export function sourceApi(deps: SourceApiDeps): Hono {
   const api = new Hono();
+  const readJson = async (c: Context, schema: z.ZodType, limit: number) => {
+    requireJson(c.req.header('content-type'));
+    const parsed = schema.safeParse(parseJson(await readBodyWithLimit(c.req.raw, limit)));
+    if (!parsed.success) throw new ApiError(400, 'bad-request', 'The request body does not have the expected fields.');
+    return parsed.data;
+  };
+  // base64 grows the body by 4/3; allow for that plus the JSON around it.
+  const tipBodyLimit = Math.ceil((deps.limits.maxTipBytes * 4) / 3) + 1024;
 
   api.get('/manifest', async (c) => {
     const { signed } = await deps.recipients.get();
@@ -21,26 +47,91 @@ export function sourceApi(deps: { recipients: CurrentRecipients; intake: TipInta
   });
 
   api.post('/tips', async (c) => {
-    requireJson(c.req.header('content-type'));
-    // base64 grows the body by 4/3; allow for that plus the JSON around it.
-    const body = parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((deps.limits.maxTipBytes * 4) / 3) + 1024));
-    const parsed = TipBody.safeParse(body);
-    if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"ciphertext": "<base64 OpenPGP message>"}.');
-    let ciphertext: Uint8Array;
-    try {
-      ciphertext = base64.decode(parsed.data.ciphertext);
-    } catch {
-      throw new ApiError(400, 'bad-request', 'ciphertext is not valid base64.');
-    }
-    if (ciphertext.length > deps.limits.maxTipBytes) {
-      throw new ApiError(413, 'too-large', 'The tip is larger than the limit.');
-    }
-    const receipt = await deps.intake.acceptEncrypted(ciphertext);
+    const body = (await readJson(c, TipBody, tipBodyLimit)) as z.infer<typeof TipBody>;
+    const ciphertext = decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes);
+    const threadId = threadIdOf(decodeSecret(body.lookupSecret));
+    const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip' });
     // Same shape and size for every tip: the receipt is a fixed-length random id.
     return c.json({ status: 'received', receipt }, 201);
   });
 
+  api.post('/source/login', async (c) => {
+    const body = (await readJson(c, LoginBody, 1024)) as z.infer<typeof LoginBody>;
+    const threadId = threadIdOf(decodeSecret(body.lookupSecret));
+    // Unknown and mistyped-but-valid codenames take the same path and get the same answer.
+    if (!(await deps.replies.threadExists(threadId))) throw unknownCodename();
+    startSession(c, deps.sessions, threadId);
+    return c.json({ status: 'logged-in' });
+  });
+
+  api.post('/source/logout', (c) => {
+    endSession(c, deps.sessions);
+    return c.json({ status: 'logged-out' });
+  });
+
+  api.get('/source/replies', async (c) => {
+    const threadId = requireSession(c, deps.sessions);
+    const replies = await deps.replies.forSource(threadId);
+    return c.json({ replies: replies.map((r) => ({ id: r.id, day: r.day, seq: r.seq, box: base64.encode(r.box) })) });
+  });
+
+  api.delete('/source/replies/:id', async (c) => {
+    const threadId = requireSession(c, deps.sessions);
+    const id = c.req.param('id');
+    if (!REPLY_ID.test(id) || !(await deps.replies.deleteForSource(threadId, id))) throw new ApiError(404, 'not-found', 'No such reply.');
+    return c.json({ deleted: true });
+  });
+
+  api.post('/source/followups', async (c) => {
+    const threadId = requireSession(c, deps.sessions);
+    const body = (await readJson(c, FollowupBody, tipBodyLimit)) as z.infer<typeof FollowupBody>;
+    const receipt = await deps.intake.acceptEncrypted(decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes), { threadId, kind: 'followup' });
+    return c.json({ status: 'received', receipt }, 201);
+  });
+
   return api;
+}
+
+export function unknownCodename(): ApiError {
+  return new ApiError(401, 'unknown-codename', 'No conversation matches this codename. Check each word.');
+}
+
+export function startSession(c: Context, sessions: SourceSessions, threadId: string): void {
+  endSession(c, sessions);
+  setCookie(c, SESSION_COOKIE, sessions.create(threadId), { httpOnly: true, sameSite: 'Strict', path: '/' });
+}
+
+export function endSession(c: Context, sessions: SourceSessions): void {
+  sessions.destroy(getCookie(c, SESSION_COOKIE));
+  deleteCookie(c, SESSION_COOKIE, { path: '/' });
+}
+
+/** The thread of the logged-in source, or a 401. */
+export function requireSession(c: Context, sessions: SourceSessions): string {
+  const threadId = sessions.threadOf(getCookie(c, SESSION_COOKIE));
+  if (!threadId) throw new ApiError(401, 'not-logged-in', 'Your session has ended. Log in again with your codename.');
+  return threadId;
+}
+
+function decodeCiphertext(text: string, limit: number): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64.decode(text);
+  } catch {
+    throw new ApiError(400, 'bad-request', 'ciphertext is not valid base64.');
+  }
+  if (bytes.length > limit) throw new ApiError(413, 'too-large', 'The tip is larger than the limit.');
+  return bytes;
+}
+
+function decodeSecret(text: string): Uint8Array {
+  try {
+    const bytes = base64.decode(text);
+    if (bytes.length === 32) return bytes;
+  } catch {
+    /* fall through */
+  }
+  throw new ApiError(400, 'bad-request', 'lookupSecret must be 32 bytes of base64.');
 }
 
 export function requireJson(contentType: string | undefined): void {

@@ -1,17 +1,25 @@
 /**
- * The source pages: landing, the tip form (which also takes the no-JavaScript
- * POST), and robots.txt. Every page works with JavaScript off.
+ * The source pages: landing, the tip form, the codename login and the
+ * conversation. Every page works as plain HTML forms with JavaScript off; the
+ * server then does the crypto in memory for that one request and forgets it.
  */
 import { Hono, type Context } from 'hono';
-import { hex } from '../../crypto/bytes.ts';
+import { getCookie } from 'hono/cookie';
+import { hex, wipe } from '../../crypto/bytes.ts';
+import { CodenameError, deriveCodenameKeys, generateCodename, parseCodename, threadIdOf } from '../../crypto/codename.ts';
 import { newsroomFingerprint } from '../../crypto/manifest.ts';
+import { openReply } from '../../crypto/reply-box.ts';
+import { decodeTipDocument } from '../../crypto/tip-document.ts';
 import type { Limits } from '../config.ts';
 import { ManifestUnavailableError, type CurrentRecipients } from '../current-recipients.ts';
-import { findLanguage, negotiateLanguage, translator } from '../i18n/index.ts';
-import type { TipIntake } from '../tip-intake.ts';
 import { ApiError } from '../http/api-error.ts';
 import { readBodyWithLimit } from '../http/read-body.ts';
-import { landingPage, messagePage, submitPage, successPage, type PageContext } from './views.ts';
+import { findLanguage, negotiateLanguage, translator, type MessageKey } from '../i18n/index.ts';
+import type { ReplyStore } from '../store/reply-store.ts';
+import type { TipIntake } from '../tip-intake.ts';
+import { endSession, startSession } from './api.ts';
+import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
+import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type PageContext, type ShownReply } from './views.ts';
 
 export function pageContext(c: Context): PageContext {
   const chosen = c.req.query('lang');
@@ -19,10 +27,27 @@ export function pageContext(c: Context): PageContext {
   return { t: translator(lang), lang, path: c.req.path };
 }
 
-export function sourcePages(deps: { newsroomPublicKey: Uint8Array; intake: TipIntake; recipients: CurrentRecipients; limits: Limits }): Hono {
+export type SourcePagesDeps = {
+  newsroomPublicKey: Uint8Array;
+  intake: TipIntake;
+  recipients: CurrentRecipients;
+  replies: ReplyStore;
+  sessions: SourceSessions;
+  limits: Limits;
+};
+
+const CODENAME_ERRORS: Record<CodenameError['code'], MessageKey> = {
+  length: 'login.error.length',
+  'unknown-word': 'login.error.unknownWord',
+  checksum: 'login.error.checksum',
+};
+
+export function sourcePages(deps: SourcePagesDeps): Hono {
   const pages = new Hono();
   const fingerprint = newsroomFingerprint(deps.newsroomPublicKey);
   const newsroomKeyHex = hex.encode(deps.newsroomPublicKey);
+  const formLimit = deps.limits.maxMessageChars * 12 + 4096;
+  const unavailable = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
 
   pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint)));
 
@@ -32,7 +57,7 @@ export function sourcePages(deps: { newsroomPublicKey: Uint8Array; intake: TipIn
       await deps.recipients.get();
     } catch (e) {
       // No keys, or stale ones: say so plainly rather than offer a form that can't work.
-      if (e instanceof ManifestUnavailableError) return c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
+      if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);
       throw e;
     }
     return c.html(submitPage(ctx, { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars }));
@@ -41,7 +66,7 @@ export function sourcePages(deps: { newsroomPublicKey: Uint8Array; intake: TipIn
   // The no-JavaScript path: the plain form posts here and the server encrypts in memory.
   pages.post('/submit', async (c) => {
     const ctx = pageContext(c);
-    const form = await readForm(c.req.raw, deps.limits.maxMessageChars * 12 + 4096);
+    const form = await readForm(c.req.raw, formLimit);
     const message = (form.get('message') ?? '').replace(/\r\n/g, '\n');
     const again = (error: string, status: 400 | 413) =>
       c.html(submitPage(ctx, { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars, message, error }), status);
@@ -49,13 +74,94 @@ export function sourcePages(deps: { newsroomPublicKey: Uint8Array; intake: TipIn
     if ([...message].length > deps.limits.maxMessageChars) {
       return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
     }
+    // The codename is made here, shown once in the response, and never stored.
+    const codename = generateCodename(ctx.lang);
+    const keys = deriveCodenameKeys(parseCodename(codename, ctx.lang).entropy);
     try {
-      await deps.intake.encryptAndStore({ type: 'tip', message, fields: {}, lang: ctx.lang });
+      await deps.intake.encryptAndStore(
+        { type: 'tip', message, fields: {}, lang: ctx.lang, replyPublicKey: hex.encode(keys.replyPublicKey) },
+        { threadId: threadIdOf(keys.lookupSecret), kind: 'tip' },
+      );
     } catch (e) {
-      if (e instanceof ManifestUnavailableError) return c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
+      if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);
+      throw e;
+    } finally {
+      wipe(keys.lookupSecret, keys.replySecretKey);
+    }
+    return c.html(successPage(ctx, 'server', codename), 201);
+  });
+
+  pages.get('/login', (c) => c.html(loginPage(pageContext(c), { newsroomPublicKey: newsroomKeyHex })));
+
+  // No-JavaScript login: derive the keys in memory, open the replies for this one response, forget.
+  pages.post('/login', async (c) => {
+    const ctx = pageContext(c);
+    const form = await readForm(c.req.raw, 4096);
+    let entropy: Uint8Array;
+    try {
+      entropy = parseCodename(form.get('codename') ?? '', ctx.lang).entropy;
+    } catch (e) {
+      if (e instanceof CodenameError) return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, error: ctx.t(CODENAME_ERRORS[e.code]) }), 400);
       throw e;
     }
-    return c.html(successPage(ctx, 'server'), 201);
+    const keys = deriveCodenameKeys(entropy);
+    try {
+      const threadId = threadIdOf(keys.lookupSecret);
+      if (!(await deps.replies.threadExists(threadId))) {
+        // The same answer for a codename that never existed and one whose conversation was deleted.
+        return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, error: ctx.t('login.error.unknown') }), 401);
+      }
+      startSession(c, deps.sessions, threadId);
+      const shown: ShownReply[] = [];
+      for (const r of await deps.replies.forSource(threadId)) {
+        const plain = openReply(r.box, keys.replySecretKey);
+        shown.push({ id: r.id, day: r.day, text: decodeTipDocument(plain).message });
+        wipe(plain);
+      }
+      return c.html(inboxPage(ctx, { replies: shown, newsroomPublicKey: newsroomKeyHex }));
+    } finally {
+      wipe(entropy, keys.lookupSecret, keys.replySecretKey);
+    }
+  });
+
+  // After login, without the codename the server can't open replies: it says so and offers the reply form.
+  pages.get('/inbox', (c) => {
+    const ctx = pageContext(c);
+    if (!deps.sessions.threadOf(getCookie(c, SESSION_COOKIE))) return c.redirect(href(ctx, '/login'), 303);
+    return c.html(inboxPage(ctx, { replies: 'locked', newsroomPublicKey: newsroomKeyHex }));
+  });
+
+  pages.post('/inbox/reply', async (c) => {
+    const ctx = pageContext(c);
+    const threadId = deps.sessions.threadOf(getCookie(c, SESSION_COOKIE));
+    if (!threadId) return c.html(messagePage(ctx, ctx.t('login.heading'), ctx.t('inbox.expired')), 401);
+    const form = await readForm(c.req.raw, formLimit);
+    const message = (form.get('message') ?? '').replace(/\r\n/g, '\n');
+    if (message.trim() === '') return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.empty'), newsroomPublicKey: newsroomKeyHex }), 400);
+    if ([...message].length > deps.limits.maxMessageChars) {
+      return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), newsroomPublicKey: newsroomKeyHex }), 413);
+    }
+    try {
+      await deps.intake.encryptAndStore({ type: 'followup', message, fields: {}, lang: ctx.lang }, { threadId, kind: 'followup' });
+    } catch (e) {
+      if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);
+      throw e;
+    }
+    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.sent'), newsroomPublicKey: newsroomKeyHex }), 201);
+  });
+
+  pages.post('/inbox/delete', async (c) => {
+    const ctx = pageContext(c);
+    const threadId = deps.sessions.threadOf(getCookie(c, SESSION_COOKIE));
+    if (!threadId) return c.html(messagePage(ctx, ctx.t('login.heading'), ctx.t('inbox.expired')), 401);
+    const id = (await readForm(c.req.raw, 1024)).get('id') ?? '';
+    if (!/^[A-Za-z0-9_-]{22}$/.test(id) || !(await deps.replies.deleteForSource(threadId, id))) throw new ApiError(404, 'not-found', ctx.t('error.notFound'));
+    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.deleted'), newsroomPublicKey: newsroomKeyHex }));
+  });
+
+  pages.post('/logout', (c) => {
+    endSession(c, deps.sessions);
+    return c.redirect(href(pageContext(c), '/'), 303);
   });
 
   pages.get('/robots.txt', (c) => c.text('User-agent: *\nDisallow: /\n'));

@@ -72,6 +72,7 @@ export function landingPage(ctx: PageContext, newsroomFingerprint: string): Html
 </ul>
 </section>
 <p><a class="button" href="${href(ctx, '/submit')}">${t('landing.start')}</a></p>
+<p>${t('landing.return')} <a href="${href(ctx, '/login')}">${t('nav.login')}</a></p>
 <section aria-labelledby="key">
 <h2 id="key">${t('landing.fingerprint.heading')}</h2>
 <p>${t('landing.fingerprint.text')}</p>
@@ -102,7 +103,7 @@ export function submitPage(ctx: PageContext, o: SubmitPageOptions): Html {
     errorTooLong: t('submit.error.tooLong', { limit: String(o.maxMessageChars) }),
     encryptionJs: t('submit.encryption.js'),
   };
-  const data = Object.entries(strings).map(([k, v]) => html` data-t-${raw(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))}="${v}"`);
+  const data = dataAttributes(strings);
   return layout(
     ctx,
     t('submit.heading'),
@@ -119,22 +120,116 @@ ${o.error ? html`<div id="form-error" class="error" role="alert"><strong>${t('su
 <section id="tip-sent" hidden aria-labelledby="sent-heading">
 <h2 id="sent-heading" tabindex="-1">${t('success.heading')}</h2>
 <p>${t('success.browser')}</p>
-<p><a href="${href(ctx, '/submit')}">${t('success.another')}</a></p>
+${codenameBlock(ctx, '')}
 </section>`,
     html`<meta name="tipline-newsroom-key" content="${o.newsroomPublicKey}">
 <meta name="tipline-lang" content="${ctx.lang}">`,
   );
 }
 
-export function successPage(ctx: PageContext, via: 'browser' | 'server'): Html {
+/** The codename, shown once, with what it is for and a check that the source wrote it down. */
+function codenameBlock(ctx: PageContext, codename: string): Html {
+  const { t } = ctx;
+  return html`<div class="codename-box">
+<h3>${t('codename.heading')}</h3>
+<p id="codename" class="codename" lang="${ctx.lang}">${codename}</p>
+<p>${t('codename.explain')}</p>
+<form method="get" action="/">
+${ctx.lang === 'en' ? '' : html`<input type="hidden" name="lang" value="${ctx.lang}">`}
+<label class="check"><input type="checkbox" name="confirmed" required> ${t('codename.confirm')}</label>
+<button type="submit">${t('codename.continue')}</button>
+</form>
+</div>`;
+}
+
+/** Strings for the page script, as `data-t-*` attributes (the CSP forbids inline script). */
+function dataAttributes(strings: Record<string, string>): Html {
+  return html`${Object.entries(strings).map(([k, v]) => html` data-t-${raw(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))}="${v}"`)}`;
+}
+
+export function successPage(ctx: PageContext, via: 'browser' | 'server', codename: string): Html {
   const { t } = ctx;
   return layout(
     ctx,
     t('success.heading'),
     html`<h1>${t('success.heading')}</h1>
 <p>${via === 'server' ? t('success.server') : t('success.browser')}</p>
-<p><a href="${href(ctx, '/submit')}">${t('success.another')}</a></p>`,
+${codenameBlock(ctx, codename)}`,
   );
+}
+
+export function loginPage(ctx: PageContext, o: { newsroomPublicKey: string; error?: string }): Html {
+  const { t } = ctx;
+  const strings = {
+    checking: t('login.status.checking'),
+    errorUnknown: t('login.error.unknown'),
+    errorChecksum: t('login.error.checksum'),
+    errorLength: t('login.error.length'),
+    errorUnknownWord: t('login.error.unknownWord'),
+    errorNetwork: t('submit.error.network'),
+    errorDecrypt: t('inbox.error.decrypt'),
+    replyOn: t('inbox.replyOn'),
+    delete: t('inbox.delete'),
+    deleted: t('inbox.deleted'),
+    noReplies: t('inbox.noReplies'),
+    sent: t('inbox.sent'),
+    notSent: t('submit.notSent'),
+    errorManifest: t('submit.error.manifest'),
+    errorServer: t('submit.error.server'),
+    errorEmpty: t('submit.error.empty'),
+    encrypting: t('submit.status.encrypting'),
+    sending: t('submit.status.sending'),
+    expired: t('inbox.expired'),
+  };
+  return layout(
+    ctx,
+    t('login.heading'),
+    html`<h1>${t('login.heading')}</h1>
+<form id="login-form" method="post" action="${href(ctx, '/login')}" accept-charset="utf-8"${dataAttributes(strings)}>
+${o.error ? html`<div id="login-error" class="error" role="alert">${o.error}</div>` : html`<div id="login-error" class="error" role="alert" hidden></div>`}
+<label for="codename-input">${t('login.codename')}</label>
+<p id="codename-hint" class="hint">${t('login.hint')}</p>
+<input id="codename-input" name="codename" type="password" autocomplete="off" autocapitalize="none" spellcheck="false" aria-describedby="codename-hint" required>
+<p id="login-status" class="status" role="status" aria-live="polite"></p>
+<button type="submit">${t('login.button')}</button>
+</form>
+<div id="js-inbox" hidden>${inboxBody(ctx, { replies: [], newsroomPublicKey: o.newsroomPublicKey })}</div>`,
+    html`<meta name="tipline-newsroom-key" content="${o.newsroomPublicKey}">
+<meta name="tipline-lang" content="${ctx.lang}">`,
+  );
+}
+
+export type ShownReply = { id: string; day: string; text: string };
+
+/** The conversation: replies (when they could be decrypted for this request), the reply form, log out. */
+function inboxBody(ctx: PageContext, o: { replies: ShownReply[] | 'locked'; notice?: string; error?: string; newsroomPublicKey: string }): Html {
+  const { t } = ctx;
+  return html`<h2 id="inbox-heading" tabindex="-1">${t('inbox.heading')}</h2>
+${o.notice ? html`<p class="notice" role="status">${o.notice}</p>` : ''}
+<section aria-labelledby="replies-heading">
+<h3 id="replies-heading">${t('inbox.replies')}</h3>
+<ol id="replies" class="replies">
+${o.replies === 'locked' ? '' : o.replies.map(
+  (r) => html`<li data-reply-id="${r.id}"><p class="reply-day">${t('inbox.replyOn', { day: r.day })}</p><div class="reply-text">${r.text}</div>
+<form method="post" action="${href(ctx, '/inbox/delete')}" class="delete-reply"><input type="hidden" name="id" value="${r.id}"><button type="submit" class="secondary">${t('inbox.delete')}</button></form></li>`,
+)}
+</ol>
+<p id="no-replies"${o.replies !== 'locked' && o.replies.length === 0 ? '' : raw(' hidden')}>${t('inbox.noReplies')}</p>
+${o.replies === 'locked' ? html`<p class="note">${t('inbox.locked')}</p>` : ''}
+</section>
+<form id="reply-form" method="post" action="${href(ctx, '/inbox/reply')}" accept-charset="utf-8">
+${o.error ? html`<div id="reply-error" class="error" role="alert"><strong>${t('submit.notSent')}</strong> ${o.error}</div>` : html`<div id="reply-error" class="error" role="alert" hidden></div>`}
+<label for="reply">${t('inbox.reply')}</label>
+<p id="reply-hint" class="hint">${t('inbox.replyHint')}</p>
+<textarea id="reply" name="message" rows="8" aria-describedby="reply-hint" required></textarea>
+<p id="reply-status" class="status" role="status" aria-live="polite"></p>
+<button type="submit">${t('inbox.send')}</button>
+</form>
+<form method="post" action="${href(ctx, '/logout')}" id="logout-form"><button type="submit" class="secondary">${t('inbox.logout')}</button></form>`;
+}
+
+export function inboxPage(ctx: PageContext, o: { replies: ShownReply[] | 'locked'; notice?: string; error?: string; newsroomPublicKey: string }): Html {
+  return layout(ctx, ctx.t('inbox.heading'), html`<div id="inbox">${inboxBody(ctx, o)}</div>`);
 }
 
 export function messagePage(ctx: PageContext, heading: string, text: string): Html {

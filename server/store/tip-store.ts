@@ -11,9 +11,27 @@ import { randomId } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
 import { bucketFor } from '../../crypto/padding.ts';
 import { checkpoint, type TiplineDb } from '../db/open-database.ts';
-import type { Via } from '../db/schema.ts';
+import type { TipKind, Via } from '../db/schema.ts';
 
-export type TipSummary = { id: string; receivedDay: string; via: Via; size: number; manifestVersion: number };
+export type TipSummary = {
+  id: string;
+  receivedDay: string;
+  via: Via;
+  size: number;
+  manifestVersion: number;
+  threadId: string | null;
+  kind: TipKind;
+  seq: number;
+};
+
+/** A first tip names a thread that already exists (a codename can only start one conversation). */
+export class ThreadExistsError extends Error {
+  override name = 'ThreadExistsError';
+}
+/** A follow-up names a thread that doesn't exist (any more). */
+export class NoSuchThreadError extends Error {
+  override name = 'NoSuchThreadError';
+}
 export type TipPage = { tips: TipSummary[]; nextCursor: string | null };
 
 export class TipStore {
@@ -22,20 +40,37 @@ export class TipStore {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Stores a tip and returns its random id. Resolves only after the row is committed. */
-  async add(tip: { ciphertext: Uint8Array; via: Via; manifestVersion: number }): Promise<string> {
+  /**
+   * Stores a tip and returns its random id. Resolves only after the row is committed.
+   * A first tip (`kind: 'tip'`) opens its thread; a follow-up takes the thread's next number.
+   */
+  async add(tip: { ciphertext: Uint8Array; via: Via; manifestVersion: number; threadId: string; kind: TipKind }): Promise<string> {
     const id = randomId();
-    await this.db
-      .insertInto('tips')
-      .values({
-        id,
-        received_day: utcDay(this.clock()),
-        size_bucket: bucketFor(tip.ciphertext.length),
-        manifest_version: tip.manifestVersion,
-        via: tip.via,
-        ciphertext: tip.ciphertext,
-      })
-      .execute();
+    const day = utcDay(this.clock());
+    await this.db.transaction().execute(async (trx) => {
+      let seq = 1;
+      if (tip.kind === 'tip') {
+        const existing = await trx.selectFrom('threads').select('id').where('id', '=', tip.threadId).executeTakeFirst();
+        if (existing) throw new ThreadExistsError('this codename already has a conversation');
+        await trx.insertInto('threads').values({ id: tip.threadId, created_day: day, next_seq: 2 }).execute();
+      } else {
+        seq = await takeNextSeq(trx, tip.threadId);
+      }
+      await trx
+        .insertInto('tips')
+        .values({
+          id,
+          received_day: day,
+          size_bucket: bucketFor(tip.ciphertext.length),
+          manifest_version: tip.manifestVersion,
+          via: tip.via,
+          ciphertext: tip.ciphertext,
+          thread_id: tip.threadId,
+          kind: tip.kind,
+          seq,
+        })
+        .execute();
+    });
     return id;
   }
 
@@ -46,7 +81,7 @@ export class TipStore {
   async list(options: { limit: number; cursor?: string | null }): Promise<TipPage> {
     let query = this.db
       .selectFrom('tips')
-      .select(['id', 'received_day', 'via', 'size_bucket', 'manifest_version'])
+      .select(['id', 'received_day', 'via', 'size_bucket', 'manifest_version', 'thread_id', 'kind', 'seq'])
       .select((eb) => eb.fn<number>('length', ['ciphertext']).as('size'))
       .orderBy('received_day')
       .orderBy('id')
@@ -68,6 +103,9 @@ export class TipStore {
       via: r.via,
       size: Number(r.size),
       manifestVersion: r.manifest_version,
+      threadId: r.thread_id,
+      kind: r.kind,
+      seq: r.seq,
     }));
     const last = tips.at(-1);
     return { tips, nextCursor: more && last ? `${last.receivedDay}.${last.id}` : null };
@@ -78,7 +116,16 @@ export class TipStore {
     if (!row) return undefined;
     return {
       ciphertext: row.ciphertext,
-      summary: { id: row.id, receivedDay: row.received_day, via: row.via, size: row.ciphertext.length, manifestVersion: row.manifest_version },
+      summary: {
+        id: row.id,
+        receivedDay: row.received_day,
+        via: row.via,
+        size: row.ciphertext.length,
+        manifestVersion: row.manifest_version,
+        threadId: row.thread_id,
+        kind: row.kind,
+        seq: row.seq,
+      },
     };
   }
 
@@ -104,4 +151,12 @@ function decodeCursor(cursor: string | null | undefined): { day: string; id: str
   const m = /^(\d{4}-\d{2}-\d{2})\.([A-Za-z0-9_-]{22})$/.exec(cursor);
   if (!m) throw new BadCursorError('bad cursor');
   return { day: m[1]!, id: m[2]! };
+}
+
+/** Reserves the next message number in a thread (inside the caller's transaction). */
+export async function takeNextSeq(trx: TiplineDb, threadId: string): Promise<number> {
+  const thread = await trx.selectFrom('threads').select('next_seq').where('id', '=', threadId).executeTakeFirst();
+  if (!thread) throw new NoSuchThreadError('no such conversation');
+  await trx.updateTable('threads').set({ next_seq: thread.next_seq + 1 }).where('id', '=', threadId).execute();
+  return thread.next_seq;
 }
