@@ -41,8 +41,8 @@ export async function buildAll({ quiet = false } = {}) {
   });
   await build({
     absWorkingDir: here,
-    entryPoints: ['scripts/weigh.ts'],
-    outfile: 'dist/weigh.js',
+    entryPoints: ['scripts/weigh.ts', 'scripts/login-timing.ts'],
+    outdir: 'dist',
     bundle: true,
     format: 'esm',
     platform: 'node',

@@ -97,7 +97,8 @@ export function unknownCodename(): ApiError {
 }
 
 export function startSession(c: Context, sessions: SourceSessions, threadId: string): void {
-  endSession(c, sessions);
+  // A fresh id on every login (no session fixation); the old one, if any, is forgotten.
+  sessions.destroy(getCookie(c, SESSION_COOKIE));
   setCookie(c, SESSION_COOKIE, sessions.create(threadId), { httpOnly: true, sameSite: 'Strict', path: '/' });
 }
 
