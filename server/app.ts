@@ -25,9 +25,14 @@ import { ManifestStore } from './store/manifest-store.ts';
 import { TipStore } from './store/tip-store.ts';
 import { ReplyStore } from './store/reply-store.ts';
 import { SourceSessions } from './source/sessions.ts';
+import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
+import { TokenBucket } from './abuse/token-bucket.ts';
+import { AuthThrottle } from './abuse/auth-throttle.ts';
 import { TipIntake } from './tip-intake.ts';
 
 export type AppOptions = {
+  /** Proof-of-work settings; `baseDifficulty: 0` turns the work off (tests, benchmarks). */
+  pow?: Partial<Omit<PowOptions, 'clock'>>;
   db: TiplineDb;
   newsroomPublicKey: Uint8Array;
   staticFiles: StaticFiles;
@@ -38,7 +43,7 @@ export type AppOptions = {
   clock?: () => Date;
 };
 
-export function createApp(options: AppOptions): Hono {
+export async function createApp(options: AppOptions): Promise<Hono> {
   const log = options.log ?? (() => {});
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const tips = new TipStore(options.db, options.clock);
@@ -47,15 +52,17 @@ export function createApp(options: AppOptions): Hono {
   const intake = new TipIntake(tips, recipients);
   const replies = new ReplyStore(options.db, options.clock);
   const sessions = new SourceSessions();
+  const pow = await PowGuard.open(options.db, { ...options.pow, ...(options.clock ? { clock: options.clock } : {}) });
+  const noJsBucket = new TokenBucket({ capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute });
 
   const app = new Hono();
   app.use('*', securityHeaders({ onion: options.onion }));
   app.use('*', requestLogger(log));
 
-  app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, limits }));
-  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, limits }));
+  app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
+  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, limits, throttle: new AuthThrottle() }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, limits }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);

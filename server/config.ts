@@ -10,12 +10,21 @@ export type Limits = {
   maxMessageChars: number;
   /** Largest page the journalist API returns. */
   maxPageSize: number;
+  /** Follow-ups one conversation may send per day. */
+  maxFollowupsPerThreadPerDay: number;
+  /** No-JavaScript submissions (which can't do a proof of work): a global bucket of this size… */
+  noJsBurst: number;
+  /** …refilled at this many per minute. */
+  noJsPerMinute: number;
 };
 
 export const DEFAULT_LIMITS: Limits = {
   maxTipBytes: 2 * 1024 * 1024,
   maxMessageChars: 100_000,
   maxPageSize: 500,
+  maxFollowupsPerThreadPerDay: 20,
+  noJsBurst: 30,
+  noJsPerMinute: 2,
 };
 
 export type ServeSettings = {
@@ -23,15 +32,30 @@ export type ServeSettings = {
   port: number;
   host: string;
   onion?: string | undefined;
+  /** Days to keep tips, follow-ups and replies; 0 keeps them forever. */
+  retentionDays: number;
+  /** Base proof-of-work difficulty in bits (about 1 s in a browser at 15); 0 turns it off. */
+  powDifficulty: number;
 };
 
-export function serveSettings(flags: { data?: string; port?: string; host?: string; onion?: string }, env: NodeJS.ProcessEnv): ServeSettings {
-  const port = Number(flags.port ?? env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be a port number, got ${flags.port ?? env.PORT}`);
+export type ServeFlags = { data?: string; port?: string; host?: string; onion?: string; 'retention-days'?: string; 'pow-difficulty'?: string };
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+export function serveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeSettings {
+  const int = (value: string | undefined, fallback: number, name: string, max: number) => {
+    const n = Number(value ?? fallback);
+    if (!Number.isInteger(n) || n < 0 || n > max) throw new SettingsError(`${name} must be a whole number from 0 to ${max}, got "${value}"`);
+    return n;
+  };
   return {
     dataDir: flags.data ?? env.TIPLINE_DATA ?? './data',
-    port,
+    port: int(flags.port ?? env.PORT, 8080, '--port', 65535),
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     onion: flags.onion ?? env.TIPLINE_ONION ?? undefined,
+    retentionDays: int(flags['retention-days'] ?? env.TIPLINE_RETENTION_DAYS, 90, '--retention-days', 36500),
+    powDifficulty: int(flags['pow-difficulty'] ?? env.TIPLINE_POW_DIFFICULTY, 15, '--pow-difficulty', 24),
   };
 }

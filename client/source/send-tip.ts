@@ -12,6 +12,7 @@ import { utcDay } from '../../crypto/day.ts';
 import { encryptToKeys, readPublicKey } from '../../crypto/envelope.ts';
 import { ManifestError, verifyManifest } from '../../crypto/manifest.ts';
 import { padToBucket } from '../../crypto/padding.ts';
+import { solveChallenge, type PowPurpose } from '../../crypto/proof-of-work.ts';
 import { encodeTipDocument } from '../../crypto/tip-document.ts';
 
 export type SendTipOptions = {
@@ -41,8 +42,9 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
 
   o.onStatus(t.tEncrypting);
   const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey }, keys);
+  const pow = await proofOfWork('tip', o);
   o.onStatus(t.tSending);
-  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret }, t);
+  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret, pow }, t);
   return { receipt: ((await response.json()) as { receipt: string }).receipt, codename };
 }
 
@@ -52,8 +54,24 @@ export async function sendFollowup(o: SendTipOptions): Promise<void> {
   const keys = await journalistKeys(o.newsroomKey, t);
   o.onStatus(t.tEncrypting);
   const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang }, keys);
+  const pow = await proofOfWork('followup', o);
   o.onStatus(t.tSending);
-  await postJson('/api/v1/source/followups', { ciphertext: base64.encode(ciphertext) }, t);
+  await postJson('/api/v1/source/followups', { ciphertext: base64.encode(ciphertext), pow }, t);
+}
+
+/**
+ * Gets a challenge and solves it with WebCrypto, showing progress. This is the
+ * spam guard that needs no IP address; it takes about a second when things are calm.
+ */
+async function proofOfWork(purpose: PowPurpose, o: SendTipOptions): Promise<{ challenge: string; nonce: string }> {
+  const t = o.strings;
+  const res = await postJson('/api/v1/challenge', { purpose }, t);
+  const { challenge } = (await res.json()) as { challenge: string };
+  o.onStatus(t.tWorking);
+  const nonce = await solveChallenge(challenge, {
+    onProgress: (tried, expected) => o.onStatus(`${t.tWorking ?? ''} ${Math.min(99, Math.round((100 * tried) / (tried + expected)))}%`),
+  });
+  return { challenge, nonce };
 }
 
 /** Fetches the manifest and returns its keys, only if its signature and dates check out. */

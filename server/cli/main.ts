@@ -13,8 +13,11 @@ const HELP = `tipline: a secure, privacy-preserving tip line.
 
 Usage:
   tipline serve [--data DIR] [--port N] [--host ADDR] [--onion ADDRESS.onion]
+                [--retention-days N] [--pow-difficulty BITS]
       Run the server. Defaults: --data $TIPLINE_DATA or ./data, --port $PORT or 8080,
-      --host $HOST or 127.0.0.1, --onion $TIPLINE_ONION.
+      --host $HOST or 127.0.0.1, --onion $TIPLINE_ONION, --retention-days
+      $TIPLINE_RETENTION_DAYS or 90 (0 = keep forever), --pow-difficulty
+      $TIPLINE_POW_DIFFICULTY or 15.
   tipline demo [--port N]
       A throwaway tip line with a demo journalist, in a temporary folder.
 
@@ -36,8 +39,17 @@ export async function main(argv: string[]): Promise<number> {
         out(HELP);
         return command === undefined ? 2 : 0;
       case 'serve': {
-        const o = parseOptions(rest, { data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, onion: { type: 'string' } }, HELP);
-        const settings = serveSettings(o, process.env);
+        const o = parseOptions(
+          rest,
+          { data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, onion: { type: 'string' }, 'retention-days': { type: 'string' }, 'pow-difficulty': { type: 'string' } },
+          HELP,
+        );
+        let settings;
+        try {
+          settings = serveSettings(o, process.env);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
         const server = await startServer({ ...settings, log: (l) => process.stderr.write(`${l}\n`) });
         out(`tipline is listening on ${server.url} (data: ${settings.dataDir})`);
         await untilStopped(server);

@@ -16,10 +16,20 @@ import { loadStaticFiles } from '../http/static-files.ts';
 import { publicDir } from '../paths.ts';
 import { ManifestStore } from '../store/manifest-store.ts';
 import { daysBetween, utcDay } from '../../crypto/day.ts';
+import { DEFAULT_POW } from '../abuse/pow-guard.ts';
+import { DEFAULT_RETENTION_DAYS, startRetentionJob } from '../retention.ts';
 
 export type RunningServer = { url: string; port: number; close: () => Promise<void> };
 
-export async function startServer(settings: ServeSettings & { log: (line: string) => void; limits?: Partial<Limits> }): Promise<RunningServer> {
+export type StartOptions = Omit<ServeSettings, 'retentionDays' | 'powDifficulty'> &
+  Partial<Pick<ServeSettings, 'retentionDays' | 'powDifficulty'>> & {
+    log: (line: string) => void;
+    limits?: Partial<Limits>;
+    /** Slow-client cut-offs, in ms (tests shorten them). */
+    timeouts?: { headers?: number; request?: number; keepAlive?: number };
+  };
+
+export async function startServer(settings: StartOptions): Promise<RunningServer> {
   const dir = await readDataDir(settings.dataDir);
   const db = await openDatabase(dir.dbFile);
   const staticFiles = await loadStaticFiles(publicDir()).catch(() => {
@@ -32,7 +42,17 @@ export async function startServer(settings: ServeSettings & { log: (line: string
     if (left < 0) settings.log(`warning: the manifest expired on ${latest.manifest.expires}; sources cannot send tips until an admin publishes a new one`);
     else if (left < 14) settings.log(`warning: the manifest expires in ${left} days (${latest.manifest.expires}); publish a new one soon`);
   }
-  const app = createApp({ db, newsroomPublicKey: dir.newsroomPublicKey, staticFiles, onion: settings.onion, log: settings.log, limits: settings.limits });
+  const app = await createApp({
+    db,
+    newsroomPublicKey: dir.newsroomPublicKey,
+    staticFiles,
+    onion: settings.onion,
+    log: settings.log,
+    limits: settings.limits,
+    pow: { baseDifficulty: settings.powDifficulty ?? DEFAULT_POW.baseDifficulty },
+  });
+  const stopRetention = startRetentionJob(db, { retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS, log: settings.log });
+  const timeouts = { headers: 20_000, request: 300_000, keepAlive: 5_000, ...settings.timeouts };
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
     const s = serve(
       {
@@ -40,7 +60,14 @@ export async function startServer(settings: ServeSettings & { log: (line: string
         port: settings.port,
         hostname: settings.host,
         // Cut off slow clients (slowloris) without hurting a slow Tor circuit.
-        serverOptions: { headersTimeout: 20_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 },
+        // Slowloris: headers must arrive within `headers` ms, a whole request within `request` ms
+        // (long enough for a slow Tor circuit), checked every second.
+        serverOptions: {
+          headersTimeout: timeouts.headers,
+          requestTimeout: timeouts.request,
+          keepAliveTimeout: timeouts.keepAlive,
+          connectionsCheckingInterval: Math.min(1000, timeouts.headers),
+        },
       },
       (info: AddressInfo) => resolve({ server: s, port: info.port }),
     );
@@ -51,6 +78,7 @@ export async function startServer(settings: ServeSettings & { log: (line: string
     url: `http://${host}:${port}`,
     port,
     close: async () => {
+      stopRetention();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.destroy();
     },

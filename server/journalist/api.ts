@@ -16,6 +16,7 @@ import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
 import { requireJson } from '../source/api.ts';
 import type { SourceSessions } from '../source/sessions.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
+import type { AuthThrottle } from '../abuse/auth-throttle.ts';
 import type { Journalist, JournalistStore } from '../store/journalist-store.ts';
 import { BadCursorError, type TipStore } from '../store/tip-store.ts';
 
@@ -32,6 +33,7 @@ export type JournalistApiDeps = {
   recipients: CurrentRecipients;
   sessions: SourceSessions;
   limits: Limits;
+  throttle: AuthThrottle;
 };
 
 export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
@@ -41,8 +43,14 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer (\S+)$/.exec(header);
     if (!m) throw new ApiError(401, 'unauthorized', 'A bearer token is required.');
+    // The token's id part (never its secret) keys the failure counter.
+    const tokenId = /^tl_([A-Za-z0-9_-]{22})_/.exec(m[1]!)?.[1] ?? 'malformed';
+    deps.throttle.check(tokenId);
     const journalist = await deps.journalists.authenticate(m[1]!);
-    if (!journalist) throw new ApiError(401, 'unauthorized', 'The token is not valid.');
+    if (!journalist) {
+      deps.throttle.failed(tokenId);
+      throw new ApiError(401, 'unauthorized', 'The token is not valid.');
+    }
     c.set('journalist', journalist);
     await next();
   });

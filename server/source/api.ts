@@ -15,10 +15,14 @@ import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
+import type { PowGuard } from '../abuse/pow-guard.ts';
+import type { TipStore } from '../store/tip-store.ts';
 
 const Base64 = z.string().min(1).max(64 * 1024 * 1024);
-const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64 });
-const FollowupBody = z.strictObject({ ciphertext: Base64 });
+const Pow = z.strictObject({ challenge: z.string().min(1).max(1024), nonce: z.string().min(1).max(32) });
+const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64, pow: Pow.optional() });
+const FollowupBody = z.strictObject({ ciphertext: Base64, pow: Pow.optional() });
+const ChallengeBody = z.strictObject({ purpose: z.enum(['tip', 'followup', 'upload']) });
 const LoginBody = z.strictObject({ lookupSecret: Base64 });
 const REPLY_ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -27,6 +31,8 @@ export type SourceApiDeps = {
   intake: TipIntake;
   replies: ReplyStore;
   sessions: SourceSessions;
+  pow: PowGuard;
+  tips: TipStore;
   limits: Limits;
 };
 
@@ -46,10 +52,17 @@ export function sourceApi(deps: SourceApiDeps): Hono {
     return c.json(signed);
   });
 
+  // A proof-of-work challenge: stateless, signed, nothing about the asker is kept.
+  api.post('/challenge', async (c) => {
+    const { purpose } = (await readJson(c, ChallengeBody, 1024)) as z.infer<typeof ChallengeBody>;
+    return c.json(deps.pow.issue(purpose));
+  });
+
   api.post('/tips', async (c) => {
     const body = (await readJson(c, TipBody, tipBodyLimit)) as z.infer<typeof TipBody>;
     const ciphertext = decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes);
     const threadId = threadIdOf(decodeSecret(body.lookupSecret));
+    await deps.pow.redeem(body.pow, 'tip');
     const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip' });
     // Same shape and size for every tip: the receipt is a fixed-length random id.
     return c.json({ status: 'received', receipt }, 201);
@@ -85,11 +98,19 @@ export function sourceApi(deps: SourceApiDeps): Hono {
   api.post('/source/followups', async (c) => {
     const threadId = requireSession(c, deps.sessions);
     const body = (await readJson(c, FollowupBody, tipBodyLimit)) as z.infer<typeof FollowupBody>;
+    await deps.pow.redeem(body.pow, 'followup');
+    await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
     const receipt = await deps.intake.acceptEncrypted(decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes), { threadId, kind: 'followup' });
     return c.json({ status: 'received', receipt }, 201);
   });
 
   return api;
+}
+
+export async function checkFollowupQuota(tips: TipStore, threadId: string, max: number): Promise<void> {
+  if ((await tips.followupsToday(threadId)) >= max) {
+    throw new ApiError(429, 'too-many-followups', `A conversation can send at most ${max} messages a day. Please try again tomorrow.`);
+  }
 }
 
 export function unknownCodename(): ApiError {

@@ -17,7 +17,9 @@ import { readBodyWithLimit } from '../http/read-body.ts';
 import { findLanguage, negotiateLanguage, translator, type MessageKey } from '../i18n/index.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
-import { endSession, startSession } from './api.ts';
+import { checkFollowupQuota, endSession, startSession } from './api.ts';
+import type { TipStore } from '../store/tip-store.ts';
+import type { TokenBucket } from '../abuse/token-bucket.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
 import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type PageContext, type ShownReply } from './views.ts';
 
@@ -33,6 +35,9 @@ export type SourcePagesDeps = {
   recipients: CurrentRecipients;
   replies: ReplyStore;
   sessions: SourceSessions;
+  tips: TipStore;
+  /** No-JavaScript submissions can't do a proof of work; they share this global budget. */
+  noJsBucket: TokenBucket;
   limits: Limits;
 };
 
@@ -48,6 +53,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   const newsroomKeyHex = hex.encode(deps.newsroomPublicKey);
   const formLimit = deps.limits.maxMessageChars * 12 + 4096;
   const unavailable = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
+  const busy = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('busy.heading'), ctx.t('busy.text')), 429);
 
   pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint)));
 
@@ -74,6 +80,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if ([...message].length > deps.limits.maxMessageChars) {
       return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
     }
+    if (!deps.noJsBucket.take()) return busy(c, ctx);
     // The codename is made here, shown once in the response, and never stored.
     const codename = generateCodename(ctx.lang);
     const keys = deriveCodenameKeys(parseCodename(codename, ctx.lang).entropy);
@@ -141,6 +148,8 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if ([...message].length > deps.limits.maxMessageChars) {
       return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), newsroomPublicKey: newsroomKeyHex }), 413);
     }
+    await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
+    if (!deps.noJsBucket.take()) return busy(c, ctx);
     try {
       await deps.intake.encryptAndStore({ type: 'followup', message, fields: {}, lang: ctx.lang }, { threadId, kind: 'followup' });
     } catch (e) {

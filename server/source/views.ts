@@ -16,9 +16,13 @@ export type PageContext = {
   path: string;
 };
 
-/** A link that keeps the source's chosen language (there are no cookies to remember it). */
+/**
+ * A link that keeps the source's chosen language (there are no cookies to remember it).
+ * English too: a source whose browser asks for another language and who picked
+ * English must not be switched back by Accept-Language on the next page.
+ */
 export function href(ctx: PageContext, path: string): string {
-  return ctx.lang === 'en' ? path : `${path}?lang=${encodeURIComponent(ctx.lang)}`;
+  return `${path}?lang=${encodeURIComponent(ctx.lang)}`;
 }
 
 export function layout(ctx: PageContext, title: string, body: Html, extraHead: Html = html``): Html {
@@ -94,6 +98,7 @@ export function submitPage(ctx: PageContext, o: SubmitPageOptions): Html {
   const strings = {
     checking: t('submit.status.checking'),
     encrypting: t('submit.status.encrypting'),
+    working: t('submit.status.working'),
     sending: t('submit.status.sending'),
     notSent: t('submit.notSent'),
     errorManifest: t('submit.error.manifest'),
@@ -135,7 +140,7 @@ function codenameBlock(ctx: PageContext, codename: string): Html {
 <p id="codename" class="codename" lang="${ctx.lang}">${codename}</p>
 <p>${t('codename.explain')}</p>
 <form method="get" action="/">
-${ctx.lang === 'en' ? '' : html`<input type="hidden" name="lang" value="${ctx.lang}">`}
+<input type="hidden" name="lang" value="${ctx.lang}">
 <label class="check"><input type="checkbox" name="confirmed" required> ${t('codename.confirm')}</label>
 <button type="submit">${t('codename.continue')}</button>
 </form>
@@ -178,6 +183,7 @@ export function loginPage(ctx: PageContext, o: { newsroomPublicKey: string; erro
     errorServer: t('submit.error.server'),
     errorEmpty: t('submit.error.empty'),
     encrypting: t('submit.status.encrypting'),
+    working: t('submit.status.working'),
     sending: t('submit.status.sending'),
     expired: t('inbox.expired'),
   };

@@ -136,6 +136,18 @@ export class TipStore {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /** Follow-ups a conversation has sent today (for the per-day limit). */
+  async followupsToday(threadId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('tips')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('thread_id', '=', threadId)
+      .where('kind', '=', 'followup')
+      .where('received_day', '=', utcDay(this.clock()))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   async count(): Promise<number> {
     const row = await this.db.selectFrom('tips').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     return Number(row.n);

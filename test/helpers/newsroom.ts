@@ -43,18 +43,22 @@ export async function addTestJournalist(newsroom: TestNewsroom, name: string): P
   return { name, token, publicKey, privateKey: await openpgp.readPrivateKey({ armoredKey: privateKey }), armoredPrivateKey: privateKey };
 }
 
-export type TestApp = { app: ReturnType<typeof createApp>; db: TiplineDb; logs: string[]; close: () => Promise<void> };
+export type TestApp = { app: Awaited<ReturnType<typeof createApp>>; db: TiplineDb; logs: string[]; close: () => Promise<void> };
 
-/** The Hono app over a newsroom's data directory, for `app.request` tests. Log lines are collected in `logs`. */
+/**
+ * The Hono app over a newsroom's data directory, for `app.request` tests. Log lines are collected in `logs`.
+ * The proof of work is off unless `options.pow` sets it: the proof-of-work tests turn it on.
+ */
 export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOptions> = {}): Promise<TestApp> {
   const dir = await readDataDir(newsroom.dataDir);
   const db = await openDatabase(dir.dbFile);
   const logs: string[] = [];
-  const app = createApp({
+  const app = await createApp({
     db,
     newsroomPublicKey: dir.newsroomPublicKey,
     staticFiles: await loadStaticFiles(publicDir()),
     log: (l) => logs.push(l),
+    pow: { baseDifficulty: 0 },
     ...options,
   });
   return { app, db, logs, close: () => db.destroy() };

@@ -1,0 +1,113 @@
+/**
+ * The server's side of the proof of work: issue challenges, check answers once,
+ * and raise the difficulty when submissions come faster than usual.
+ *
+ * Difficulty adapts to the global rate of accepted submissions (this instance's
+ * count over the last 10 minutes): at or below `calmPerMinute` it is the base
+ * (about a second in a laptop browser); each doubling above adds one bit, i.e.
+ * doubles the work, up to `maxDifficulty`. No per-client state exists at all.
+ *
+ * @example
+ * const pow = await PowGuard.open(db, { baseDifficulty: 15 });
+ * const { challenge } = pow.issue('tip');
+ * await pow.redeem({ challenge, nonce }, 'tip'); // throws ApiError 4xx unless a fresh, valid answer
+ */
+import { randomBytes } from '../../crypto/bytes.ts';
+import { PowError, checkSolution, issueChallenge, type PowPurpose } from '../../crypto/proof-of-work.ts';
+import type { TiplineDb } from '../db/open-database.ts';
+import { ApiError } from '../http/api-error.ts';
+
+export type PowOptions = {
+  /** Leading zero bits asked of a calm-time client. 0 turns the work off (tests only). */
+  baseDifficulty: number;
+  maxDifficulty: number;
+  /** Accepted submissions per minute, across all kinds, that count as normal. */
+  calmPerMinute: number;
+  ttlSeconds: number;
+  clock: () => Date;
+};
+
+export const DEFAULT_POW: Omit<PowOptions, 'clock'> = { baseDifficulty: 15, maxDifficulty: 24, calmPerMinute: 10, ttlSeconds: 600 };
+
+const WINDOW_MINUTES = 10;
+
+export class PowGuard {
+  /** Accepted submissions per minute over the last WINDOW_MINUTES: [minute, count]. */
+  private readonly recent: [number, number][] = [];
+
+  private constructor(
+    private readonly db: TiplineDb,
+    private readonly secret: Uint8Array,
+    private readonly options: PowOptions,
+  ) {}
+
+  /** Loads (or, the first time, creates) the HMAC secret shared by every instance on this database. */
+  static async open(db: TiplineDb, options: Partial<PowOptions> = {}): Promise<PowGuard> {
+    const name = 'pow-hmac';
+    let row = await db.selectFrom('server_secrets').select('value').where('name', '=', name).executeTakeFirst();
+    if (!row) {
+      await db.insertInto('server_secrets').values({ name, value: randomBytes(32) }).onConflict((oc) => oc.column('name').doNothing()).execute();
+      row = await db.selectFrom('server_secrets').select('value').where('name', '=', name).executeTakeFirstOrThrow();
+    }
+    return new PowGuard(db, new Uint8Array(row.value), { ...DEFAULT_POW, clock: () => new Date(), ...options });
+  }
+
+  currentDifficulty(): number {
+    const { baseDifficulty, maxDifficulty, calmPerMinute } = this.options;
+    if (baseDifficulty === 0) return 0;
+    const perMinute = this.recentCount() / WINDOW_MINUTES;
+    const extra = perMinute > calmPerMinute ? Math.ceil(Math.log2(perMinute / calmPerMinute)) : 0;
+    return Math.min(maxDifficulty, baseDifficulty + extra);
+  }
+
+  issue(purpose: PowPurpose): { challenge: string; difficulty: number; expiresIn: number } {
+    const difficulty = this.currentDifficulty();
+    const challenge = issueChallenge(this.secret, { purpose, difficulty, ttlSeconds: this.options.ttlSeconds, now: this.options.clock() });
+    return { challenge, difficulty, expiresIn: this.options.ttlSeconds };
+  }
+
+  /**
+   * Accepts an answer once. Throws an ApiError (400/403/409/410) with a clear
+   * message otherwise. Counts the submission towards the rate.
+   */
+  async redeem(pow: { challenge: string; nonce: string } | undefined, purpose: PowPurpose): Promise<void> {
+    if (this.options.baseDifficulty === 0 && !pow) return this.count();
+    if (!pow) throw new ApiError(400, 'pow-required', 'A proof of work is required: get a challenge from POST /api/v1/challenge and solve it.');
+    const now = this.options.clock();
+    let payload;
+    try {
+      payload = checkSolution(this.secret, pow.challenge, pow.nonce, { purpose, now });
+    } catch (e) {
+      if (!(e instanceof PowError)) throw e;
+      if (e.code === 'expired') throw new ApiError(410, 'pow-expired', 'The proof of work has expired. Please try again.');
+      if (e.code === 'forged') throw new ApiError(403, 'pow-forged', 'The proof-of-work challenge was not issued by this server.');
+      throw new ApiError(400, `pow-${e.code}`, 'The proof of work is not a valid answer to the challenge.');
+    }
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    await this.db.deleteFrom('spent_challenges').where('expires', '<', nowSeconds).execute();
+    const inserted = await this.db
+      .insertInto('spent_challenges')
+      .values({ id: payload.id, expires: payload.expires })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) throw new ApiError(409, 'pow-replayed', 'This proof of work was already used. Please try again.');
+    this.count();
+  }
+
+  private minute(): number {
+    return Math.floor(this.options.clock().getTime() / 60_000);
+  }
+
+  private count(): void {
+    const m = this.minute();
+    const last = this.recent.at(-1);
+    if (last && last[0] === m) last[1]++;
+    else this.recent.push([m, 1]);
+    while (this.recent.length > 0 && this.recent[0]![0] <= m - WINDOW_MINUTES) this.recent.shift();
+  }
+
+  private recentCount(): number {
+    const cutoff = this.minute() - WINDOW_MINUTES;
+    return this.recent.filter(([m]) => m > cutoff).reduce((n, [, c]) => n + c, 0);
+  }
+}
