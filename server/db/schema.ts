@@ -66,6 +66,17 @@ export interface AuditLogTable {
   detail: string;
 }
 
+export interface ServerSecretsTable {
+  name: string;
+  value: Uint8Array;
+}
+
+export interface SpentChallengesTable {
+  id: string;
+  /** Unix seconds; the row is deleted after this. */
+  expires: number;
+}
+
 export interface Database {
   tips: TipsTable;
   journalists: JournalistsTable;
@@ -74,6 +85,8 @@ export interface Database {
   audit_log: AuditLogTable;
   threads: ThreadsTable;
   replies: RepliesTable;
+  server_secrets: ServerSecretsTable;
+  spent_challenges: SpentChallengesTable;
 }
 
 export type { Generated };
