@@ -1,0 +1,196 @@
+/**
+ * Proof of work: the crypto, the server's guard (once only, expiry, forgery,
+ * purpose, adaptive difficulty), and the endpoints that require it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { base64, base64url, randomBytes, utf8 } from '../crypto/bytes.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { PowError, checkSolution, issueChallenge, leadingZeroBits, readChallenge, solveChallenge } from '../crypto/proof-of-work.ts';
+import { PowGuard } from '../server/abuse/pow-guard.ts';
+import { openDatabase } from '../server/db/open-database.ts';
+import { readDataDir } from '../server/data-dir.ts';
+import { ApiError } from '../server/http/api-error.ts';
+import { encryptToKeys, readPublicKey } from '../crypto/envelope.ts';
+import { padToBucket } from '../crypto/padding.ts';
+import { encodeTipDocument } from '../crypto/tip-document.ts';
+import type { SignedManifest } from '../crypto/manifest.ts';
+import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
+
+const secret = randomBytes(32);
+const now = new Date('2026-11-28T12:00:00Z');
+
+/** A nonce that does NOT meet the difficulty (the first one whose hash has a 1 in the first bit). */
+function wrongNonce(challenge: string): string {
+  for (let n = 0; ; n++) if (leadingZeroBits(sha256(utf8.encode(`${challenge}:${n}`))) === 0) return String(n);
+}
+
+describe('proof-of-work crypto', () => {
+  it('counts leading zero bits', () => {
+    expect(leadingZeroBits(new Uint8Array([0x80]))).toBe(0);
+    expect(leadingZeroBits(new Uint8Array([0x01]))).toBe(7);
+    expect(leadingZeroBits(new Uint8Array([0, 0x10, 0xff]))).toBe(11);
+    expect(leadingZeroBits(new Uint8Array(4))).toBe(32);
+  });
+
+  it('a solved challenge checks; the answer really has the zero bits', async () => {
+    const challenge = issueChallenge(secret, { purpose: 'tip', difficulty: 10, ttlSeconds: 600, now });
+    const nonce = await solveChallenge(challenge);
+    expect(leadingZeroBits(sha256(utf8.encode(`${challenge}:${nonce}`)))).toBeGreaterThanOrEqual(10);
+    expect(checkSolution(secret, challenge, nonce, { purpose: 'tip', now }).difficulty).toBe(10);
+  });
+
+  it('refuses a wrong answer, another purpose, an expired or forged challenge, and junk', async () => {
+    const challenge = issueChallenge(secret, { purpose: 'tip', difficulty: 8, ttlSeconds: 60, now });
+    const nonce = await solveChallenge(challenge);
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as PowError).code;
+      }
+      return 'accepted';
+    };
+    expect(code(() => checkSolution(secret, challenge, wrongNonce(challenge), { purpose: 'tip', now }))).toBe('insufficient');
+    expect(code(() => checkSolution(secret, challenge, nonce, { purpose: 'followup', now }))).toBe('wrong-purpose');
+    expect(code(() => checkSolution(secret, challenge, nonce, { purpose: 'tip', now: new Date(now.getTime() + 61_000) }))).toBe('expired');
+    expect(code(() => checkSolution(randomBytes(32), challenge, nonce, { purpose: 'tip', now }))).toBe('forged');
+    // Lowering the difficulty in the payload breaks the HMAC.
+    const payload = { ...readChallenge(challenge), difficulty: 0 };
+    const tampered = `${base64url.encode(utf8.encode(JSON.stringify(payload)))}.${challenge.split('.')[1]}`;
+    expect(code(() => checkSolution(secret, tampered, '1', { purpose: 'tip', now }))).toBe('forged');
+    expect(code(() => checkSolution(secret, 'garbage', nonce, { purpose: 'tip', now }))).toBe('malformed');
+    expect(code(() => checkSolution(secret, challenge, '12abc', { purpose: 'tip', now }))).toBe('malformed');
+  });
+
+  it('the solver reports progress and can be stopped', async () => {
+    const challenge = issueChallenge(secret, { purpose: 'tip', difficulty: 30, ttlSeconds: 600, now });
+    const controller = new AbortController();
+    let reports = 0;
+    const solving = solveChallenge(challenge, {
+      signal: controller.signal,
+      onProgress: (tried, expected) => {
+        expect(expected).toBe(2 ** 30);
+        if (++reports === 3) controller.abort();
+      },
+    });
+    await expect(solving).rejects.toThrow(/stopped/);
+    expect(reports).toBe(3);
+  });
+});
+
+describe('PowGuard', () => {
+  let newsroom: TestNewsroom;
+  beforeAll(async () => {
+    newsroom = await makeNewsroom();
+  });
+  afterAll(async () => newsroom.cleanup());
+
+  it('accepts an answer once, and refuses a replay with 409', async () => {
+    const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
+    try {
+      const guard = await PowGuard.open(db, { baseDifficulty: 6 });
+      const { challenge } = guard.issue('tip');
+      const nonce = await solveChallenge(challenge);
+      await guard.redeem({ challenge, nonce }, 'tip');
+      await expect(guard.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409, code: 'pow-replayed' });
+      // A second guard on the same database (another instance) shares the secret and the spent list.
+      const other = await PowGuard.open(db, { baseDifficulty: 6 });
+      await expect(other.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409 });
+      const fresh = other.issue('tip');
+      await guard.redeem({ challenge: fresh.challenge, nonce: await solveChallenge(fresh.challenge) }, 'tip');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('answers each failure with a clear 4xx', async () => {
+    const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
+    let clock = now;
+    try {
+      const guard = await PowGuard.open(db, { baseDifficulty: 6, ttlSeconds: 60, clock: () => clock });
+      await expect(guard.redeem(undefined, 'tip')).rejects.toMatchObject({ status: 400, code: 'pow-required' });
+      const { challenge } = guard.issue('tip');
+      await expect(guard.redeem({ challenge, nonce: wrongNonce(challenge) }, 'tip')).rejects.toMatchObject({ status: 400, code: 'pow-insufficient' });
+      const nonce = await solveChallenge(challenge);
+      const [body, mac] = challenge.split('.');
+      const forged = `${body}.${mac![0] === 'A' ? 'B' : 'A'}${mac!.slice(1)}`;
+      await expect(guard.redeem({ challenge: forged, nonce }, 'tip')).rejects.toMatchObject({ status: 403 });
+      await expect(guard.redeem({ challenge, nonce }, 'followup')).rejects.toMatchObject({ status: 400, code: 'pow-wrong-purpose' });
+      clock = new Date(now.getTime() + 120_000);
+      await expect(guard.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 410, code: 'pow-expired' });
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('raises the difficulty under a burst, and lowers it when calm returns', async () => {
+    const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
+    let clock = now;
+    try {
+      const guard = await PowGuard.open(db, { baseDifficulty: 4, calmPerMinute: 2, clock: () => clock });
+      expect(guard.currentDifficulty()).toBe(4);
+      const seen: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const { challenge, difficulty } = guard.issue('tip');
+        seen.push(difficulty);
+        await guard.redeem({ challenge, nonce: await solveChallenge(challenge) }, 'tip');
+      }
+      // 200 in one minute = 20/min over the 10-minute window: 10× calm, so about log2(10) ≈ 4 bits more.
+      expect(guard.currentDifficulty()).toBeGreaterThanOrEqual(7);
+      expect(seen.at(-1)!).toBeGreaterThan(seen[0]!);
+      clock = new Date(now.getTime() + 11 * 60_000);
+      expect(guard.currentDifficulty()).toBe(4);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('is an ApiError the app turns into the error JSON', () => {
+    expect(new ApiError(409, 'pow-replayed', 'x')).toBeInstanceOf(Error);
+  });
+});
+
+describe('endpoints that need a proof of work', () => {
+  let newsroom: TestNewsroom;
+  let t: TestApp;
+  let ciphertext: string;
+  beforeAll(async () => {
+    newsroom = await makeNewsroom();
+    await addTestJournalist(newsroom, 'Ana');
+    t = await openTestApp(newsroom, { pow: { baseDifficulty: 8 } });
+    const signed = (await (await t.app.request('/api/v1/manifest')).json()) as SignedManifest;
+    const keys = await Promise.all(signed.manifest.recipients.map((r) => readPublicKey(r.publicKey)));
+    ciphertext = base64.encode(await encryptToKeys(padToBucket(encodeTipDocument({ type: 'tip', message: 'pow', fields: {} })), keys));
+  });
+  afterAll(async () => {
+    await t.close();
+    await newsroom.cleanup();
+  });
+  const post = (path: string, body: unknown) => t.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('issues challenges for each purpose and refuses an unknown one', async () => {
+    for (const purpose of ['tip', 'followup', 'upload']) {
+      const res = await post('/api/v1/challenge', { purpose });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { challenge: string; difficulty: number; expiresIn: number };
+      expect(body.difficulty).toBe(8);
+      expect(readChallenge(body.challenge).purpose).toBe(purpose);
+    }
+    expect((await post('/api/v1/challenge', { purpose: 'other' })).status).toBe(400);
+  });
+
+  it('a tip without an answer is refused; with one it is stored; the same answer twice is refused', async () => {
+    const lookupSecret = () => base64.encode(randomBytes(32));
+    const missing = await post('/api/v1/tips', { ciphertext, lookupSecret: lookupSecret() });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('pow-required');
+    const { challenge } = (await (await post('/api/v1/challenge', { purpose: 'tip' })).json()) as { challenge: string };
+    const pow = { challenge, nonce: await solveChallenge(challenge) };
+    expect((await post('/api/v1/tips', { ciphertext, lookupSecret: lookupSecret(), pow })).status).toBe(201);
+    const replay = await post('/api/v1/tips', { ciphertext, lookupSecret: lookupSecret(), pow });
+    expect(replay.status).toBe(409);
+    // A follow-up challenge can't pay for a tip.
+    const f = (await (await post('/api/v1/challenge', { purpose: 'followup' })).json()) as { challenge: string };
+    expect((await post('/api/v1/tips', { ciphertext, lookupSecret: lookupSecret(), pow: { challenge: f.challenge, nonce: await solveChallenge(f.challenge) } })).status).toBe(400);
+  });
+});
