@@ -12,7 +12,7 @@
  * import { generateNewsroomKey, signManifest, verifyManifest, newsroomFingerprint } from './manifest.ts';
  * const { secretKey, publicKey } = generateNewsroomKey();
  * const signed = signManifest({ format: 'tipline-manifest/1', version: 1, issued: '2026-11-28',
- *   expires: '2027-02-26', newsroomKey: hex.encode(publicKey), recipients: [] }, secretKey);
+ *   expires: '2027-02-26', newsroomKey: hex.encode(publicKey), recipients: [], desks: [], rotations: [] }, secretKey);
  * verifyManifest(signed, publicKey, '2026-11-28'); // returns the manifest, or throws ManifestError
  * newsroomFingerprint(publicKey); // 'A1B2 C3D4 … (10 groups)'
  */
@@ -25,6 +25,7 @@ export const MANIFEST_FORMAT = 'tipline-manifest/1';
 /** Days a manifest stays valid unless the admin says otherwise. */
 export const DEFAULT_MANIFEST_DAYS = 90;
 const SIGNING_CONTEXT = utf8.encode('tipline manifest v1\n');
+const ROTATION_CONTEXT = utf8.encode('tipline newsroom key rotation v1\n');
 const FINGERPRINT_CONTEXT = utf8.encode('tipline newsroom key v1\n');
 
 export type ManifestRecipient = {
@@ -37,6 +38,15 @@ export type ManifestRecipient = {
   publicKey: string;
 };
 
+/** A group of recipients a source can address, e.g. "Investigations" or one named journalist. */
+export type ManifestDesk = { id: string; name: string; recipients: string[] };
+
+/**
+ * One newsroom-key change: the old key signs the new key and the day, so a
+ * client that trusts the old key can follow to the new one.
+ */
+export type KeyRotation = { from: string; to: string; day: string; signature: string };
+
 export type Manifest = {
   format: typeof MANIFEST_FORMAT;
   /** Only ever goes up; clients refuse a lower one than they have seen. */
@@ -46,6 +56,10 @@ export type Manifest = {
   /** Ed25519 public key of the newsroom, hex. */
   newsroomKey: string;
   recipients: ManifestRecipient[];
+  /** Every recipient id appears in at least one desk; a tip to a desk is encrypted to exactly its recipients. */
+  desks: ManifestDesk[];
+  /** Oldest first: the chain from earlier newsroom keys to `newsroomKey`. */
+  rotations: KeyRotation[];
 };
 
 export type SignedManifest = { manifest: Manifest; signature: string };
@@ -53,7 +67,7 @@ export type SignedManifest = { manifest: Manifest; signature: string };
 export class ManifestError extends Error {
   override name = 'ManifestError';
   constructor(
-    readonly code: 'malformed' | 'wrong-key' | 'bad-signature' | 'expired' | 'not-yet-valid' | 'rolled-back',
+    readonly code: 'malformed' | 'wrong-key' | 'bad-signature' | 'bad-rotation' | 'expired' | 'not-yet-valid' | 'rolled-back',
     message: string,
   ) {
     super(message);
@@ -128,9 +142,8 @@ export function verifyManifest(signed: unknown, newsroomPublicKey: Uint8Array, o
   if (typeof signed !== 'object' || signed === null) throw new ManifestError('malformed', 'manifest must be an object');
   const { manifest, signature } = signed as Partial<SignedManifest>;
   checkManifestShape(manifest);
-  if (manifest.newsroomKey !== hex.encode(newsroomPublicKey)) {
-    throw new ManifestError('wrong-key', 'the manifest is for a different newsroom key than the one this page trusts');
-  }
+  const signer = hex.decode(manifest.newsroomKey);
+  if (manifest.newsroomKey !== hex.encode(newsroomPublicKey)) followRotations(manifest, hex.encode(newsroomPublicKey));
   let sig: Uint8Array;
   try {
     sig = base64.decode(String(signature));
@@ -139,7 +152,7 @@ export function verifyManifest(signed: unknown, newsroomPublicKey: Uint8Array, o
   }
   let ok = false;
   try {
-    ok = sig.length === 64 && ed25519.verify(sig, manifestSigningBytes(manifest), newsroomPublicKey);
+    ok = sig.length === 64 && ed25519.verify(sig, manifestSigningBytes(manifest), signer);
   } catch {
     ok = false;
   }
@@ -153,6 +166,44 @@ export function verifyManifest(signed: unknown, newsroomPublicKey: Uint8Array, o
     throw new ManifestError('rolled-back', `manifest version ${manifest.version} is older than version ${options.minVersion} seen before`);
   }
   return manifest;
+}
+
+/** The bytes an old newsroom key signs to hand over to a new one. */
+export function rotationSigningBytes(to: string, day: string): Uint8Array {
+  return concatBytes(ROTATION_CONTEXT, utf8.encode(`${to}\n${day}`));
+}
+
+/** The old key signs the new public key and the day: one link of the chain. */
+export function signRotation(oldSecretKey: Uint8Array, newPublicKey: Uint8Array, day: string): KeyRotation {
+  abytes(oldSecretKey, 32, 'oldSecretKey');
+  abytes(newPublicKey, 32, 'newPublicKey');
+  if (!isDay(day)) throw new RangeError('day must be YYYY-MM-DD');
+  const to = hex.encode(newPublicKey);
+  return { from: hex.encode(newsroomPublicKeyOf(oldSecretKey)), to, day, signature: base64.encode(ed25519.sign(rotationSigningBytes(to, day), oldSecretKey)) };
+}
+
+/**
+ * Walks the rotation chain from the key a client trusts to the manifest's key,
+ * checking every link's signature. Throws 'wrong-key' when the trusted key is
+ * not in the chain, 'bad-rotation' when a link doesn't verify.
+ */
+function followRotations(manifest: Manifest, trusted: string): void {
+  let current = trusted;
+  const start = manifest.rotations.findIndex((r) => r.from === trusted);
+  if (start < 0) throw new ManifestError('wrong-key', 'the manifest is for a different newsroom key than the one this page trusts');
+  for (const link of manifest.rotations.slice(start)) {
+    if (link.from !== current) throw new ManifestError('bad-rotation', 'the newsroom key rotation chain is broken');
+    let ok = false;
+    try {
+      ok = ed25519.verify(base64.decode(link.signature), rotationSigningBytes(link.to, link.day), hex.decode(link.from));
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ManifestError('bad-rotation', `the signature handing the newsroom key over on ${link.day} does not check`);
+    current = link.to;
+    if (current === manifest.newsroomKey) return;
+  }
+  throw new ManifestError('bad-rotation', 'the newsroom key rotation chain does not reach the current key');
 }
 
 function nextDay(day: string): string {
@@ -170,7 +221,7 @@ export function checkManifestShape(m: unknown): asserts m is Manifest {
   };
   if (typeof m !== 'object' || m === null || Array.isArray(m)) fail('not an object');
   const o = m as Record<string, unknown>;
-  const allowed = new Set(['format', 'version', 'issued', 'expires', 'newsroomKey', 'recipients']);
+  const allowed = new Set(['format', 'version', 'issued', 'expires', 'newsroomKey', 'recipients', 'desks', 'rotations']);
   for (const k of Object.keys(o)) if (!allowed.has(k)) fail(`unknown field ${k}`);
   if (o.format !== MANIFEST_FORMAT) fail('unknown format');
   if (!Number.isSafeInteger(o.version) || (o.version as number) < 1) fail('version must be a positive integer');
@@ -191,4 +242,34 @@ export function checkManifestShape(m: unknown): asserts m is Manifest {
     if (typeof rr.fingerprint !== 'string' || !/^[0-9a-f]{40}$/.test(rr.fingerprint)) fail('recipient fingerprint');
     if (typeof rr.publicKey !== 'string' || !rr.publicKey.includes('BEGIN PGP PUBLIC KEY BLOCK')) fail('recipient publicKey');
   }
+  if (!Array.isArray(o.desks) || (o.recipients as unknown[]).length > 0 && o.desks.length === 0) fail('desks must be a non-empty list');
+  const deskIds = new Set<string>();
+  const covered = new Set<string>();
+  for (const d of o.desks as unknown[]) {
+    const dd = d as Record<string, unknown>;
+    if (typeof d !== 'object' || d === null || Object.keys(dd).some((k) => !['id', 'name', 'recipients'].includes(k))) fail('desk');
+    if (typeof dd.id !== 'string' || !ID_RE.test(dd.id) || deskIds.has(dd.id)) fail('desk id');
+    deskIds.add(dd.id as string);
+    if (typeof dd.name !== 'string' || dd.name.length === 0 || dd.name.length > 200) fail('desk name');
+    if (!Array.isArray(dd.recipients) || dd.recipients.length === 0) fail('a desk needs recipients');
+    for (const id of dd.recipients as unknown[]) {
+      if (typeof id !== 'string' || !ids.has(id)) fail('a desk names an unknown recipient');
+      covered.add(id as string);
+    }
+  }
+  if (covered.size !== ids.size) fail('every recipient must be in a desk');
+  if (!Array.isArray(o.rotations)) fail('rotations must be a list');
+  for (const r of o.rotations as unknown[]) {
+    const rr = r as Record<string, unknown>;
+    if (typeof r !== 'object' || r === null || Object.keys(rr).some((k) => !['from', 'to', 'day', 'signature'].includes(k))) fail('rotation');
+    if (typeof rr.from !== 'string' || !/^[0-9a-f]{64}$/.test(rr.from) || typeof rr.to !== 'string' || !/^[0-9a-f]{64}$/.test(rr.to)) fail('rotation keys');
+    if (!isDay(rr.day) || typeof rr.signature !== 'string') fail('rotation day or signature');
+  }
+}
+
+/** The desk a source chose, with its recipients' ids. Throws when there is no such desk. */
+export function deskOf(manifest: Manifest, deskId: string): ManifestDesk {
+  const desk = manifest.desks.find((d) => d.id === deskId);
+  if (!desk) throw new ManifestError('malformed', `no desk "${deskId}" in the manifest`);
+  return desk;
 }

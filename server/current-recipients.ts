@@ -13,7 +13,19 @@ import { utcDay } from '../crypto/day.ts';
 import { ManifestError, verifyManifest, type Manifest, type SignedManifest } from '../crypto/manifest.ts';
 import type { ManifestStore } from './store/manifest-store.ts';
 
-export type Recipients = { signed: SignedManifest; manifest: Manifest; keys: PublicKey[]; keyIds: string[] };
+/** The keys one desk's tips must be encrypted to, exactly. */
+export type DeskKeys = { id: string; name: string; recipientIds: string[]; keys: PublicKey[]; keyIds: string[] };
+
+export type Recipients = {
+  signed: SignedManifest;
+  manifest: Manifest;
+  /** Every recipient's key, in manifest order. */
+  keys: PublicKey[];
+  keyIds: string[];
+  desks: DeskKeys[];
+  /** The desk a tip goes to: `deskId` when given and known; the only desk when there is one. Undefined otherwise. */
+  desk: (deskId: string | null | undefined) => DeskKeys | undefined;
+};
 
 export class ManifestUnavailableError extends Error {
   override name = 'ManifestUnavailableError';
@@ -48,7 +60,16 @@ export class CurrentRecipients {
     if (manifest.recipients.length === 0) throw new ManifestUnavailableError('none', 'the manifest has no journalists');
     const keys = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
     const keyIds = await Promise.all(keys.map((k) => encryptionKeyIdOf(k, now)));
-    this.cached = { signed, manifest, keys, keyIds };
+    const index = new Map(manifest.recipients.map((r, i) => [r.id, i]));
+    const desks: DeskKeys[] = manifest.desks.map((d) => ({
+      id: d.id,
+      name: d.name,
+      recipientIds: d.recipients,
+      keys: d.recipients.map((id) => keys[index.get(id)!]!),
+      keyIds: d.recipients.map((id) => keyIds[index.get(id)!]!),
+    }));
+    const desk = (deskId: string | null | undefined) => (deskId ? desks.find((d) => d.id === deskId) : desks.length === 1 ? desks[0] : undefined);
+    this.cached = { signed, manifest, keys, keyIds, desks, desk };
     return this.cached;
   }
 }

@@ -15,6 +15,8 @@ export type StoredConfig = {
   /** Ed25519 newsroom public key, hex. */
   newsroomPublicKey: string;
   createdAt: string;
+  /** Earlier newsroom keys, newest last, with the day each was replaced (shown on the landing page). */
+  previousNewsroomKeys?: { key: string; fingerprint: string; until: string }[];
 };
 
 export class DataDirError extends Error {
@@ -54,6 +56,12 @@ export async function readDataDir(root: string): Promise<ReturnType<typeof dataD
     throw new DataDirError(`${paths.configFile} has no valid newsroomPublicKey`);
   }
   return { ...paths, config, newsroomPublicKey: hex.decode(config.newsroomPublicKey) };
+}
+
+/** Rewrites config.json (atomically), e.g. after a newsroom key rotation. */
+export async function writeConfig(root: string, config: StoredConfig): Promise<void> {
+  const { configFile } = dataDirPaths(root);
+  await writeFileAtomic(configFile, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** Writes a file through a temporary name and a rename, so readers never see half of it. */

@@ -23,8 +23,12 @@ import { ApiError } from './http/api-error.ts';
 import { NoSuchThreadError, ThreadExistsError, type TipStore } from './store/tip-store.ts';
 import type { TipKind } from './db/schema.ts';
 
-/** Which conversation a tip belongs to: a first tip opens it, a follow-up continues it. */
-export type ThreadRef = { threadId: string; kind: TipKind };
+/**
+ * Which conversation a tip belongs to (a first tip opens it, a follow-up
+ * continues it) and the desk it is for: the manifest desk whose journalists'
+ * keys, and only theirs, must open it.
+ */
+export type ThreadRef = { threadId: string; kind: TipKind; desk?: string | null | undefined };
 
 export class TipIntake {
   constructor(
@@ -33,9 +37,9 @@ export class TipIntake {
   ) {}
 
   async acceptEncrypted(ciphertext: Uint8Array, thread: ThreadRef): Promise<string> {
-    const { keyIds, manifest } = await this.recipients.get();
+    const { manifest, desk } = await this.resolve(thread);
     try {
-      checkRecipients(ciphertext, keyIds);
+      checkRecipients(ciphertext, desk.keyIds);
     } catch (e) {
       // One fixed message per code, so refusals of one kind all look alike in size and
       // shape; the detail (which packet, how many keys) helps no honest client.
@@ -46,19 +50,29 @@ export class TipIntake {
       }
       throw e;
     }
-    return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, ...thread });
+    return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id });
   }
 
   async encryptAndStore(doc: TipDocument, thread: ThreadRef): Promise<string> {
-    const { keys, manifest } = await this.recipients.get();
-    const plain = encodeTipDocument(doc);
+    const { manifest, desk } = await this.resolve(thread);
+    const keys = desk.keys;
+    const plain = encodeTipDocument({ ...doc, desk: desk.name });
     const padded = padToBucket(plain);
     try {
       const ciphertext = await encryptToKeys(padded, keys);
-      return await this.store({ ciphertext, via: 'server', manifestVersion: manifest.version, ...thread });
+      return await this.store({ ciphertext, via: 'server', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id });
     } finally {
       wipe(plain, padded);
     }
+  }
+
+  /** The current manifest and the desk this tip is for. A follow-up goes to its conversation's desk. */
+  private async resolve(thread: ThreadRef) {
+    const current = await this.recipients.get();
+    const wanted = thread.kind === 'followup' ? await this.tips.threadDesk(thread.threadId) : thread.desk;
+    const desk = current.desk(wanted) ?? (thread.kind === 'followup' ? current.desks[0] : undefined);
+    if (!desk) throw new ApiError(400, 'desk-required', 'Choose a desk: this tip line has several.');
+    return { manifest: current.manifest, desk };
   }
 
   private async store(tip: Parameters<TipStore['add']>[0]): Promise<string> {

@@ -22,7 +22,9 @@ describe('tipline', () => {
   it('prints help with --help and exits 0', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['serve', 'admin init', 'journalist add', 'journalist fetch', 'journalist decrypt', 'demo']) expect(r.stdout).toContain(cmd);
+    for (const cmd of ['serve', 'admin init', 'journalist add', 'journalist fetch', 'journalist decrypt', 'journalist reply', 'journalist delete-thread', 'demo']) {
+      expect(r.stdout).toContain(cmd);
+    }
   });
 
   it('exits 2 with a message for an unknown command or a missing option', async () => {
@@ -147,19 +149,29 @@ describe('tipline journalist', () => {
       const out = join(newsroom.root, 'decrypted');
       const dec = await runCli(['journalist', 'decrypt', '--key', keyFile, '--in', inbox, '--out', out]);
       expect(dec.code).toBe(0);
-      const folders = await readdir(out);
-      expect(folders).toHaveLength(2);
-      const messages = await Promise.all(folders.map((f) => readFile(join(out, f, 'message.txt'), 'utf8')));
+      // Two no-JS tips are two conversations: one folder each, holding thread.json and the first tip.
+      const threads = await readdir(out);
+      expect(threads).toHaveLength(2);
+      const folders: string[] = [];
+      for (const thread of threads) {
+        expect(thread).toMatch(/^[a-z]+-[a-z]+-[0-9a-f]{4}$/);
+        const inside = (await readdir(join(out, thread))).sort();
+        expect(inside).toHaveLength(2);
+        expect(inside[0]).toMatch(/^001-tip-[A-Za-z0-9_-]{22}$/);
+        expect(inside[1]).toBe('thread.json');
+        folders.push(join(out, thread, inside[0]!));
+      }
+      const messages = await Promise.all(folders.map((f) => readFile(join(f, 'message.txt'), 'utf8')));
       expect(messages.sort()).toEqual(['one', 'two']);
-      const meta = JSON.parse(await readFile(join(out, folders[0]!, 'meta.json'), 'utf8'));
+      const meta = JSON.parse(await readFile(join(folders[0]!, 'meta.json'), 'utf8'));
       expect(meta.encryptedBy).toBe('server');
       expect(meta.receivedDay).toMatch(/^\d{4}-\d{2}-\d{2}$/);
 
       // Mark a decrypted file; a second run must leave it alone.
-      await writeFile(join(out, folders[0]!, 'message.txt'), 'journalist notes');
+      await writeFile(join(folders[0]!, 'message.txt'), 'journalist notes');
       const again = await runCli(['journalist', 'decrypt', '--key', keyFile, '--in', inbox, '--out', out]);
       expect(again.stdout).toContain('2 already decrypted');
-      expect(await readFile(join(out, folders[0]!, 'message.txt'), 'utf8')).toBe('journalist notes');
+      expect(await readFile(join(folders[0]!, 'message.txt'), 'utf8')).toBe('journalist notes');
 
       // Someone else's key: every tip fails, the exit is non-zero, and no folder (or partial folder) appears.
       const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: 'eve@example.org' }], format: 'armored' });

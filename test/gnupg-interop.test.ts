@@ -16,6 +16,7 @@ import { encryptToKeys, readPublicKey } from '../crypto/envelope.ts';
 import { verifyManifest } from '../crypto/manifest.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { decodeTipDocument, encodeTipDocument } from '../crypto/tip-document.ts';
+import { pseudonymFor } from '../client/journalist/pseudonym.ts';
 import { addJournalist } from '../server/admin/newsroom.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
@@ -179,13 +180,15 @@ describe('GnuPG interop', () => {
 
         const decrypted = await runCli(['journalist', 'decrypt', '--key', keyFile, '--in', inbox, '--out', out]);
         expect(decrypted, decrypted.stderr).toMatchObject({ code: 0 });
-        expect(decrypted.stdout).toContain('2 tip(s) decrypted');
+        expect(decrypted.stdout).toContain('2 message(s) decrypted');
 
         for (const via of ['browser', 'server'] as const) {
           const { id } = tipFiles.get(via)!;
-          const info = JSON.parse(await readFile(join(inbox, `${id}.json`), 'utf8')) as { receivedDay: string; via: Via };
+          const info = JSON.parse(await readFile(join(inbox, `${id}.json`), 'utf8')) as { threadId: string; kind: string; seq: number; via: Via };
           expect(info.via).toBe(via);
-          const folder = join(out, `${info.receivedDay}_${id}`);
+          expect(info).toMatchObject({ kind: 'tip', seq: 1 });
+          // Each tip opens its own conversation: <pseudonym>/001-tip-<id>/.
+          const folder = join(out, pseudonymFor(info.threadId), `001-tip-${id}`);
           expect(await readFile(join(folder, 'message.txt'), 'utf8')).toBe(MESSAGES[via]);
           const meta = JSON.parse(await readFile(join(folder, 'meta.json'), 'utf8')) as { encryptedBy: string };
           expect(meta.encryptedBy).toBe(via);

@@ -27,6 +27,11 @@ function sampleManifest(publicKey: Uint8Array, overrides: Partial<Manifest> = {}
       { id: 'j1AAAAAAAAAAAAAAAAAAAA', name: 'Ana Lima', fingerprint: 'a'.repeat(40), publicKey: FAKE_KEY },
       { id: 'j2AAAAAAAAAAAAAAAAAAAA', name: '王芳', fingerprint: 'b'.repeat(40), publicKey: FAKE_KEY },
     ],
+    desks: [
+      { id: 'investigations', name: 'Investigations', recipients: ['j1AAAAAAAAAAAAAAAAAAAA', 'j2AAAAAAAAAAAAAAAAAAAA'] },
+      { id: 'community', name: 'Community', recipients: ['j2AAAAAAAAAAAAAAAAAAAA'] },
+    ],
+    rotations: [],
     ...overrides,
   };
 }

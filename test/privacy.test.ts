@@ -130,12 +130,12 @@ describe('a seized server', () => {
     const sqlite = new Database(join(newsroom.dataDir, 'tipline.db'), { readonly: true });
     try {
       const columns = sqlite.prepare("select name from pragma_table_info('tips')").all() as { name: string }[];
-      expect(columns.map((c) => c.name).sort()).toEqual(['ciphertext', 'id', 'kind', 'manifest_version', 'received_day', 'seq', 'size_bucket', 'thread_id', 'via']);
+      expect(columns.map((c) => c.name).sort()).toEqual(['ciphertext', 'desk', 'id', 'kind', 'manifest_version', 'received_day', 'seq', 'size_bucket', 'thread_id', 'via']);
       const days = sqlite.prepare('select received_day from tips').all() as { received_day: string }[];
       for (const d of days) expect(d.received_day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       // Conversations: a day, a counter, and ciphertext. Nothing else about the source.
       const threadColumns = sqlite.prepare("select name from pragma_table_info('threads')").all() as { name: string }[];
-      expect(threadColumns.map((c) => c.name).sort()).toEqual(['created_day', 'id', 'next_seq']);
+      expect(threadColumns.map((c) => c.name).sort()).toEqual(['created_day', 'desk', 'id', 'next_seq']);
       const replyColumns = sqlite.prepare("select name from pragma_table_info('replies')").all() as { name: string }[];
       expect(replyColumns.map((c) => c.name).sort()).toEqual(['box', 'copy', 'created_day', 'id', 'seq', 'thread_id']);
     } finally {

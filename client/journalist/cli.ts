@@ -1,28 +1,56 @@
-/** `tipline journalist …`: fetch and decrypt on the journalist's own machine. */
+/** `tipline journalist …`: fetch, decrypt, reply and delete, on the journalist's own machine. */
 import { readPrivateKey } from '../../crypto/envelope.ts';
 import { parseOptions, readSecretFile, readTextFile, UsageError } from '../../server/cli/args.ts';
+import { messageIdFrom } from './conversation-folders.ts';
 import { decryptTips } from './decrypt-tips.ts';
+import { deleteConversation } from './delete-thread.ts';
 import { fetchTips } from './fetch-tips.ts';
+import { sendReply } from './send-reply.ts';
 
 export const JOURNALIST_USAGE = `Usage:
   tipline journalist fetch --server URL --token-file FILE --out DIR
-  tipline journalist decrypt --key SECRET.asc [--passphrase-file FILE] --in DIR --out DIR`;
+      Copy new tips, follow-ups and reply copies (all encrypted) into DIR.
+      The first fetch pins the newsroom key in DIR/newsroom-key.txt; later ones refuse a different key.
+  tipline journalist decrypt --key SECRET.asc [--passphrase-file FILE] --in DIR --out DIR
+      Decrypt offline into one folder per conversation: OUT/<pseudonym>/001-tip-<id>/, 002-reply-<id>/, …
+  tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR]
+      Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
+      --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).
+  tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER
+      Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.`;
 
 export class CommandFailed extends Error {
   override name = 'CommandFailed';
 }
 
+const SERVER_OPTIONS = { server: { type: 'string', required: true }, 'token-file': { type: 'string', required: true } } as const;
+
+/** Options whose value may start with "-": one id in 64 does, and so may a message. */
+const VALUE_OPTIONS = new Set(['--tip', '--thread', '--message']);
+
+/**
+ * Node's parseArgs refuses `--tip -Xyz…` as ambiguous; ids are base64url, so
+ * a journalist would hit that for one tip in 64. Glue such values on (`--tip=-Xyz…`).
+ */
+function attachValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (VALUE_OPTIONS.has(arg) && i + 1 < argv.length) out.push(`${arg}=${argv[++i]}`);
+    else out.push(arg);
+  }
+  return out;
+}
+
 export async function journalistCommand(argv: string[], out: (line: string) => void): Promise<void> {
-  const [sub, ...rest] = argv;
+  const [sub, ...given] = argv;
+  const rest = attachValues(given);
   if (sub === 'fetch') {
-    const o = parseOptions(
-      rest,
-      { server: { type: 'string', required: true }, 'token-file': { type: 'string', required: true }, out: { type: 'string', required: true } },
-      JOURNALIST_USAGE,
-    );
+    const o = parseOptions(rest, { ...SERVER_OPTIONS, out: { type: 'string', required: true } }, JOURNALIST_USAGE);
     const token = await readSecretFile(o['token-file']!, 'token');
     const r = await fetchTips({ server: o.server!, token, outDir: o.out!, log: out });
     out(`${r.fetched} new tip(s) fetched into ${o.out}; ${r.alreadyHad} already there.`);
+    out(`${r.replies.fetched} new reply copy(ies) fetched; ${r.replies.alreadyHad} already there.`);
     return;
   }
   if (sub === 'decrypt') {
@@ -40,8 +68,39 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
       throw new UsageError(`cannot use the secret key in ${o.key}: ${(e as Error).message}`);
     }
     const r = await decryptTips({ key, inDir: o.in!, outDir: o.out!, log: out });
-    out(`${r.decrypted.length} tip(s) decrypted into ${o.out}; ${r.alreadyDone} already decrypted; ${r.failed.length} failed.`);
-    if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} tip(s) could not be decrypted`);
+    out(`${r.decrypted.length} message(s) decrypted into ${o.out}; ${r.alreadyDone} already decrypted; ${r.failed.length} failed.`);
+    if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} message(s) could not be decrypted; see the reasons above`);
+    return;
+  }
+  if (sub === 'reply') {
+    const o = parseOptions(
+      rest,
+      {
+        ...SERVER_OPTIONS,
+        in: { type: 'string', required: true },
+        tip: { type: 'string', required: true },
+        message: { type: 'string' },
+        'message-file': { type: 'string' },
+        inbox: { type: 'string' },
+      },
+      JOURNALIST_USAGE,
+    );
+    if ((o.message === undefined) === (o['message-file'] === undefined)) throw new UsageError(`give the reply with exactly one of --message or --message-file\n\n${JOURNALIST_USAGE}`);
+    const message = o.message ?? (await readTextFile(o['message-file']!, 'message'));
+    if (message.trim() === '') throw new UsageError(`the reply is empty: write something in ${o.message === undefined ? `${o['message-file']}` : '--message'}`);
+    const messageId = messageIdFrom(o.tip!);
+    if (!messageId) throw new UsageError(`--tip must be a tip id: the 22 characters at the end of a message folder's name (001-tip-<ID>); got "${o.tip}"`);
+    const token = await readSecretFile(o['token-file']!, 'token');
+    const r = await sendReply({ server: o.server!, token, decryptedDir: o.in!, messageId, message, ...(o.inbox ? { inboxDir: o.inbox } : {}) });
+    out(`reply ${r.replyId} sent to conversation ${r.pseudonym}. The source sees it after logging in with their codename; fetch and decrypt to file the newsroom's copy.`);
+    return;
+  }
+  if (sub === 'delete-thread') {
+    const o = parseOptions(rest, { ...SERVER_OPTIONS, thread: { type: 'string', required: true } }, JOURNALIST_USAGE);
+    const token = await readSecretFile(o['token-file']!, 'token');
+    const r = await deleteConversation({ server: o.server!, token, thread: o.thread! });
+    out(`deleted conversation ${r.pseudonym} (thread ${r.threadId}) from the server: its tips, follow-ups and replies are gone, and its codename no longer logs in.`);
+    out(`Copies on this machine${r.folder ? ` (${r.folder} and the fetched .gpg files)` : ''} are still here; delete them when you no longer need them.`);
     return;
   }
   throw new UsageError(JOURNALIST_USAGE);

@@ -1,19 +1,43 @@
 /**
- * `tipline journalist fetch`: downloads tip ciphertext from the server into a
- * local folder, one `<id>.gpg` (the OpenPGP message, exactly as stored) and one
- * `<id>.json` (day received, how it was encrypted) per tip. Incremental: a tip
- * whose `.gpg` is already there is not downloaded again. Each file is written
- * through a temporary name and renamed, so an interrupted run leaves no half file.
+ * `tipline journalist fetch`: copies what the server holds for journalists into
+ * a local inbox folder, all of it still encrypted:
+ *
+ * - per tip or follow-up, `<id>.gpg` (the OpenPGP message, exactly as stored)
+ *   and `<id>.json` (day received, how it was encrypted, conversation, place in it);
+ * - per reply, `<id>.gpg` (the newsroom's OpenPGP copy) and `<id>.json`
+ *   (`kind: 'reply'`, conversation, place in it, day sent);
+ * - `manifest.json` and `newsroom-key.txt`: the newsroom key is pinned on the
+ *   first fetch and every later fetch checks the server against it (see
+ *   newsroom-pin.ts). A changed key stops the fetch before anything is downloaded.
+ *
+ * Incremental: whatever already has its `.gpg` here is not downloaded again.
+ * Each file is written through a temporary name and renamed, and the `.gpg` is
+ * written last, so an interrupted run leaves no half file. Ids and days from
+ * the server are checked before they become file names.
  *
  * @example
  * await fetchTips({ server: 'http://127.0.0.1:8080', token, outDir: 'inbox' });
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JournalistClientError, JournalistApi } from './journalist-api.ts';
-import { exists } from './files.ts';
+import { isDay } from '../../crypto/day.ts';
+import { MESSAGE_ID_RE } from './conversation-folders.ts';
+import { exists, writeFileAtomic } from './files.ts';
+import { JournalistClientError, JournalistApi, type RemoteReply, type RemoteTip } from './journalist-api.ts';
+import { checkServerManifest } from './newsroom-pin.ts';
+import { isThreadId } from './pseudonym.ts';
 
-export type FetchResult = { fetched: number; alreadyHad: number };
+/** What fetch writes as `<id>.json` for a reply. */
+export type FetchedReply = RemoteReply & { kind: 'reply' };
+
+export type FetchResult = {
+  /** Tips and follow-ups. */
+  fetched: number;
+  alreadyHad: number;
+  replies: { fetched: number; alreadyHad: number };
+  /** Set on the first fetch into a folder: the fingerprint of the newsroom key just pinned. */
+  pinnedFingerprint?: string;
+};
 
 export async function fetchTips(o: {
   server: string;
@@ -24,33 +48,73 @@ export async function fetchTips(o: {
   const api = new JournalistApi(o.server, o.token);
   const log = o.log ?? (() => {});
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
+  // A revoked token should say so before anything (even the pin) is written.
+  await api.me();
+  const checked = await checkServerManifest(o.outDir, await api.getManifest(), { onFirstUse: 'pin', allowStale: true });
+  if (checked.warning) log(`warning: ${checked.warning}`);
+  if (checked.pinnedNow) {
+    log(`pinned the newsroom key ${checked.fingerprint} in ${o.outDir}. Compare it with the fingerprint your newsroom publishes; if they differ, stop and tell your admin.`);
+  }
+
+  const result: FetchResult = { fetched: 0, alreadyHad: 0, replies: { fetched: 0, alreadyHad: 0 } };
+  if (checked.pinnedNow) result.pinnedFingerprint = checked.fingerprint;
   let cursor: string | null = null;
-  let fetched = 0;
-  let alreadyHad = 0;
   do {
     const page = await api.listTips(cursor);
     for (const tip of page.tips) {
+      checkTipSummary(tip);
       const gpgFile = join(o.outDir, `${tip.id}.gpg`);
       if (await exists(gpgFile)) {
-        alreadyHad++;
+        result.alreadyHad++;
         continue;
       }
       const bytes = await api.getTip(tip.id);
-      await writeAtomic(join(o.outDir, `${tip.id}.json`), `${JSON.stringify(tip, null, 2)}\n`);
+      await writeFileAtomic(join(o.outDir, `${tip.id}.json`), `${JSON.stringify(tip, null, 2)}\n`);
       // The .gpg file is written last: its presence means "this tip is complete here".
-      await writeAtomic(gpgFile, bytes);
-      fetched++;
-      log(`fetched ${tip.id} (received ${tip.receivedDay}, encrypted by the ${tip.via})`);
+      await writeFileAtomic(gpgFile, bytes);
+      result.fetched++;
+      log(`fetched ${tip.kind === 'followup' ? 'follow-up' : 'tip'} ${tip.id} (received ${tip.receivedDay}, encrypted by the ${tip.via})`);
     }
     cursor = page.nextCursor;
   } while (cursor);
-  return { fetched, alreadyHad };
+
+  cursor = null;
+  do {
+    const page = await api.listReplies(cursor);
+    for (const reply of page.replies) {
+      checkReplySummary(reply);
+      const gpgFile = join(o.outDir, `${reply.id}.gpg`);
+      if (await exists(gpgFile)) {
+        result.replies.alreadyHad++;
+        continue;
+      }
+      const bytes = await api.getReplyCopy(reply.id);
+      const record: FetchedReply = { id: reply.id, kind: 'reply', threadId: reply.threadId, seq: reply.seq, day: reply.day, size: reply.size };
+      await writeFileAtomic(join(o.outDir, `${reply.id}.json`), `${JSON.stringify(record, null, 2)}\n`);
+      await writeFileAtomic(gpgFile, bytes);
+      result.replies.fetched++;
+      log(`fetched reply ${reply.id} (sent ${reply.day})`);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return result;
 }
 
-async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.partial`;
-  await writeFile(tmp, data, { mode: 0o600 });
-  await rename(tmp, file);
+/** The server's listing is untrusted: an id becomes a file name, so it must be exactly an id. */
+function checkTipSummary(tip: RemoteTip): void {
+  const ok =
+    MESSAGE_ID_RE.test(String(tip?.id)) &&
+    isDay(tip.receivedDay) &&
+    (tip.via === 'browser' || tip.via === 'server') &&
+    (tip.threadId === null || isThreadId(tip.threadId)) &&
+    (tip.kind === 'tip' || tip.kind === 'followup') &&
+    Number.isSafeInteger(tip.seq) && tip.seq >= 1;
+  if (!ok) throw new JournalistClientError('the server listed a tip in a shape this tool does not accept; nothing more was fetched. Update tipline, or tell your admin.');
+}
+
+function checkReplySummary(reply: RemoteReply): void {
+  const ok = MESSAGE_ID_RE.test(String(reply?.id)) && isDay(reply.day) && isThreadId(reply.threadId) && Number.isSafeInteger(reply.seq) && reply.seq >= 1;
+  if (!ok) throw new JournalistClientError('the server listed a reply in a shape this tool does not accept; nothing more was fetched. Update tipline, or tell your admin.');
 }
 
 export { JournalistClientError };

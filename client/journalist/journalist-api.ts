@@ -2,14 +2,40 @@
  * A small client for the journalist API. Errors come back as
  * {@link JournalistClientError} with a message a journalist can act on.
  *
+ * Everything the server says is treated as untrusted input: ids and days are
+ * checked by the callers before they become file names.
+ *
  * @example
  * const api = new JournalistApi('http://127.0.0.1:8080', token);
  * const { tips, nextCursor } = await api.listTips(null);
  */
-export type RemoteTip = { id: string; receivedDay: string; via: 'browser' | 'server'; size: number; manifestVersion: number };
+
+/** A tip or a follow-up, as listed by the server (and saved as `<id>.json` by fetch). */
+export type RemoteTip = {
+  id: string;
+  receivedDay: string;
+  via: 'browser' | 'server';
+  size: number;
+  manifestVersion: number;
+  /** The conversation it belongs to (64 hex), or null for tips from before conversations existed. */
+  threadId: string | null;
+  kind: 'tip' | 'followup';
+  /** Its place in the conversation: 1 is the first tip. */
+  seq: number;
+};
+
+/** The newsroom's copy of a journalist's reply, as listed by the server. */
+export type RemoteReply = { id: string; threadId: string; seq: number; day: string; size: number };
 
 export class JournalistClientError extends Error {
   override name = 'JournalistClientError';
+  constructor(
+    message: string,
+    /** The HTTP status when the server answered with an error, otherwise undefined. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
 }
 
 export class JournalistApi {
@@ -24,6 +50,24 @@ export class JournalistApi {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new JournalistClientError('--server must be an http:// or https:// URL');
     this.base = url;
+  }
+
+  /** Who the token belongs to; a cheap way to find out early that a token was revoked. */
+  async me(): Promise<{ id: string; name: string; fingerprint: string }> {
+    return (await (await this.request('/api/v1/journalist/me')).json()) as { id: string; name: string; fingerprint: string };
+  }
+
+  /**
+   * The server's signed manifest, unchecked (see newsroom-pin.ts), or undefined
+   * when the server has no valid one to give (503: no journalists yet, or it expired).
+   */
+  async getManifest(): Promise<unknown | undefined> {
+    try {
+      return await (await this.request('/api/v1/manifest')).json();
+    } catch (e) {
+      if (e instanceof JournalistClientError && e.status === 503) return undefined;
+      throw e;
+    }
   }
 
   async listTips(cursor: string | null, limit = 200): Promise<{ tips: RemoteTip[]; nextCursor: string | null }> {
@@ -42,10 +86,38 @@ export class JournalistApi {
     await this.request(`/api/v1/journalist/tips/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
+  async listReplies(cursor: string | null, limit = 200): Promise<{ replies: RemoteReply[]; nextCursor: string | null }> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor) query.set('cursor', cursor);
+    const res = await this.request(`/api/v1/journalist/replies?${query}`);
+    return (await res.json()) as { replies: RemoteReply[]; nextCursor: string | null };
+  }
+
+  /** The OpenPGP copy of a reply (binary), encrypted to the journalist keys of the day it was sent. */
+  async getReplyCopy(id: string): Promise<Uint8Array> {
+    const res = await this.request(`/api/v1/journalist/replies/${encodeURIComponent(id)}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** Posts a reply (the source's reply box and the newsroom's OpenPGP copy) and returns its id. */
+  async postReply(threadId: string, reply: { box: string; copy: string }): Promise<string> {
+    const res = await this.request(`/api/v1/journalist/threads/${encodeURIComponent(threadId)}/replies`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(reply),
+    });
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  /** Deletes a whole conversation on the server: its tips, follow-ups and replies. */
+  async deleteThread(threadId: string): Promise<void> {
+    await this.request(`/api/v1/journalist/threads/${encodeURIComponent(threadId)}`, { method: 'DELETE' });
+  }
+
   private async request(path: string, init: RequestInit = {}): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.base), { ...init, headers: { authorization: `Bearer ${this.token}` } });
+      res = await fetch(new URL(path, this.base), { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.token}` } });
     } catch (e) {
       throw new JournalistClientError(`cannot reach ${this.base.origin}: ${(e as Error).cause ?? (e as Error).message}`);
     }
@@ -57,7 +129,7 @@ export class JournalistApi {
     } catch {
       /* not JSON: keep the status */
     }
-    if (res.status === 401) throw new JournalistClientError(`the server refused the token (${detail}). It may have been revoked; ask an admin for a new one.`);
-    throw new JournalistClientError(`the server answered ${res.status}: ${detail}`);
+    if (res.status === 401) throw new JournalistClientError(`the server refused the token (${detail}). It may have been revoked; ask an admin for a new one.`, 401);
+    throw new JournalistClientError(`the server answered ${res.status}: ${detail}`, res.status);
   }
 }

@@ -1,22 +1,27 @@
 /**
- * Admin operations on a data directory: set up a newsroom, add and remove
- * journalists, and publish the signed manifest after every change. The CLI in
- * `server/cli/admin.ts` is a thin layer over these.
+ * Admin operations on a data directory: set up a newsroom, manage journalists
+ * and desks, and publish the signed manifest. The CLI in `server/cli/admin.ts`
+ * is a thin layer over these.
+ *
+ * Publishing needs the newsroom signing key. With `signingKeyFile` a change is
+ * signed and published at once (the shortcut for small setups); without it, the
+ * change is recorded and the admin publishes later through the offline flow
+ * (`manifests.ts`: export, sign elsewhere, import).
  *
  * @example
  * const { fingerprint } = await initNewsroom({ dataDir: 'data', signingKeyFile: 'newsroom.key' });
  * const { token } = await addJournalist({ dataDir: 'data', signingKeyFile: 'newsroom.key', name: 'Ana', armoredKey });
  */
 import { hex } from '../../crypto/bytes.ts';
-import { addDays, utcDay } from '../../crypto/day.ts';
 import { checkJournalistKey } from '../../crypto/envelope.ts';
-import { DEFAULT_MANIFEST_DAYS, MANIFEST_FORMAT, newsroomPublicKeyOf, signManifest, type SignedManifest } from '../../crypto/manifest.ts';
-import { DataDirError, dataDirPaths, exists, initDataDir, readDataDir } from '../data-dir.ts';
+import { dataDirPaths, exists, initDataDir, readDataDir } from '../data-dir.ts';
 import { openDatabase, type TiplineDb } from '../db/open-database.ts';
 import { createSigningKeyFile, readSigningKeyFile } from '../signing-key-file.ts';
 import { AuditLog } from '../store/audit-log.ts';
-import { JournalistStore, type Journalist } from '../store/journalist-store.ts';
-import { ManifestStore } from '../store/manifest-store.ts';
+import { JournalistStore, type Journalist, type TokenInfo } from '../store/journalist-store.ts';
+import { publishManifest } from './manifests.ts';
+
+export { publishManifest } from './manifests.ts';
 
 export class AdminError extends Error {
   override name = 'AdminError';
@@ -40,11 +45,13 @@ export async function initNewsroom(o: { dataDir: string; signingKeyFile: string 
   return { fingerprint };
 }
 
-/** Opens a data directory's database for an admin action, and checks the signing key belongs to it. */
-async function withNewsroom<T>(
-  o: { dataDir: string; signingKeyFile?: string },
-  action: (db: TiplineDb, secretKey: Uint8Array | undefined) => Promise<T>,
-): Promise<T> {
+export type NewsroomAccess = { dataDir: string; signingKeyFile?: string | undefined };
+
+/**
+ * Opens a data directory's database for an admin action, checks that the
+ * signing key (if given) is this newsroom's, and hands both to `action`.
+ */
+export async function withNewsroom<T>(o: NewsroomAccess, action: (db: TiplineDb, secretKey: Uint8Array | undefined) => Promise<T>): Promise<T> {
   const dir = await readDataDir(o.dataDir);
   let secretKey: Uint8Array | undefined;
   if (o.signingKeyFile) {
@@ -64,62 +71,115 @@ async function withNewsroom<T>(
   }
 }
 
-/** Builds, signs and stores the next manifest from the current journalists. */
-export async function publishManifest(db: TiplineDb, secretKey: Uint8Array, options: { days?: number; today?: string } = {}): Promise<SignedManifest> {
-  const manifests = new ManifestStore(db);
-  const journalists = await new JournalistStore(db).list();
-  const today = options.today ?? utcDay();
-  const signed = signManifest(
-    {
-      format: MANIFEST_FORMAT,
-      version: (await manifests.latestVersion()) + 1,
-      issued: today,
-      expires: addDays(today, options.days ?? DEFAULT_MANIFEST_DAYS),
-      newsroomKey: hex.encode(newsroomPublicKeyOf(secretKey)),
-      recipients: journalists.map((j) => ({ id: j.id, name: j.name, fingerprint: j.fingerprint, publicKey: j.publicKey })),
-    },
-    secretKey,
-  );
-  await manifests.save(signed);
-  return signed;
+/** Signs and stores the next manifest when a signing key is at hand; returns its version, or null when left for the offline flow. */
+async function publishIfSigning(db: TiplineDb, secretKey: Uint8Array | undefined): Promise<number | null> {
+  if (!secretKey) return null;
+  return (await publishManifest(db, secretKey)).manifest.version;
 }
 
-export type AddJournalistResult = { journalist: Journalist; token: string; manifestVersion: number };
+export type ChangeResult = { manifestVersion: number | null };
 
-export async function addJournalist(o: { dataDir: string; signingKeyFile: string; name: string; armoredKey: string }): Promise<AddJournalistResult> {
+async function findJournalist(db: TiplineDb, name: string): Promise<Journalist> {
+  const journalist = await new JournalistStore(db).findByName(name);
+  if (!journalist) throw new AdminError(`no journalist named "${name}"; see: tipline admin journalist list`);
+  return journalist;
+}
+
+function checkDesks(desks: string[]): string[] {
+  const clean = [...new Set(desks.map((d) => d.trim()).filter(Boolean))];
+  for (const d of clean) if (d.length > 100) throw new AdminError('a desk name is at most 100 characters');
+  return clean;
+}
+
+export async function addJournalist(
+  o: NewsroomAccess & { name: string; armoredKey: string; desks?: string[] },
+): Promise<ChangeResult & { journalist: Journalist; token: string }> {
   const name = o.name.trim();
   if (name.length === 0 || name.length > 200) throw new AdminError('--name must be 1 to 200 characters');
+  const desks = checkDesks(o.desks ?? []);
   const checked = await checkJournalistKey(o.armoredKey);
   return withNewsroom(o, async (db, secretKey) => {
-    const store = new JournalistStore(db);
-    if (await store.findByName(name)) throw new AdminError(`a journalist named "${name}" already exists; use replace to change their key`);
+    if (await new JournalistStore(db).findByName(name)) throw new AdminError(`a journalist named "${name}" already exists; use replace to change their key`);
     // One transaction: the journalist, their token and the new manifest land together or not at all.
     return db.transaction().execute(async (trx) => {
-      const txStore = new JournalistStore(trx);
-      const journalist = await txStore.add({ name, fingerprint: checked.fingerprint, publicKey: checked.armored });
-      const token = await txStore.issueToken(journalist.id);
-      const signed = await publishManifest(trx, secretKey!);
-      await new AuditLog(trx).record('admin', 'journalist.add', `name=${name} fingerprint=${checked.fingerprint} manifest=${signed.manifest.version}`);
-      return { journalist, token, manifestVersion: signed.manifest.version };
+      const store = new JournalistStore(trx);
+      const journalist = await store.add({ name, fingerprint: checked.fingerprint, publicKey: checked.armored, desks });
+      const token = await store.issueToken(journalist.id);
+      const manifestVersion = await publishIfSigning(trx, secretKey);
+      await new AuditLog(trx).record('admin', 'journalist.add', `name=${name} fingerprint=${checked.fingerprint} desks=${desks.join('|') || '*'}`);
+      return { journalist, token, manifestVersion };
     });
   });
 }
 
-export async function removeJournalist(o: { dataDir: string; signingKeyFile: string; name: string }): Promise<{ manifestVersion: number }> {
+/** A journalist's new key (lost laptop, expiring key): same checks as `add`; tokens stay valid. */
+export async function replaceJournalistKey(o: NewsroomAccess & { name: string; armoredKey: string }): Promise<ChangeResult & { fingerprint: string }> {
+  const checked = await checkJournalistKey(o.armoredKey);
   return withNewsroom(o, async (db, secretKey) => {
-    const journalist = await new JournalistStore(db).findByName(o.name);
-    if (!journalist) throw new AdminError(`no journalist named "${o.name}"`);
+    const journalist = await findJournalist(db, o.name);
+    return db.transaction().execute(async (trx) => {
+      await new JournalistStore(trx).replaceKey(journalist.id, { fingerprint: checked.fingerprint, publicKey: checked.armored });
+      const manifestVersion = await publishIfSigning(trx, secretKey);
+      await new AuditLog(trx).record('admin', 'journalist.replace', `name=${o.name} old=${journalist.fingerprint} new=${checked.fingerprint}`);
+      return { manifestVersion, fingerprint: checked.fingerprint };
+    });
+  });
+}
+
+/** Removes a journalist: their tokens stop working at once; the next manifest drops their key. */
+export async function removeJournalist(o: NewsroomAccess & { name: string }): Promise<ChangeResult> {
+  return withNewsroom(o, async (db, secretKey) => {
+    const journalist = await findJournalist(db, o.name);
     return db.transaction().execute(async (trx) => {
       await new JournalistStore(trx).remove(journalist.id);
-      const signed = await publishManifest(trx, secretKey!);
-      await new AuditLog(trx).record('admin', 'journalist.remove', `name=${o.name} manifest=${signed.manifest.version}`);
-      return { manifestVersion: signed.manifest.version };
+      const manifestVersion = await publishIfSigning(trx, secretKey);
+      await new AuditLog(trx).record('admin', 'journalist.remove', `name=${o.name} fingerprint=${journalist.fingerprint}`);
+      return { manifestVersion };
     });
   });
 }
 
-export async function listJournalists(o: { dataDir: string }): Promise<Journalist[]> {
-  return withNewsroom(o, (db) => new JournalistStore(db).list());
+export async function setJournalistDesks(o: NewsroomAccess & { name: string; desks: string[] }): Promise<ChangeResult> {
+  const desks = checkDesks(o.desks);
+  return withNewsroom(o, async (db, secretKey) => {
+    const journalist = await findJournalist(db, o.name);
+    return db.transaction().execute(async (trx) => {
+      await new JournalistStore(trx).setDesks(journalist.id, desks);
+      const manifestVersion = await publishIfSigning(trx, secretKey);
+      await new AuditLog(trx).record('admin', 'journalist.desks', `name=${o.name} desks=${desks.join('|') || '*'}`);
+      return { manifestVersion };
+    });
+  });
 }
 
-export { DataDirError };
+export async function listJournalists(o: { dataDir: string }): Promise<(Journalist & { tokens: TokenInfo[] })[]> {
+  return withNewsroom(o, async (db) => {
+    const store = new JournalistStore(db);
+    return Promise.all((await store.list()).map(async (j) => ({ ...j, tokens: await store.tokens(j.id) })));
+  });
+}
+
+/** Another token for a journalist (a second device); shown once. */
+export async function issueToken(o: { dataDir: string; name: string }): Promise<string> {
+  return withNewsroom(o, async (db) => {
+    const journalist = await findJournalist(db, o.name);
+    const token = await new JournalistStore(db).issueToken(journalist.id);
+    await new AuditLog(db).record('admin', 'token.issue', `name=${o.name} token=${token.slice(3, 25)}`);
+    return token;
+  });
+}
+
+/** Revokes one token, by its id (the 22 characters after `tl_`, as `journalist list` shows). */
+export async function revokeToken(o: { dataDir: string; name: string; tokenId: string }): Promise<void> {
+  return withNewsroom(o, async (db) => {
+    const journalist = await findJournalist(db, o.name);
+    if (!(await new JournalistStore(db).revokeToken(journalist.id, o.tokenId))) {
+      throw new AdminError(`${o.name} has no token with id ${o.tokenId}; see: tipline admin journalist list`);
+    }
+    await new AuditLog(db).record('admin', 'token.revoke', `name=${o.name} token=${o.tokenId}`);
+  });
+}
+
+export async function auditLog(o: { dataDir: string }) {
+  return withNewsroom(o, (db) => new AuditLog(db).list());
+}

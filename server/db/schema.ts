@@ -15,6 +15,8 @@ export interface TipsTable {
   kind: TipKind;
   /** Position in its thread (1 = the first tip). */
   seq: number;
+  /** The desk the source chose (manifest desk id). */
+  desk: string | null;
 }
 
 export type TipKind = 'tip' | 'followup';
@@ -24,6 +26,7 @@ export interface ThreadsTable {
   id: string;
   created_day: string;
   next_seq: number;
+  desk: string | null;
 }
 
 export interface RepliesTable {
@@ -41,6 +44,8 @@ export interface JournalistsTable {
   fingerprint: string;
   public_key: string;
   added_at: string;
+  /** JSON list of desk names; empty = in every desk. */
+  desks: string;
 }
 
 export interface JournalistTokensTable {

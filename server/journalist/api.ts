@@ -18,7 +18,7 @@ import type { SourceSessions } from '../source/sessions.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { AuthThrottle } from '../abuse/auth-throttle.ts';
 import type { Journalist, JournalistStore } from '../store/journalist-store.ts';
-import { BadCursorError, type TipStore } from '../store/tip-store.ts';
+import { BadCursorError, NoSuchThreadError, type TipStore } from '../store/tip-store.ts';
 
 type Env = { Variables: { journalist: Journalist } };
 
@@ -60,10 +60,19 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     return c.json({ id: j.id, name: j.name, fingerprint: j.fingerprint });
   });
 
+  /** The desks this journalist is in, by the current manifest (none if there is no valid manifest). */
+  const desksOf = async (journalistId: string) => {
+    const current = await deps.recipients.get().catch(() => undefined);
+    const all = current?.desks.map((d) => d.id) ?? [];
+    return { mine: current?.desks.filter((d) => d.recipientIds.includes(journalistId)).map((d) => d.id) ?? [], all };
+  };
+  const canRead = (desks: { mine: string[]; all: string[] }, desk: string | null | undefined) =>
+    !desk || desks.mine.includes(desk) || !desks.all.includes(desk);
+
   api.get('/tips', async (c) => {
     const limit = pageLimit(c.req.query('limit'), deps.limits.maxPageSize);
     try {
-      return c.json(await deps.tips.list({ limit, cursor: c.req.query('cursor') ?? null }));
+      return c.json(await deps.tips.list({ limit, cursor: c.req.query('cursor') ?? null, desks: await desksOf(c.get('journalist').id) }));
     } catch (e) {
       if (e instanceof BadCursorError) throw new ApiError(400, 'bad-cursor', 'The cursor is not one this server gave out.');
       throw e;
@@ -72,7 +81,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
 
   api.get('/tips/:id', async (c) => {
     const tip = await deps.tips.get(tipId(c.req.param('id')));
-    if (!tip) throw new ApiError(404, 'not-found', 'No such tip.');
+    if (!tip || !canRead(await desksOf(c.get('journalist').id), tip.summary.desk)) throw new ApiError(404, 'not-found', 'No such tip.');
     return c.body(tip.ciphertext as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
   });
 
@@ -90,7 +99,8 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
   });
 
   api.get('/replies/:id', async (c) => {
-    const copy = await deps.replies.copy(tipId(c.req.param('id')));
+    const id = c.req.param('id');
+    const copy = ID_RE.test(id) ? await deps.replies.copy(id) : undefined;
     if (!copy) throw new ApiError(404, 'not-found', 'No such reply.');
     return c.body(copy as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
   });
@@ -105,15 +115,24 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const box = decode(parsed.data.box, limit);
     const copy = decode(parsed.data.copy, limit);
     if (!isReplyBox(box)) throw new ApiError(422, 'not-a-reply-box', 'box is not a version 1 reply box.');
-    const { keyIds } = await deps.recipients.get();
+    const current = await deps.recipients.get();
+    // The newsroom's copy goes to the conversation's desk, like the tips in it.
+    const desk = current.desk(await deps.tips.threadDesk(threadId)) ?? current.desks[0]!;
     try {
-      checkRecipients(copy, keyIds);
+      checkRecipients(copy, desk.keyIds);
     } catch (e) {
       if (e instanceof NotEncryptedError) throw new ApiError(422, 'wrong-recipients', 'The copy must be an OpenPGP message to exactly the current journalist keys.');
       throw e;
     }
     if (!(await deps.replies.threadExists(threadId))) throw new ApiError(404, 'not-found', 'No such conversation.');
-    const id = await deps.replies.add(threadId, { box, copy });
+    let id: string;
+    try {
+      id = await deps.replies.add(threadId, { box, copy });
+    } catch (e) {
+      // Deleted between the check and the insert.
+      if (e instanceof NoSuchThreadError) throw new ApiError(404, 'not-found', 'No such conversation.');
+      throw e;
+    }
     return c.json({ id }, 201);
   });
 

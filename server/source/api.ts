@@ -20,7 +20,7 @@ import type { TipStore } from '../store/tip-store.ts';
 
 const Base64 = z.string().min(1).max(64 * 1024 * 1024);
 const Pow = z.strictObject({ challenge: z.string().min(1).max(1024), nonce: z.string().min(1).max(32) });
-const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64, pow: Pow.optional() });
+const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64, desk: z.string().max(64).optional(), pow: Pow.optional() });
 const FollowupBody = z.strictObject({ ciphertext: Base64, pow: Pow.optional() });
 const ChallengeBody = z.strictObject({ purpose: z.enum(['tip', 'followup', 'upload']) });
 const LoginBody = z.strictObject({ lookupSecret: Base64 });
@@ -63,7 +63,7 @@ export function sourceApi(deps: SourceApiDeps): Hono {
     const ciphertext = decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes);
     const threadId = threadIdOf(decodeSecret(body.lookupSecret));
     await deps.pow.redeem(body.pow, 'tip');
-    const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip' });
+    const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip', desk: body.desk });
     // Same shape and size for every tip: the receipt is a fixed-length random id.
     return c.json({ status: 'received', receipt }, 201);
   });
@@ -80,6 +80,12 @@ export function sourceApi(deps: SourceApiDeps): Hono {
   api.post('/source/logout', (c) => {
     endSession(c, deps.sessions);
     return c.json({ status: 'logged-out' });
+  });
+
+  // The desk a logged-in source's follow-ups go to (the one their first tip chose).
+  api.get('/source/thread', async (c) => {
+    const threadId = requireSession(c, deps.sessions);
+    return c.json({ desk: await deps.tips.threadDesk(threadId) });
   });
 
   api.get('/source/replies', async (c) => {

@@ -8,8 +8,8 @@ import { getCookie } from 'hono/cookie';
 import { hex, wipe } from '../../crypto/bytes.ts';
 import { CodenameError, deriveCodenameKeys, generateCodename, parseCodename, threadIdOf } from '../../crypto/codename.ts';
 import { newsroomFingerprint } from '../../crypto/manifest.ts';
-import { openReply } from '../../crypto/reply-box.ts';
-import { decodeTipDocument } from '../../crypto/tip-document.ts';
+import { ReplyBoxError, openReply } from '../../crypto/reply-box.ts';
+import { TipDocumentError, decodeTipDocument } from '../../crypto/tip-document.ts';
 import type { Limits } from '../config.ts';
 import { ManifestUnavailableError, type CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -121,9 +121,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
       startSession(c, deps.sessions, threadId);
       const shown: ShownReply[] = [];
       for (const r of await deps.replies.forSource(threadId)) {
-        const plain = openReply(r.box, keys.replySecretKey);
-        shown.push({ id: r.id, day: r.day, text: decodeTipDocument(plain).message });
-        wipe(plain);
+        shown.push({ id: r.id, day: r.day, text: replyText(ctx, r.box, keys.replySecretKey) });
       }
       return c.html(inboxPage(ctx, { replies: shown, newsroomPublicKey: newsroomKeyHex }));
     } finally {
@@ -176,6 +174,24 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   pages.get('/robots.txt', (c) => c.text('User-agent: *\nDisallow: /\n'));
 
   return pages;
+}
+
+/**
+ * A reply's text, or (as on the JavaScript page) a note that it could not be
+ * opened: the server checks only a box's shape, so one bad box must not lock
+ * the source out of every other reply.
+ */
+function replyText(ctx: PageContext, box: Uint8Array, replySecretKey: Uint8Array): string {
+  let plain: Uint8Array | undefined;
+  try {
+    plain = openReply(box, replySecretKey);
+    return decodeTipDocument(plain).message;
+  } catch (e) {
+    if (e instanceof ReplyBoxError || e instanceof TipDocumentError) return ctx.t('inbox.error.decrypt', { reason: e.message });
+    throw e;
+  } finally {
+    if (plain) wipe(plain);
+  }
 }
 
 /**

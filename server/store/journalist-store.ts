@@ -15,15 +15,31 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { base64url, randomBytes, randomId } from '../../crypto/bytes.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 
-export type Journalist = { id: string; name: string; fingerprint: string; publicKey: string; addedAt: string };
+export type Journalist = {
+  id: string;
+  name: string;
+  fingerprint: string;
+  publicKey: string;
+  addedAt: string;
+  /** Desk names; empty = in every desk. */
+  desks: string[];
+};
+export type TokenInfo = { id: string; createdAt: string };
 
 const TOKEN_RE = /^tl_([A-Za-z0-9_-]{22})_([A-Za-z0-9_-]{43})$/;
 
 export class JournalistStore {
   constructor(private readonly db: TiplineDb) {}
 
-  async add(j: { name: string; fingerprint: string; publicKey: string }): Promise<Journalist> {
-    const row = { id: randomId(), name: j.name, fingerprint: j.fingerprint, public_key: j.publicKey, added_at: new Date().toISOString() };
+  async add(j: { name: string; fingerprint: string; publicKey: string; desks?: string[] }): Promise<Journalist> {
+    const row = {
+      id: randomId(),
+      name: j.name,
+      fingerprint: j.fingerprint,
+      public_key: j.publicKey,
+      added_at: new Date().toISOString(),
+      desks: JSON.stringify(j.desks ?? []),
+    };
     await this.db.insertInto('journalists').values(row).execute();
     return toJournalist(row);
   }
@@ -36,6 +52,26 @@ export class JournalistStore {
   async findByName(name: string): Promise<Journalist | undefined> {
     const row = await this.db.selectFrom('journalists').selectAll().where('name', '=', name).executeTakeFirst();
     return row && toJournalist(row);
+  }
+
+  /** Replaces a journalist's OpenPGP key (same checks as adding); their tokens keep working. */
+  async replaceKey(id: string, key: { fingerprint: string; publicKey: string }): Promise<void> {
+    await this.db.updateTable('journalists').set({ fingerprint: key.fingerprint, public_key: key.publicKey }).where('id', '=', id).execute();
+  }
+
+  async setDesks(id: string, desks: string[]): Promise<void> {
+    await this.db.updateTable('journalists').set({ desks: JSON.stringify(desks) }).where('id', '=', id).execute();
+  }
+
+  async tokens(journalistId: string): Promise<TokenInfo[]> {
+    const rows = await this.db.selectFrom('journalist_tokens').select(['id', 'created_at']).where('journalist_id', '=', journalistId).orderBy('created_at').execute();
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
+  }
+
+  /** Revokes one token by its id (the part after `tl_`). Takes effect on the next request. */
+  async revokeToken(journalistId: string, tokenId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('journalist_tokens').where('id', '=', tokenId).where('journalist_id', '=', journalistId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 
   /** Removes a journalist and, through the foreign key, every token they had. */
@@ -79,6 +115,6 @@ function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function toJournalist(row: { id: string; name: string; fingerprint: string; public_key: string; added_at: string }): Journalist {
-  return { id: row.id, name: row.name, fingerprint: row.fingerprint, publicKey: row.public_key, addedAt: row.added_at };
+function toJournalist(row: { id: string; name: string; fingerprint: string; public_key: string; added_at: string; desks: string }): Journalist {
+  return { id: row.id, name: row.name, fingerprint: row.fingerprint, publicKey: row.public_key, addedAt: row.added_at, desks: JSON.parse(row.desks) as string[] };
 }

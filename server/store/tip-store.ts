@@ -22,6 +22,7 @@ export type TipSummary = {
   threadId: string | null;
   kind: TipKind;
   seq: number;
+  desk?: string | null;
 };
 
 /** A first tip names a thread that already exists (a codename can only start one conversation). */
@@ -44,7 +45,7 @@ export class TipStore {
    * Stores a tip and returns its random id. Resolves only after the row is committed.
    * A first tip (`kind: 'tip'`) opens its thread; a follow-up takes the thread's next number.
    */
-  async add(tip: { ciphertext: Uint8Array; via: Via; manifestVersion: number; threadId: string; kind: TipKind }): Promise<string> {
+  async add(tip: { ciphertext: Uint8Array; via: Via; manifestVersion: number; threadId: string; kind: TipKind; desk?: string | null }): Promise<string> {
     const id = randomId();
     const day = utcDay(this.clock());
     await this.db.transaction().execute(async (trx) => {
@@ -52,7 +53,7 @@ export class TipStore {
       if (tip.kind === 'tip') {
         const existing = await trx.selectFrom('threads').select('id').where('id', '=', tip.threadId).executeTakeFirst();
         if (existing) throw new ThreadExistsError('this codename already has a conversation');
-        await trx.insertInto('threads').values({ id: tip.threadId, created_day: day, next_seq: 2 }).execute();
+        await trx.insertInto('threads').values({ id: tip.threadId, created_day: day, next_seq: 2, desk: tip.desk ?? null }).execute();
       } else {
         seq = await takeNextSeq(trx, tip.threadId);
       }
@@ -68,6 +69,7 @@ export class TipStore {
           thread_id: tip.threadId,
           kind: tip.kind,
           seq,
+          desk: tip.desk ?? null,
         })
         .execute();
     });
@@ -78,14 +80,25 @@ export class TipStore {
    * Lists tips oldest day first; within a day the order is by random id, which
    * says nothing about arrival. `cursor` is the `nextCursor` of the previous page.
    */
-  async list(options: { limit: number; cursor?: string | null }): Promise<TipPage> {
+  async list(options: { limit: number; cursor?: string | null; desks?: { mine: string[]; all: string[] } }): Promise<TipPage> {
     let query = this.db
       .selectFrom('tips')
-      .select(['id', 'received_day', 'via', 'size_bucket', 'manifest_version', 'thread_id', 'kind', 'seq'])
+      .select(['id', 'received_day', 'via', 'size_bucket', 'manifest_version', 'thread_id', 'kind', 'seq', 'desk'])
       .select((eb) => eb.fn<number>('length', ['ciphertext']).as('size'))
       .orderBy('received_day')
       .orderBy('id')
       .limit(options.limit + 1);
+    const desks = options.desks;
+    if (desks) {
+      // A journalist sees their desks' tips, plus any whose desk no longer exists (nobody else would).
+      query = query.where((eb) =>
+        eb.or([
+          eb('desk', 'is', null),
+          ...(desks.mine.length ? [eb('desk', 'in', desks.mine)] : []),
+          ...(desks.all.length ? [eb('desk', 'not in', desks.all)] : []),
+        ]),
+      );
+    }
     const after = decodeCursor(options.cursor);
     if (after) {
       query = query.where((eb) =>
@@ -106,6 +119,7 @@ export class TipStore {
       threadId: r.thread_id,
       kind: r.kind,
       seq: r.seq,
+      desk: r.desk,
     }));
     const last = tips.at(-1);
     return { tips, nextCursor: more && last ? `${last.receivedDay}.${last.id}` : null };
@@ -125,6 +139,7 @@ export class TipStore {
         threadId: row.thread_id,
         kind: row.kind,
         seq: row.seq,
+        desk: row.desk,
       },
     };
   }
@@ -134,6 +149,11 @@ export class TipStore {
     const result = await this.db.deleteFrom('tips').where('id', '=', id).executeTakeFirst();
     await checkpoint(this.db);
     return Number(result.numDeletedRows) > 0;
+  }
+
+  /** The desk a conversation was opened for. */
+  async threadDesk(threadId: string): Promise<string | null> {
+    return (await this.db.selectFrom('threads').select('desk').where('id', '=', threadId).executeTakeFirst())?.desk ?? null;
   }
 
   /** Follow-ups a conversation has sent today (for the per-day limit). */

@@ -1,0 +1,100 @@
+/**
+ * `tipline journalist reply`: answers a source. The reply goes to the server
+ * twice, both encrypted on this machine:
+ *
+ * - a reply box (crypto/reply-box.ts) to the source's X25519 reply key, taken
+ *   from the conversation's first tip; only the source's codename opens it;
+ * - an OpenPGP copy to exactly the journalist keys of the newsroom's current
+ *   manifest, so colleagues can read the conversation whole. The manifest is
+ *   checked against the newsroom key pinned by `fetch` first: a tampered server
+ *   must not be able to add a key that reads replies.
+ *
+ * Both hold the same padded tip document (`type: 'reply'`), so neither size
+ * says more than a bucket.
+ *
+ * @example
+ * const { replyId, pseudonym } = await sendReply({ server, token, decryptedDir: 'read', messageId, message: 'Thank you…' });
+ */
+import { readdir } from 'node:fs/promises';
+import { base64, hex, wipe } from '../../crypto/bytes.ts';
+import { encryptToKeys, readPublicKey } from '../../crypto/envelope.ts';
+import { padToBucket } from '../../crypto/padding.ts';
+import { sealReply } from '../../crypto/reply-box.ts';
+import { encodeTipDocument } from '../../crypto/tip-document.ts';
+import { findMessage, readThreadInfo } from './conversation-folders.ts';
+import { JournalistApi, JournalistClientError } from './journalist-api.ts';
+import { checkServerManifest } from './newsroom-pin.ts';
+
+/** The same limit the server puts on a source's message. */
+export const MAX_REPLY_CHARS = 100_000;
+
+export type SentReply = { replyId: string; threadId: string; pseudonym: string };
+
+export async function sendReply(o: {
+  server: string;
+  token: string;
+  /** The folder `decrypt --out` wrote. */
+  decryptedDir: string;
+  /** A tip, follow-up or reply id in the conversation to answer. */
+  messageId: string;
+  message: string;
+  /** The fetch folder holding the pinned newsroom key; defaults to the one recorded in thread.json. */
+  inboxDir?: string;
+}): Promise<SentReply> {
+  if (o.message.trim() === '') throw new JournalistClientError('the reply is empty: write something in --message or --message-file');
+  if ([...o.message].length > MAX_REPLY_CHARS) throw new JournalistClientError(`the reply is longer than ${MAX_REPLY_CHARS.toLocaleString('en')} characters; shorten it or split it in two`);
+
+  try {
+    await readdir(o.decryptedDir);
+  } catch {
+    throw new JournalistClientError(`cannot read ${o.decryptedDir}: give --in the folder that \`tipline journalist decrypt --out\` wrote`);
+  }
+  const found = await findMessage(o.decryptedDir, o.messageId);
+  if (!found) {
+    throw new JournalistClientError(
+      `no decrypted tip with id ${o.messageId} under ${o.decryptedDir}. Check the id (the end of a message folder's name, like 001-tip-<ID>), or run fetch and decrypt first.`,
+    );
+  }
+  if (found.threadFolder === null) {
+    throw new JournalistClientError(`tip ${o.messageId} (${found.folder}) was sent before conversations existed: its source has no codename and can't receive replies.`);
+  }
+  const thread = await readThreadInfo(found.threadFolder);
+  if (!thread) throw new JournalistClientError(`${found.threadFolder} has no readable thread.json: run decrypt again to rebuild it.`);
+  if (!thread.replyPublicKey) {
+    throw new JournalistClientError(`conversation ${thread.pseudonym} has no reply key yet: decrypt the conversation's first tip first (its 001-tip folder holds the key); fetch and decrypt again.`);
+  }
+  const inboxDir = o.inboxDir ?? thread.inbox;
+  if (!inboxDir) throw new JournalistClientError(`${found.threadFolder}/thread.json does not say which fetch folder holds the pinned newsroom key: pass --inbox with your fetch folder.`);
+
+  const api = new JournalistApi(o.server, o.token);
+  const { manifest } = await checkServerManifest(inboxDir, await api.getManifest(), { onFirstUse: 'refuse' });
+  if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');
+  const keys = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
+
+  const padded = padToBucket(encodeTipDocument({ type: 'reply', message: o.message, fields: {} }));
+  let box: Uint8Array;
+  let copy: Uint8Array;
+  try {
+    try {
+      box = sealReply(padded, hex.decode(thread.replyPublicKey));
+    } catch {
+      throw new JournalistClientError(`the reply key of conversation ${thread.pseudonym} is not usable; nothing was sent. The source can't receive replies.`);
+    }
+    copy = await encryptToKeys(padded, keys);
+  } finally {
+    wipe(padded);
+  }
+  let replyId: string;
+  try {
+    replyId = await api.postReply(thread.threadId, { box: base64.encode(box), copy: base64.encode(copy) });
+  } catch (e) {
+    if (e instanceof JournalistClientError && e.status === 404) {
+      throw new JournalistClientError(`the server no longer has conversation ${thread.pseudonym}: it was deleted. Nothing was sent.`, 404);
+    }
+    if (e instanceof JournalistClientError && e.status === 422) {
+      throw new JournalistClientError(`the server refused the reply (${e.message}). The journalist list may have just changed: run the same command again.`, 422);
+    }
+    throw e;
+  }
+  return { replyId, threadId: thread.threadId, pseudonym: thread.pseudonym };
+}
