@@ -37,6 +37,8 @@ export type AppOptions = {
   newsroomPublicKey: Uint8Array;
   staticFiles: StaticFiles;
   limits?: Partial<Limits>;
+  /** Earlier newsroom keys (from config.json), shown on the landing page. */
+  previousFingerprints?: { fingerprint: string; until: string }[];
   onion?: string | undefined;
   /** Where log lines go. They never hold client data; see request-logger.ts. */
   log?: (line: string) => void;
@@ -62,7 +64,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, limits, throttle: new AuthThrottle() }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);

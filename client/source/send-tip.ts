@@ -20,6 +20,10 @@ export type SendTipOptions = {
   lang: string;
   /** The newsroom's Ed25519 public key, hex, from the page. */
   newsroomKey: string;
+  /** The manifest version the page was rendered with: an older manifest is refused (rollback). */
+  minVersion?: number;
+  /** The desk chosen on the form; follow-ups ask the server for their conversation's desk. */
+  desk?: string;
   strings: Record<string, string | undefined>;
   onStatus: (text: string | undefined) => void;
 };
@@ -33,7 +37,7 @@ const fill = (template: string | undefined, reason: string) => (template ?? '{re
  */
 export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; codename: string }> {
   const t = o.strings;
-  const keys = await journalistKeys(o.newsroomKey, t);
+  const keys = await journalistKeys(o, o.desk);
   const codename = generateCodename(o.lang);
   const derived = deriveCodenameKeys(parseCodename(codename, o.lang).entropy);
   const lookupSecret = base64.encode(derived.lookupSecret);
@@ -44,14 +48,17 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
   const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey }, keys);
   const pow = await proofOfWork('tip', o);
   o.onStatus(t.tSending);
-  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret, pow }, t);
+  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret, desk: o.desk, pow }, t);
   return { receipt: ((await response.json()) as { receipt: string }).receipt, codename };
 }
 
 /** Sends a follow-up on the logged-in source's conversation, encrypted here like a tip. */
 export async function sendFollowup(o: SendTipOptions): Promise<void> {
   const t = o.strings;
-  const keys = await journalistKeys(o.newsroomKey, t);
+  const thread = await request('/api/v1/source/thread', { cache: 'no-store' }, t.tErrorNetwork);
+  if (!thread.ok) throw new Error(fill(t.tErrorServer, await errorMessage(thread)));
+  const { desk } = (await thread.json()) as { desk: string | null };
+  const keys = await journalistKeys(o, desk ?? undefined);
   o.onStatus(t.tEncrypting);
   const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang }, keys);
   const pow = await proofOfWork('followup', o);
@@ -74,17 +81,24 @@ async function proofOfWork(purpose: PowPurpose, o: SendTipOptions): Promise<{ ch
   return { challenge, nonce };
 }
 
-/** Fetches the manifest and returns its keys, only if its signature and dates check out. */
-async function journalistKeys(newsroomKey: string, t: SendTipOptions['strings']) {
+/**
+ * Fetches the manifest and returns the keys of the chosen desk's journalists,
+ * only if the signature, the dates and the version (no rollback) check out.
+ */
+async function journalistKeys(o: SendTipOptions, deskId: string | undefined) {
+  const t = o.strings;
   const manifestResponse = await request('/api/v1/manifest', { cache: 'no-store' }, t.tErrorNetwork);
   if (!manifestResponse.ok) throw new Error(fill(t.tErrorManifest, await errorMessage(manifestResponse)));
   let manifest;
   try {
-    manifest = verifyManifest(await manifestResponse.json(), hex.decode(newsroomKey), { today: utcDay() });
+    manifest = verifyManifest(await manifestResponse.json(), hex.decode(o.newsroomKey), { today: utcDay(), minVersion: o.minVersion });
   } catch (e) {
     throw new Error(fill(t.tErrorManifest, e instanceof ManifestError ? e.message : 'unreadable manifest'));
   }
-  return Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
+  const desk = manifest.desks.find((d) => d.id === deskId) ?? (manifest.desks.length === 1 ? manifest.desks[0] : undefined);
+  if (!desk) throw new Error(fill(t.tErrorManifest, 'the chosen desk is not in the manifest'));
+  const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
+  return Promise.all(desk.recipients.map((id) => readPublicKey(byId.get(id)!.publicKey)));
 }
 
 async function encryptDocument(doc: Parameters<typeof encodeTipDocument>[0], keys: Awaited<ReturnType<typeof journalistKeys>>): Promise<Uint8Array> {

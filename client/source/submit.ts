@@ -45,7 +45,9 @@ export function enhanceTipForm(form: HTMLFormElement): void {
       const sendTip = await loadCrypto().catch(() => {
         throw new Error(t.tErrorNetwork);
       });
-      const { codename } = await sendTip({ message, lang, newsroomKey, strings: t, onStatus: setStatus });
+      const desk = (form.querySelector('select[name="desk"]') as HTMLSelectElement | null)?.value;
+      const minVersion = Number(document.querySelector<HTMLMetaElement>('meta[name="tipline-manifest-version"]')?.content) || undefined;
+      const { codename } = await sendTip({ message, lang, newsroomKey, minVersion, desk, strings: t, onStatus: setStatus });
       document.getElementById('codename')!.textContent = codename;
       textarea.value = '';
       form.hidden = true;

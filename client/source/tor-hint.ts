@@ -7,7 +7,7 @@
 export function showTorHint(doc: Document = document, loc: Location = location, nav: Navigator = navigator): boolean {
   const hint = doc.getElementById('tor-hint');
   if (!hint) return false;
-  const onOnion = loc.hostname.endsWith('.onion');
+  const onOnion = loc.hostname.replace(/\.$/, '').endsWith('.onion');
   // Tor Browser is Firefox ESR and reports itself as Firefox.
   const looksLikeTorBrowser = /\bFirefox\//.test(nav.userAgent);
   const show = !(onOnion && looksLikeTorBrowser);

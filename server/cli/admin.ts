@@ -1,17 +1,41 @@
-/** `tipline admin …`: set up a newsroom and manage journalists. */
-import { addJournalist, initNewsroom, listJournalists, removeJournalist } from '../admin/newsroom.ts';
+/** `tipline admin …`: set up a newsroom, manage journalists, desks, tokens, manifests and the signing key. */
+import { auditLog, addJournalist, initNewsroom, issueToken, listJournalists, removeJournalist, replaceJournalistKey, revokeToken, setJournalistDesks } from '../admin/newsroom.ts';
+import { exportNextManifest, importSignedManifest, newsroomStatus, signManifestFile } from '../admin/manifests.ts';
+import { rotateSigningKey } from '../admin/signing-key.ts';
 import { parseOptions, readTextFile, UsageError } from './args.ts';
 
 export const ADMIN_USAGE = `Usage:
   tipline admin init --data DIR --signing-key FILE
-  tipline admin journalist add --data DIR --signing-key FILE --name NAME --key PUBLIC.asc
+  tipline admin status --data DIR
+  tipline admin journalist add --data DIR [--signing-key FILE] --name NAME --key PUBLIC.asc [--desk NAME[,NAME…]]
+  tipline admin journalist replace --data DIR [--signing-key FILE] --name NAME --key NEW.asc
+  tipline admin journalist remove --data DIR [--signing-key FILE] --name NAME
+  tipline admin journalist desks --data DIR [--signing-key FILE] --name NAME --desk NAME[,NAME…]  (empty: every desk)
   tipline admin journalist list --data DIR
-  tipline admin journalist remove --data DIR --signing-key FILE --name NAME`;
+  tipline admin token issue --data DIR --name NAME
+  tipline admin token revoke --data DIR --name NAME --token-id ID
+  tipline admin manifest export --data DIR --out FILE [--days N]
+  tipline admin manifest sign --signing-key FILE --in FILE --out FILE.sig      (on the offline machine)
+  tipline admin manifest import --data DIR --in FILE --sig FILE.sig
+  tipline admin signing-key rotate --data DIR --signing-key OLD --new-signing-key NEW
+  tipline admin audit --data DIR
+
+  Without --signing-key, a change is recorded but not published: publish it with
+  manifest export, sign (offline) and import.`;
+
+const desks = (text: string | undefined) => (text ?? '').split(',').map((d) => d.trim()).filter(Boolean);
 
 export async function adminCommand(argv: string[], out: (line: string) => void): Promise<void> {
-  const [sub, ...rest] = argv;
+  const [sub, action, ...rest] = argv;
+  const published = (version: number | null) =>
+    version === null
+      ? 'Not published yet: run manifest export, sign it offline, then manifest import (or pass --signing-key).'
+      : `Published manifest version ${version}.`;
+  const data = { data: { type: 'string', required: true } } as const;
+  const signing = { 'signing-key': { type: 'string' } } as const;
+
   if (sub === 'init') {
-    const o = parseOptions(rest, { data: { type: 'string', required: true }, 'signing-key': { type: 'string', required: true } }, ADMIN_USAGE);
+    const o = parseOptions(argv.slice(1), { ...data, 'signing-key': { type: 'string', required: true } }, ADMIN_USAGE);
     const { fingerprint } = await initNewsroom({ dataDir: o.data!, signingKeyFile: o['signing-key']! });
     out(`Created the data directory ${o.data} and the newsroom signing key ${o['signing-key']}.`);
     out('');
@@ -23,40 +47,110 @@ export async function adminCommand(argv: string[], out: (line: string) => void):
     out(`Next: tipline admin journalist add --data ${o.data} --signing-key ${o['signing-key']} --name NAME --key PUBLIC.asc`);
     return;
   }
-  if (sub === 'journalist') {
-    const [action, ...args] = rest;
-    if (action === 'add') {
-      const o = parseOptions(
-        args,
-        { data: { type: 'string', required: true }, 'signing-key': { type: 'string', required: true }, name: { type: 'string', required: true }, key: { type: 'string', required: true } },
-        ADMIN_USAGE,
-      );
-      const armoredKey = await readTextFile(o.key!, 'public key');
-      const r = await addJournalist({ dataDir: o.data!, signingKeyFile: o['signing-key']!, name: o.name!, armoredKey });
-      out(`Added ${r.journalist.name} (key ${r.journalist.fingerprint.toUpperCase()}); published manifest version ${r.manifestVersion}.`);
-      out('');
-      out('API token (shown once; give it to the journalist over a secure channel, the server keeps only its hash):');
-      out('');
-      out(`  ${r.token}`);
-      return;
+  if (sub === 'status') {
+    const o = parseOptions(argv.slice(1), data, ADMIN_USAGE);
+    const s = await newsroomStatus({ dataDir: o.data! });
+    out(`Newsroom key fingerprint: ${s.fingerprint}`);
+    for (const p of s.previous) out(`  previous: ${p.fingerprint} (until ${p.until})`);
+    out(s.manifest ? `Manifest version ${s.manifest.version}, issued ${s.manifest.issued}, expires ${s.manifest.expires} (${s.manifest.daysLeft} days left)` : 'No manifest published.');
+    for (const j of s.journalists) {
+      out(`  ${j.name}\t${j.fingerprint.toUpperCase()}\tdesks: ${j.desks.join(', ') || 'all'}\tkey ${j.keyExpires ? `expires ${j.keyExpires} (${j.keyDaysLeft} days)` : 'does not expire'}`);
     }
-    if (action === 'list') {
-      const o = parseOptions(args, { data: { type: 'string', required: true } }, ADMIN_USAGE);
-      const list = await listJournalists({ dataDir: o.data! });
-      if (list.length === 0) out('No journalists yet.');
-      for (const j of list) out(`${j.name}\t${j.fingerprint.toUpperCase()}\tadded ${j.addedAt.slice(0, 10)}`);
-      return;
+    for (const w of s.warnings) out(`WARNING: ${w}`);
+    return;
+  }
+  if (sub === 'journalist' && action === 'add') {
+    const o = parseOptions(rest, { ...data, ...signing, name: { type: 'string', required: true }, key: { type: 'string', required: true }, desk: { type: 'string' } }, ADMIN_USAGE);
+    const armoredKey = await readTextFile(o.key!, 'public key');
+    const r = await addJournalist({ dataDir: o.data!, signingKeyFile: o['signing-key'], name: o.name!, armoredKey, desks: desks(o.desk) });
+    out(`Added ${r.journalist.name} (key ${r.journalist.fingerprint.toUpperCase()}, desks: ${r.journalist.desks.join(', ') || 'all'}). ${published(r.manifestVersion)}`);
+    out('');
+    out('API token (shown once; give it to the journalist over a secure channel, the server keeps only its hash):');
+    out('');
+    out(`  ${r.token}`);
+    return;
+  }
+  if (sub === 'journalist' && action === 'replace') {
+    const o = parseOptions(rest, { ...data, ...signing, name: { type: 'string', required: true }, key: { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await replaceJournalistKey({ dataDir: o.data!, signingKeyFile: o['signing-key'], name: o.name!, armoredKey: await readTextFile(o.key!, 'public key') });
+    out(`Replaced ${o.name}'s key with ${r.fingerprint.toUpperCase()}. ${published(r.manifestVersion)}`);
+    out('Old tips are still encrypted to the old key: a journalist who holds a key that opens them should run: tipline journalist rekey');
+    return;
+  }
+  if (sub === 'journalist' && action === 'remove') {
+    const o = parseOptions(rest, { ...data, ...signing, name: { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await removeJournalist({ dataDir: o.data!, signingKeyFile: o['signing-key'], name: o.name! });
+    out(`Removed ${o.name}: their tokens no longer work. ${published(r.manifestVersion)}`);
+    out('Old tips are still encrypted to their key too: a remaining journalist should run: tipline journalist rekey');
+    return;
+  }
+  if (sub === 'journalist' && action === 'desks') {
+    const o = parseOptions(rest, { ...data, ...signing, name: { type: 'string', required: true }, desk: { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await setJournalistDesks({ dataDir: o.data!, signingKeyFile: o['signing-key'], name: o.name!, desks: desks(o.desk) });
+    out(`${o.name} is now in: ${desks(o.desk).join(', ') || 'every desk'}. ${published(r.manifestVersion)}`);
+    return;
+  }
+  if (sub === 'journalist' && action === 'list') {
+    const o = parseOptions(rest, data, ADMIN_USAGE);
+    const list = await listJournalists({ dataDir: o.data! });
+    if (list.length === 0) out('No journalists yet.');
+    for (const j of list) {
+      out(`${j.name}\t${j.fingerprint.toUpperCase()}\tdesks: ${j.desks.join(', ') || 'all'}\tadded ${j.addedAt.slice(0, 10)}`);
+      for (const t of j.tokens) out(`    token ${t.id} (issued ${t.createdAt.slice(0, 10)})`);
     }
-    if (action === 'remove') {
-      const o = parseOptions(
-        args,
-        { data: { type: 'string', required: true }, 'signing-key': { type: 'string', required: true }, name: { type: 'string', required: true } },
-        ADMIN_USAGE,
-      );
-      const r = await removeJournalist({ dataDir: o.data!, signingKeyFile: o['signing-key']!, name: o.name! });
-      out(`Removed ${o.name}: their tokens no longer work, and manifest version ${r.manifestVersion} no longer lists their key.`);
-      return;
-    }
+    return;
+  }
+  if (sub === 'token' && action === 'issue') {
+    const o = parseOptions(rest, { ...data, name: { type: 'string', required: true } }, ADMIN_USAGE);
+    const token = await issueToken({ dataDir: o.data!, name: o.name! });
+    out(`New API token for ${o.name} (shown once):`);
+    out('');
+    out(`  ${token}`);
+    return;
+  }
+  if (sub === 'token' && action === 'revoke') {
+    const o = parseOptions(rest, { ...data, name: { type: 'string', required: true }, 'token-id': { type: 'string', required: true } }, ADMIN_USAGE);
+    await revokeToken({ dataDir: o.data!, name: o.name!, tokenId: o['token-id']! });
+    out(`Revoked token ${o['token-id']} of ${o.name}: it no longer works.`);
+    return;
+  }
+  if (sub === 'manifest' && action === 'export') {
+    const o = parseOptions(rest, { ...data, out: { type: 'string', required: true }, days: { type: 'string' } }, ADMIN_USAGE);
+    const days = o.days === undefined ? undefined : Number(o.days);
+    if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 730)) throw new UsageError('--days must be a whole number from 1 to 730');
+    const m = await exportNextManifest({ dataDir: o.data!, out: o.out!, days });
+    out(`Wrote the unsigned manifest version ${m.version} (${m.recipients.length} journalist(s), expires ${m.expires}) to ${o.out}.`);
+    out(`On the offline machine: tipline admin manifest sign --signing-key KEY --in ${o.out} --out ${o.out}.sig`);
+    return;
+  }
+  if (sub === 'manifest' && action === 'sign') {
+    const o = parseOptions(rest, { 'signing-key': { type: 'string', required: true }, in: { type: 'string', required: true }, out: { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await signManifestFile({ signingKeyFile: o['signing-key']!, in: o.in!, out: o.out! });
+    out(`Signed manifest version ${r.version} with ${r.fingerprint}; signature in ${o.out}.`);
+    return;
+  }
+  if (sub === 'manifest' && action === 'import') {
+    const o = parseOptions(rest, { ...data, in: { type: 'string', required: true }, sig: { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await importSignedManifest({ dataDir: o.data!, in: o.in!, sig: o.sig! });
+    out(`Published manifest version ${r.version}.`);
+    return;
+  }
+  if (sub === 'signing-key' && action === 'rotate') {
+    const o = parseOptions(rest, { ...data, 'signing-key': { type: 'string', required: true }, 'new-signing-key': { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await rotateSigningKey({ dataDir: o.data!, signingKeyFile: o['signing-key']!, newSigningKeyFile: o['new-signing-key']! });
+    out(`New newsroom signing key in ${o['new-signing-key']}; the old key signed it over. Published manifest version ${r.manifestVersion}.`);
+    out('');
+    out(`New fingerprint (publish it, saying it replaces ${r.previous}):`);
+    out('');
+    out(`  ${r.fingerprint}`);
+    out('');
+    out('Restart tipline serve so the pages show the new fingerprint. Keep the old key offline until every client has followed.');
+    return;
+  }
+  if (sub === 'audit') {
+    const o = parseOptions(argv.slice(1), data, ADMIN_USAGE);
+    for (const e of await auditLog({ dataDir: o.data! })) out(`${e.at}\t${e.actor}\t${e.action}\t${e.detail}`);
+    return;
   }
   throw new UsageError(ADMIN_USAGE);
 }

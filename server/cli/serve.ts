@@ -47,6 +47,7 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     newsroomPublicKey: dir.newsroomPublicKey,
     staticFiles,
     onion: settings.onion,
+    previousFingerprints: dir.config.previousNewsroomKeys?.map((p) => ({ fingerprint: p.fingerprint, until: p.until })),
     log: settings.log,
     limits: settings.limits,
     pow: { baseDifficulty: settings.powDifficulty ?? DEFAULT_POW.baseDifficulty },

@@ -39,6 +39,8 @@ export type SourcePagesDeps = {
   /** No-JavaScript submissions can't do a proof of work; they share this global budget. */
   noJsBucket: TokenBucket;
   limits: Limits;
+  /** Earlier newsroom keys and the day each was replaced, for the landing page. */
+  previousFingerprints?: { fingerprint: string; until: string }[];
 };
 
 const CODENAME_ERRORS: Record<CodenameError['code'], MessageKey> = {
@@ -55,18 +57,25 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   const unavailable = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
   const busy = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('busy.heading'), ctx.t('busy.text')), 429);
 
-  pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint)));
+  pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint, deps.previousFingerprints)));
+
+  /** What the form needs from the current manifest; undefined when there is no valid one. */
+  const formInfo = async () => {
+    try {
+      const { manifest, desks } = await deps.recipients.get();
+      return { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars, manifestVersion: manifest.version, desks: desks.map((d) => ({ id: d.id, name: d.name })) };
+    } catch (e) {
+      if (e instanceof ManifestUnavailableError) return undefined;
+      throw e;
+    }
+  };
 
   pages.get('/submit', async (c) => {
     const ctx = pageContext(c);
-    try {
-      await deps.recipients.get();
-    } catch (e) {
-      // No keys, or stale ones: say so plainly rather than offer a form that can't work.
-      if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);
-      throw e;
-    }
-    return c.html(submitPage(ctx, { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars }));
+    const info = await formInfo();
+    // No keys, or stale ones: say so plainly rather than offer a form that can't work.
+    if (!info) return unavailable(c, ctx);
+    return c.html(submitPage(ctx, info));
   });
 
   // The no-JavaScript path: the plain form posts here and the server encrypts in memory.
@@ -74,8 +83,11 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     const ctx = pageContext(c);
     const form = await readForm(c.req.raw, formLimit);
     const message = (form.get('message') ?? '').replace(/\r\n/g, '\n');
-    const again = (error: string, status: 400 | 413) =>
-      c.html(submitPage(ctx, { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars, message, error }), status);
+    const desk = form.get('desk') ?? undefined;
+    const info = await formInfo();
+    if (!info) return unavailable(c, ctx);
+    const again = (error: string, status: 400 | 413) => c.html(submitPage(ctx, { ...info, message, error, desk }), status);
+    if (info.desks.length > 1 && !info.desks.some((d) => d.id === desk)) return again(ctx.t('submit.error.desk'), 400);
     if (message.trim() === '') return again(ctx.t('submit.error.empty'), 400);
     if ([...message].length > deps.limits.maxMessageChars) {
       return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
@@ -87,7 +99,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     try {
       await deps.intake.encryptAndStore(
         { type: 'tip', message, fields: {}, lang: ctx.lang, replyPublicKey: hex.encode(keys.replyPublicKey) },
-        { threadId: threadIdOf(keys.lookupSecret), kind: 'tip' },
+        { threadId: threadIdOf(keys.lookupSecret), kind: 'tip', desk },
       );
     } catch (e) {
       if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);

@@ -25,7 +25,7 @@ export function href(ctx: PageContext, path: string): string {
   return `${path}?lang=${encodeURIComponent(ctx.lang)}`;
 }
 
-export function layout(ctx: PageContext, title: string, body: Html, extraHead: Html = html``): Html {
+export function layout(ctx: PageContext, title: string, body: Html, extraHead: Html = html``, o: { languageSwitch?: boolean } = {}): Html {
   const dir = findLanguage(ctx.lang)?.dir ?? 'ltr';
   return html`<!doctype html>
 <html lang="${ctx.lang}" dir="${dir}">
@@ -43,13 +43,13 @@ ${extraHead}
 <a class="skip" href="#main">${ctx.t('site.skip')}</a>
 <header class="site">
 <a class="brand" href="${href(ctx, '/')}">${ctx.t('site.title')}</a>
-<nav aria-label="${ctx.t('nav.language')}" class="languages">
+${o.languageSwitch === false ? '' : html`<nav aria-label="${ctx.t('nav.language')}" class="languages">
 ${LANGUAGES.map((l) =>
   l.code === ctx.lang
     ? html`<span lang="${l.code}" aria-current="true">${l.name}</span> `
     : html`<a lang="${l.code}" hreflang="${l.code}" href="${ctx.path}?lang=${l.code}">${l.name}</a> `,
 )}
-</nav>
+</nav>`}
 </header>
 <main id="main">
 <p id="tor-hint" class="tor-hint" role="note" hidden>${ctx.t('hint.tor')}</p>
@@ -59,7 +59,7 @@ ${body}
 </html>`;
 }
 
-export function landingPage(ctx: PageContext, newsroomFingerprint: string): Html {
+export function landingPage(ctx: PageContext, newsroomFingerprint: string, previous: { fingerprint: string; until: string }[] = []): Html {
   const { t } = ctx;
   return layout(
     ctx,
@@ -81,12 +81,16 @@ export function landingPage(ctx: PageContext, newsroomFingerprint: string): Html
 <h2 id="key">${t('landing.fingerprint.heading')}</h2>
 <p>${t('landing.fingerprint.text')}</p>
 <p class="fingerprint" id="newsroom-fingerprint">${newsroomFingerprint}</p>
+${previous.map((p) => html`<p class="note">${t('landing.fingerprint.previous', { day: p.until })}</p><p class="fingerprint previous">${p.fingerprint}</p>`)}
 </section>`,
   );
 }
 
 export type SubmitPageOptions = {
   newsroomPublicKey: string;
+  manifestVersion: number;
+  desks: { id: string; name: string }[];
+  desk?: string;
   maxMessageChars: number;
   message?: string;
   error?: string;
@@ -116,6 +120,11 @@ export function submitPage(ctx: PageContext, o: SubmitPageOptions): Html {
 <form id="tip-form" method="post" action="${href(ctx, '/submit')}" accept-charset="utf-8"${data}>
 <p id="encryption-note" class="note">${t('submit.encryption.nojs')}</p>
 ${o.error ? html`<div id="form-error" class="error" role="alert"><strong>${t('submit.notSent')}</strong> ${o.error}</div>` : html`<div id="form-error" class="error" role="alert" hidden></div>`}
+<label for="desk">${t('submit.desk')}</label>
+<p id="desk-hint" class="hint">${t('submit.deskHint')}</p>
+<select id="desk" name="desk" aria-describedby="desk-hint">
+${o.desks.map((d) => html`<option value="${d.id}"${d.id === o.desk ? raw(' selected') : ''}>${d.name}</option>`)}
+</select>
 <label for="message">${t('submit.message')}</label>
 <p id="message-hint" class="hint">${t('submit.messageHint')}</p>
 <textarea id="message" name="message" rows="12" maxlength="${o.maxMessageChars}" aria-describedby="message-hint" required>${o.message ?? ''}</textarea>
@@ -160,6 +169,9 @@ export function successPage(ctx: PageContext, via: 'browser' | 'server', codenam
     html`<h1>${t('success.heading')}</h1>
 <p>${via === 'server' ? t('success.server') : t('success.browser')}</p>
 ${codenameBlock(ctx, codename)}`,
+    html``,
+    // Switching language would leave this page, and the codename is shown only once.
+    { languageSwitch: false },
   );
 }
 
@@ -235,7 +247,8 @@ ${o.error ? html`<div id="reply-error" class="error" role="alert"><strong>${t('s
 }
 
 export function inboxPage(ctx: PageContext, o: { replies: ShownReply[] | 'locked'; notice?: string; error?: string; newsroomPublicKey: string }): Html {
-  return layout(ctx, ctx.t('inbox.heading'), html`<div id="inbox">${inboxBody(ctx, o)}</div>`);
+  // Without JavaScript the replies are shown only on this response: don't offer a link that loses them.
+  return layout(ctx, ctx.t('inbox.heading'), html`<div id="inbox">${inboxBody(ctx, o)}</div>`, html``, { languageSwitch: o.replies === 'locked' });
 }
 
 export function messagePage(ctx: PageContext, heading: string, text: string): Html {
