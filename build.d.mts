@@ -1,1 +1,1 @@
-export function buildAll(options?: { quiet?: boolean }): Promise<void>;
+export function buildAll(options?: { quiet?: boolean; outDir?: string }): Promise<void>;

@@ -1,18 +1,31 @@
-// Builds everything `tipline` needs, deterministically:
+// Builds everything `tipline` needs, deterministically (the same sources and
+// package-lock.json give byte-identical files, wherever and whenever they are built):
 // - dist/public/: the source's browser code (client/source), with openpgp.js's lightweight build;
+// - dist/assets.lock.json: what a source's browser may load, for `tipline verify` (scripts/asset-lock.ts);
 // - dist/tipline.js: the CLI and server, with npm packages left external.
+// Nothing here reads the clock or the machine: esbuild's output depends only on
+// its inputs, chunk names are content hashes, and the lock is sorted.
 import { build } from 'esbuild';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const here = new URL('.', import.meta.url).pathname;
 
-export async function buildAll({ quiet = false } = {}) {
-  await rm(`${here}dist`, { recursive: true, force: true });
-  await mkdir(`${here}dist/public`, { recursive: true });
+/**
+ * @param {{ quiet?: boolean, outDir?: string }} [options] outDir: where to build (default: dist/ here).
+ *   It is emptied first.
+ */
+export async function buildAll({ quiet = false, outDir = `${here}dist` } = {}) {
+  const out = resolve(here, outDir);
+  const logLevel = quiet ? 'error' : 'warning';
+  await rm(out, { recursive: true, force: true });
+  await mkdir(`${out}/public`, { recursive: true });
   await build({
     absWorkingDir: here,
     entryPoints: ['client/source/page.ts'],
-    outdir: 'dist/public',
+    outdir: `${out}/public`,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -24,32 +37,60 @@ export async function buildAll({ quiet = false } = {}) {
     // The lightweight build loads its rarely-used algorithms lazily, keeping the page small.
     alias: { openpgp: 'openpgp/lightweight' },
     conditions: ['browser'],
-    logLevel: quiet ? 'error' : 'warning',
+    logLevel,
   });
-  await cp(`${here}client/source/style.css`, `${here}dist/public/style.css`);
-  await cp(`${here}client/source/favicon.svg`, `${here}dist/public/favicon.svg`);
+  await cp(`${here}client/source/style.css`, `${out}/public/style.css`);
+  await cp(`${here}client/source/favicon.svg`, `${out}/public/favicon.svg`);
+  await writeLock(out, logLevel);
   await build({
     absWorkingDir: here,
     entryPoints: ['server/cli/main.ts'],
-    outfile: 'dist/tipline.js',
+    outfile: `${out}/tipline.js`,
     bundle: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
     packages: 'external',
-    logLevel: quiet ? 'error' : 'warning',
+    logLevel,
   });
   await build({
     absWorkingDir: here,
     entryPoints: ['scripts/weigh.ts', 'scripts/login-timing.ts'],
-    outdir: 'dist',
+    outdir: out,
     bundle: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
     packages: 'external',
-    logLevel: quiet ? 'error' : 'warning',
+    logLevel,
   });
+}
+
+/**
+ * Writes assets.lock.json. The lock is made by TypeScript shared with the
+ * server (its static-file loader and page views), so it is bundled, whole, into
+ * a throwaway file outside the output and run from there.
+ */
+async function writeLock(out, logLevel) {
+  const { version } = JSON.parse(await readFile(`${here}package.json`, 'utf8'));
+  const scratch = await mkdtemp(join(tmpdir(), 'tipline-build-'));
+  try {
+    const script = join(scratch, 'asset-lock.mjs');
+    await build({
+      absWorkingDir: here,
+      entryPoints: ['scripts/asset-lock.ts'],
+      outfile: script,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      logLevel,
+    });
+    const { writeAssetLock } = await import(pathToFileURL(script).href);
+    await writeAssetLock({ publicDir: `${out}/public`, lockFile: `${out}/assets.lock.json`, release: version });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -176,8 +176,13 @@ export async function decryptWithKey(ciphertext: Uint8Array, key: PrivateKey): P
  */
 export function checkRecipients(ciphertext: Uint8Array, expectedKeyIds: readonly string[]): InspectedMessage {
   const inspected = inspectEncryptedMessage(ciphertext);
+  checkKeyIds(inspected.recipientKeyIds, expectedKeyIds);
+  return inspected;
+}
+
+/** Throws NotEncryptedError('bad-recipients') unless `got` names exactly the keys in `expected`. */
+export function checkKeyIds(got: readonly string[], expectedKeyIds: readonly string[]): void {
   const want = new Set(expectedKeyIds.map((k) => k.toLowerCase()));
-  const got = inspected.recipientKeyIds;
   const missing = [...want].filter((k) => !got.includes(k));
   const extra = got.filter((k) => !want.has(k));
   if (missing.length > 0 || extra.length > 0) {
@@ -186,5 +191,4 @@ export function checkRecipients(ciphertext: Uint8Array, expectedKeyIds: readonly
       `the message must be encrypted to exactly the current journalist keys (${missing.length} missing, ${extra.length} not in the manifest); reload the page and try again`,
     );
   }
-  return inspected;
 }

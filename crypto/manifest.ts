@@ -273,3 +273,14 @@ export function deskOf(manifest: Manifest, deskId: string): ManifestDesk {
   if (!desk) throw new ManifestError('malformed', `no desk "${deskId}" in the manifest`);
   return desk;
 }
+
+/**
+ * Who must be able to open something filed under `deskId` (a tip, a
+ * follow-up, a reply copy, a re-keyed tip): that desk's recipients, or every
+ * recipient when there is no desk or it no longer exists. One rule, shared by
+ * the browser, the server and the journalist tool.
+ */
+export function tipRecipientIds(manifest: Manifest, deskId: string | null | undefined): string[] {
+  const desk = deskId ? manifest.desks.find((d) => d.id === deskId) : undefined;
+  return desk ? [...desk.recipients] : manifest.recipients.map((r) => r.id);
+}

@@ -136,3 +136,58 @@ export function inspectEncryptedMessage(bytes: Uint8Array): InspectedMessage {
   if (data.end - data.bodyStart < 1 + 16 + 2 + 22) throw new NotEncryptedError('malformed', 'encrypted data is too short');
   return { recipientKeyIds, dataPacket: { start: data.start, end: data.end }, packets };
 }
+
+/** Reads `length` bytes at `offset` (fewer only at the end); lets the walker below run over a file without I/O here. */
+export type ReadAt = (offset: number, length: number) => Promise<Uint8Array>;
+
+/**
+ * {@link inspectEncryptedMessage} for messages too big to hold in memory
+ * (attachments): walks the packet headers through `readAt`, reading only the
+ * key packets and the length headers of the data packet's chunks.
+ */
+export async function inspectEncryptedFile(readAt: ReadAt, size: number): Promise<{ recipientKeyIds: string[]; dataPacket: { start: number; end: number } }> {
+  const recipientKeyIds: string[] = [];
+  let pos = 0;
+  for (;;) {
+    if (pos >= size) throw new NotEncryptedError('not-encrypted', 'expected one integrity-protected encrypted data packet after the key packets');
+    const head = await readAt(pos, 6);
+    const first = head[0]!;
+    if (first === undefined || (first & 0x80) === 0) throw new NotEncryptedError('malformed', 'not an OpenPGP packet');
+    if (!(first & 0x40)) throw new NotEncryptedError('malformed', 'old-format packets are not accepted in attachments');
+    const tag = first & 0x3f;
+    let len = readNewLength(head, 1);
+    const bodyStart = pos + len.next;
+    if (tag === PacketTag.PKESK) {
+      if (len.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
+      if (bodyStart + len.length > size) throw new NotEncryptedError('malformed', 'truncated packet');
+      const body = await readAt(bodyStart, Math.min(len.length, 12));
+      if (body.length < 12 || body[0] !== 3) throw new NotEncryptedError('not-encrypted', 'only version 3 public-key session key packets are accepted');
+      const keyId = hex.encode(body.subarray(1, 9));
+      if (keyId === '0000000000000000') throw new NotEncryptedError('bad-recipients', 'anonymous (wildcard) recipients are not accepted');
+      if (recipientKeyIds.includes(keyId)) throw new NotEncryptedError('bad-recipients', 'a recipient appears twice');
+      recipientKeyIds.push(keyId);
+      pos = bodyStart + len.length;
+      continue;
+    }
+    if (tag !== PacketTag.SEIPD || recipientKeyIds.length === 0) {
+      throw new NotEncryptedError('not-encrypted', recipientKeyIds.length === 0 ? 'the message is not encrypted to any public key' : 'expected one integrity-protected encrypted data packet after the key packets');
+    }
+    const version = await readAt(bodyStart, 1);
+    if (version[0] !== 1) throw new NotEncryptedError('not-encrypted', 'only version 1 integrity-protected data is accepted');
+    let cursor = bodyStart;
+    let total = 0;
+    if (len.partial && len.length < 512) throw new NotEncryptedError('malformed', 'first partial body chunk is too short');
+    while (len.partial) {
+      cursor += len.length;
+      total += len.length;
+      if (cursor >= size) throw new NotEncryptedError('malformed', 'truncated packet');
+      len = readNewLength(await readAt(cursor, 5), 0);
+      cursor += len.next;
+    }
+    const end = cursor + len.length;
+    total += len.length;
+    if (end !== size) throw new NotEncryptedError(end > size ? 'malformed' : 'not-encrypted', end > size ? 'truncated packet' : 'unexpected bytes after the encrypted data');
+    if (total < 1 + 16 + 2 + 22) throw new NotEncryptedError('malformed', 'encrypted data is too short');
+    return { recipientKeyIds, dataPacket: { start: pos, end } };
+  }
+}

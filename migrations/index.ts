@@ -7,12 +7,14 @@ import * as m0001 from './0001-initial.ts';
 import * as m0002 from './0002-conversations.ts';
 import * as m0003 from './0003-abuse.ts';
 import * as m0004 from './0004-desks.ts';
+import * as m0005 from './0005-uploads.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-conversations': m0002,
   '0003-abuse': m0003,
   '0004-desks': m0004,
+  '0005-uploads': m0005,
 };
 
 export const migrationProvider: MigrationProvider = {

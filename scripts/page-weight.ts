@@ -9,6 +9,7 @@
  * const weights = await measurePageWeights((path) => app.request(path));
  */
 import { gzipSync } from 'node:zlib';
+import { moduleImports } from '../client/verify/module-imports.ts';
 
 export type Weight = { raw: number; gzip: number; files: string[] };
 export type PageWeight = { path: string; withoutJs: Weight; withJs: Weight; lazy: Weight };
@@ -37,22 +38,15 @@ async function followScript(get: Get, src: string, eager: Map<string, Uint8Array
   if (eager.has(src)) return;
   const bytes = await body(get, src);
   eager.set(src, bytes);
-  const code = new TextDecoder().decode(bytes);
-  for (const m of code.matchAll(/\bimport\s*(?:[\w*{}\s,$]*?from\s*)?["']([^"']+\.js)["']/g)) {
-    await followScript(get, resolve(src, m[1]!), eager, lazy);
-  }
-  for (const m of code.matchAll(/\bimport\(\s*["']([^"']+\.js)["']\s*\)/g)) {
-    const target = resolve(src, m[1]!);
+  const imports = moduleImports(new TextDecoder().decode(bytes), src);
+  for (const target of imports.static) await followScript(get, target, eager, lazy);
+  for (const target of imports.dynamic) {
     if (!eager.has(target) && !lazy.has(target)) {
       const lazyEager = new Map<string, Uint8Array>();
       await followScript(get, target, lazyEager, lazy);
       for (const [k, v] of lazyEager) if (!eager.has(k)) lazy.set(k, v);
     }
   }
-}
-
-function resolve(from: string, relative: string): string {
-  return new URL(relative, `http://x${from}`).pathname;
 }
 
 async function body(get: Get, path: string): Promise<Uint8Array> {

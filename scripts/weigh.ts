@@ -27,7 +27,7 @@ try {
   await addJournalist({ dataDir, signingKeyFile, name: 'Weigher', armoredKey: publicKey });
   const dir = await readDataDir(dataDir);
   const db = await openDatabase(dir.dbFile);
-  const app = await createApp({ db, newsroomPublicKey: dir.newsroomPublicKey, staticFiles: await loadStaticFiles(publicDir()) });
+  const app = await createApp({ db, blobDir: dir.blobDir, newsroomPublicKey: dir.newsroomPublicKey, staticFiles: await loadStaticFiles(publicDir()) });
   const kb = (n: number) => `${(n / 1000).toFixed(1)} KB`;
   console.log('| page | without JS (as served) | with JS before typing (gzip) | lazy chunks, loaded only when needed (gzip) |');
   console.log('|---|---|---|---|');

@@ -13,12 +13,15 @@ import { DEFAULT_LIMITS, type Limits } from './config.ts';
 import { CurrentRecipients, ManifestUnavailableError } from './current-recipients.ts';
 import type { TiplineDb } from './db/open-database.ts';
 import { ApiError, errorBody } from './http/api-error.ts';
+import { healthCheck } from './http/health-check.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { serveStatic, type StaticFiles } from './http/static-files.ts';
 import { journalistApi } from './journalist/api.ts';
 import { sourceApi } from './source/api.ts';
+import { PageAssets, providePageAssets, type Release } from './source/page-assets.ts';
 import { pageContext, sourcePages } from './source/pages.ts';
+import { RELEASE_VERSION } from './release.ts';
 import { messagePage } from './source/views.ts';
 import { JournalistStore } from './store/journalist-store.ts';
 import { ManifestStore } from './store/manifest-store.ts';
@@ -28,9 +31,14 @@ import { SourceSessions } from './source/sessions.ts';
 import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
 import { TokenBucket } from './abuse/token-bucket.ts';
 import { AuthThrottle } from './abuse/auth-throttle.ts';
+import { BlobStore } from './uploads/blob-store.ts';
+import { UploadStore } from './uploads/upload-store.ts';
+import { uploadApi } from './uploads/upload-api.ts';
 import { TipIntake } from './tip-intake.ts';
 
 export type AppOptions = {
+  /** Where attachment ciphertext is kept (`<data>/blobs`). */
+  blobDir: string;
   /** Proof-of-work settings; `baseDifficulty: 0` turns the work off (tests, benchmarks). */
   pow?: Partial<Omit<PowOptions, 'clock'>>;
   db: TiplineDb;
@@ -40,6 +48,8 @@ export type AppOptions = {
   /** Earlier newsroom keys (from config.json), shown on the landing page. */
   previousFingerprints?: { fingerprint: string; until: string }[];
   onion?: string | undefined;
+  /** The release the source pages' footer shows; without it, package.json's version alone. */
+  release?: Release;
   /** Where log lines go. They never hold client data; see request-logger.ts. */
   log?: (line: string) => void;
   clock?: () => Date;
@@ -51,18 +61,25 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const tips = new TipStore(options.db, options.clock);
   const journalists = new JournalistStore(options.db);
   const recipients = new CurrentRecipients(new ManifestStore(options.db), options.newsroomPublicKey, options.clock);
-  const intake = new TipIntake(tips, recipients);
+  const intake = new TipIntake(tips, recipients, limits.maxAttachmentBytesPerTip);
+  const uploads = new UploadStore(options.db, await BlobStore.open(options.blobDir));
   const replies = new ReplyStore(options.db, options.clock);
   const sessions = new SourceSessions();
   const pow = await PowGuard.open(options.db, { ...options.pow, ...(options.clock ? { clock: options.clock } : {}) });
   const noJsBucket = new TokenBucket({ capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute });
 
+  // Subresource Integrity values come from the very bytes served below.
+  const pageAssets = PageAssets.from(options.staticFiles, options.release ?? { version: RELEASE_VERSION });
+
   const app = new Hono();
+  app.use('*', providePageAssets(pageAssets));
   app.use('*', securityHeaders({ onion: options.onion }));
   app.use('*', requestLogger(log));
+  app.get('/healthz', healthCheck(options.db));
 
+  app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits }));
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
-  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, limits, throttle: new AuthThrottle() }));
+  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle() }));
   app.get('/static/*', serveStatic(options.staticFiles));
   app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
 

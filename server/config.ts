@@ -16,7 +16,21 @@ export type Limits = {
   noJsBurst: number;
   /** …refilled at this many per minute. */
   noJsPerMinute: number;
+  /** Attachments: largest file (ciphertext), total per tip, files per tip, largest upload chunk. */
+  maxFileBytes: number;
+  maxAttachmentBytesPerTip: number;
+  maxFilesPerTip: number;
+  maxChunkBytes: number;
+  /** Uploads no tip claimed are deleted after this long. */
+  unclaimedUploadMs: number;
 };
+
+/**
+ * Room for OpenPGP framing on top of a file's own size, per attachment. The
+ * limits above count ciphertext; a file of `maxFileBytes - ATTACHMENT_FRAMING_BYTES`
+ * always fits (measured: about 150 bytes plus one key packet per journalist).
+ */
+export const ATTACHMENT_FRAMING_BYTES = 1024 * 1024;
 
 export const DEFAULT_LIMITS: Limits = {
   maxTipBytes: 2 * 1024 * 1024,
@@ -25,6 +39,12 @@ export const DEFAULT_LIMITS: Limits = {
   maxFollowupsPerThreadPerDay: 20,
   noJsBurst: 30,
   noJsPerMinute: 2,
+  // 2 GiB of file plus room for OpenPGP framing (about 0.01 %).
+  maxFileBytes: 2 * 1024 ** 3 + ATTACHMENT_FRAMING_BYTES,
+  maxAttachmentBytesPerTip: 5 * 1024 ** 3,
+  maxFilesPerTip: 20,
+  maxChunkBytes: 8 * 1024 * 1024,
+  unclaimedUploadMs: 24 * 60 * 60 * 1000,
 };
 
 export type ServeSettings = {

@@ -25,6 +25,12 @@ export type Recipients = {
   desks: DeskKeys[];
   /** The desk a tip goes to: `deskId` when given and known; the only desk when there is one. Undefined otherwise. */
   desk: (deskId: string | null | undefined) => DeskKeys | undefined;
+  /**
+   * Who must be able to open something already filed under `deskId` (a
+   * follow-up, a reply copy, a re-keyed tip): that desk, or everyone when the
+   * desk no longer exists, as `tipRecipientIds` in crypto/rekey.ts decides.
+   */
+  stored: (deskId: string | null | undefined) => DeskKeys;
 };
 
 export class ManifestUnavailableError extends Error {
@@ -69,7 +75,9 @@ export class CurrentRecipients {
       keyIds: d.recipients.map((id) => keyIds[index.get(id)!]!),
     }));
     const desk = (deskId: string | null | undefined) => (deskId ? desks.find((d) => d.id === deskId) : desks.length === 1 ? desks[0] : undefined);
-    this.cached = { signed, manifest, keys, keyIds, desks, desk };
+    const everyone: DeskKeys = { id: '', name: '', recipientIds: manifest.recipients.map((r) => r.id), keys, keyIds };
+    const stored = (deskId: string | null | undefined) => (deskId ? desks.find((d) => d.id === deskId) : undefined) ?? everyone;
+    this.cached = { signed, manifest, keys, keyIds, desks, desk, stored };
     return this.cached;
   }
 }

@@ -25,7 +25,7 @@ export class DataDirError extends Error {
 
 export function dataDirPaths(root: string) {
   const dir = resolve(root);
-  return { dir, dbFile: join(dir, 'tipline.db'), configFile: join(dir, 'config.json') };
+  return { dir, dbFile: join(dir, 'tipline.db'), configFile: join(dir, 'config.json'), blobDir: join(dir, 'blobs') };
 }
 
 export async function initDataDir(root: string, config: { newsroomPublicKey: string }): Promise<ReturnType<typeof dataDirPaths>> {

@@ -21,3 +21,8 @@ export function packageRoot(): string {
 export function publicDir(): string {
   return join(packageRoot(), 'dist', 'public');
 }
+
+/** The asset lock `npm run build` writes next to dist/public/ (see crypto/asset-lock.ts). */
+export function assetLockFile(): string {
+  return join(packageRoot(), 'dist', 'assets.lock.json');
+}

@@ -34,15 +34,20 @@ export async function purgeExpired(db: TiplineDb, o: { retentionDays: number; to
   return result;
 }
 
-/** Runs {@link purgeExpired} now and then every hour. Returns a function that stops it. */
-export function startRetentionJob(db: TiplineDb, o: { retentionDays: number; log: (line: string) => void }): () => void {
+/**
+ * Runs {@link purgeExpired} now and then every hour, followed by `sweepBlobs`
+ * (attachment files whose tip is gone, and uploads no tip claimed in time).
+ * Returns a function that stops it.
+ */
+export function startRetentionJob(db: TiplineDb, o: { retentionDays: number; log: (line: string) => void; sweepBlobs?: () => Promise<number> }): () => void {
   const run = () =>
-    purgeExpired(db, { retentionDays: o.retentionDays }).then(
-      (r) => {
+    purgeExpired(db, { retentionDays: o.retentionDays })
+      .then(async (r) => {
         if (r.tips + r.replies + r.threads > 0) o.log(`retention: deleted ${r.tips} tip(s), ${r.replies} reply(ies), ${r.threads} conversation(s) older than ${o.retentionDays} days`);
-      },
-      (e: Error) => o.log(`retention: failed (${e.name})`),
-    );
+        const blobs = (await o.sweepBlobs?.()) ?? 0;
+        if (blobs > 0) o.log(`retention: deleted ${blobs} attachment file(s) no tip holds`);
+      })
+      .catch((e: Error) => o.log(`retention: failed (${e.name})`));
   void run();
   const timer = setInterval(run, 60 * 60 * 1000);
   timer.unref();

@@ -20,7 +20,7 @@ import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument, type TipDocument } from '../crypto/tip-document.ts';
 import type { CurrentRecipients } from './current-recipients.ts';
 import { ApiError } from './http/api-error.ts';
-import { NoSuchThreadError, ThreadExistsError, type TipStore } from './store/tip-store.ts';
+import { AttachmentClaimError, NoSuchThreadError, ThreadExistsError, type TipStore } from './store/tip-store.ts';
 import type { TipKind } from './db/schema.ts';
 
 /**
@@ -28,12 +28,13 @@ import type { TipKind } from './db/schema.ts';
  * continues it) and the desk it is for: the manifest desk whose journalists'
  * keys, and only theirs, must open it.
  */
-export type ThreadRef = { threadId: string; kind: TipKind; desk?: string | null | undefined };
+export type ThreadRef = { threadId: string; kind: TipKind; desk?: string | null | undefined; attachments?: string[] | undefined };
 
 export class TipIntake {
   constructor(
     private readonly tips: TipStore,
     private readonly recipients: CurrentRecipients,
+    private readonly maxAttachmentBytes = Infinity,
   ) {}
 
   async acceptEncrypted(ciphertext: Uint8Array, thread: ThreadRef): Promise<string> {
@@ -50,17 +51,17 @@ export class TipIntake {
       }
       throw e;
     }
-    return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id });
+    return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id || null, attachments: thread.attachments });
   }
 
   async encryptAndStore(doc: TipDocument, thread: ThreadRef): Promise<string> {
     const { manifest, desk } = await this.resolve(thread);
     const keys = desk.keys;
-    const plain = encodeTipDocument({ ...doc, desk: desk.name });
+    const plain = encodeTipDocument({ ...doc, ...(desk.name ? { desk: desk.name } : {}) });
     const padded = padToBucket(plain);
     try {
       const ciphertext = await encryptToKeys(padded, keys);
-      return await this.store({ ciphertext, via: 'server', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id });
+      return await this.store({ ciphertext, via: 'server', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id || null });
     } finally {
       wipe(plain, padded);
     }
@@ -69,18 +70,22 @@ export class TipIntake {
   /** The current manifest and the desk this tip is for. A follow-up goes to its conversation's desk. */
   private async resolve(thread: ThreadRef) {
     const current = await this.recipients.get();
-    const wanted = thread.kind === 'followup' ? await this.tips.threadDesk(thread.threadId) : thread.desk;
-    const desk = current.desk(wanted) ?? (thread.kind === 'followup' ? current.desks[0] : undefined);
+    if (thread.kind === 'followup') {
+      const threadDesk = await this.tips.threadDesk(thread.threadId);
+      return { manifest: current.manifest, desk: { ...current.stored(threadDesk), id: threadDesk ?? '' } };
+    }
+    const desk = current.desk(thread.desk);
     if (!desk) throw new ApiError(400, 'desk-required', 'Choose a desk: this tip line has several.');
     return { manifest: current.manifest, desk };
   }
 
   private async store(tip: Parameters<TipStore['add']>[0]): Promise<string> {
     try {
-      return await this.tips.add(tip);
+      return await this.tips.add({ ...tip, maxAttachmentBytes: this.maxAttachmentBytes });
     } catch (e) {
       if (e instanceof ThreadExistsError) throw new ApiError(409, 'codename-in-use', 'This codename already has a conversation. Reload the page to get a new one.');
       if (e instanceof NoSuchThreadError) throw new ApiError(404, 'no-conversation', 'This conversation no longer exists.');
+      if (e instanceof AttachmentClaimError) throw new ApiError(422, 'bad-attachments', `The attachments can't be added: ${e.message}. Upload them again.`);
       throw e;
     }
   }

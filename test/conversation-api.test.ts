@@ -202,7 +202,7 @@ describe('what an attacker learns', () => {
     const k = await openThread(codename, 'scan me');
     const secretReply = `reply-marker-${hex.encode(randomBytes(8))}`;
     expect((await reply(threadIdOf(k.lookupSecret), k.replyPublicKey, secretReply)).status).toBe(201);
-    const files = await Promise.all((await readdir(newsroom.dataDir)).map((f) => readFile(join(newsroom.dataDir, f))));
+    const files = await Promise.all((await readdir(newsroom.dataDir, { withFileTypes: true })).filter((f) => f.isFile()).map((f) => readFile(join(newsroom.dataDir, f.name))));
     const needles = [
       Buffer.from(codename),
       Buffer.from(codename.split(' ').slice(0, 3).join(' ')),

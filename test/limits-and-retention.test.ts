@@ -117,7 +117,7 @@ describe('retention', () => {
       await longAgo.add({ ciphertext: old, via: 'browser', manifestVersion: 1, threadId: oldThread, kind: 'tip' });
       const freshId = await new TipStore(t.db).add({ ciphertext: fresh, via: 'browser', manifestVersion: 1, threadId: 'b'.repeat(64), kind: 'tip' });
       const slice = Buffer.from(old.subarray(old.length - 120, old.length - 40));
-      const scan = async () => (await Promise.all((await readdir(newsroom.dataDir)).map((f) => readFile(join(newsroom.dataDir, f))))).some((b) => b.includes(slice));
+      const scan = async () => (await Promise.all((await readdir(newsroom.dataDir, { withFileTypes: true })).filter((f) => f.isFile()).map((f) => readFile(join(newsroom.dataDir, f.name))))).some((b) => b.includes(slice));
       expect(await scan()).toBe(true);
 
       expect(await purgeExpired(t.db, { retentionDays: 0 })).toEqual({ tips: 0, replies: 0, threads: 0 }); // 0 keeps forever

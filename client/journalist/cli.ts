@@ -1,10 +1,11 @@
-/** `tipline journalist …`: fetch, decrypt, reply and delete, on the journalist's own machine. */
+/** `tipline journalist …`: fetch, decrypt, reply, delete and re-key, on the journalist's own machine. */
 import { readPrivateKey } from '../../crypto/envelope.ts';
 import { parseOptions, readSecretFile, readTextFile, UsageError } from '../../server/cli/args.ts';
 import { messageIdFrom } from './conversation-folders.ts';
 import { decryptTips } from './decrypt-tips.ts';
 import { deleteConversation } from './delete-thread.ts';
 import { fetchTips } from './fetch-tips.ts';
+import { rekeyTips } from './rekey-tips.ts';
 import { sendReply } from './send-reply.ts';
 
 export const JOURNALIST_USAGE = `Usage:
@@ -17,7 +18,12 @@ export const JOURNALIST_USAGE = `Usage:
       Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
       --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).
   tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER
-      Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.`;
+      Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.
+  tipline journalist rekey --key SECRET.asc [--passphrase-file FILE] --server URL --token-file FILE --inbox DIR
+      After a journalist leaves or replaces a key: make every tip you can see open with its desk's
+      current keys only. --key must open the tips as they are now (after a key change, your OLD key).
+      Only the key packets change, on this machine; the tip itself never does. Safe to run again.
+      --inbox is fetch's --out: its pinned newsroom key vouches for the current keys, and its copies are updated.`;
 
 export class CommandFailed extends Error {
   override name = 'CommandFailed';
@@ -51,6 +57,7 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     const r = await fetchTips({ server: o.server!, token, outDir: o.out!, log: out });
     out(`${r.fetched} new tip(s) fetched into ${o.out}; ${r.alreadyHad} already there.`);
     out(`${r.replies.fetched} new reply copy(ies) fetched; ${r.replies.alreadyHad} already there.`);
+    if (r.attachments.fetched + r.attachments.alreadyHad > 0) out(`${r.attachments.fetched} new attachment(s) fetched; ${r.attachments.alreadyHad} already there.`);
     return;
   }
   if (sub === 'decrypt') {
@@ -59,14 +66,7 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
       { key: { type: 'string', required: true }, 'passphrase-file': { type: 'string' }, in: { type: 'string', required: true }, out: { type: 'string', required: true } },
       JOURNALIST_USAGE,
     );
-    const armored = await readTextFile(o.key!, 'secret key');
-    const passphrase = o['passphrase-file'] ? await readSecretFile(o['passphrase-file'], 'passphrase') : undefined;
-    let key;
-    try {
-      key = await readPrivateKey(armored, passphrase);
-    } catch (e) {
-      throw new UsageError(`cannot use the secret key in ${o.key}: ${(e as Error).message}`);
-    }
+    const key = await readSecretKeyOption(o.key!, o['passphrase-file']);
     const r = await decryptTips({ key, inDir: o.in!, outDir: o.out!, log: out });
     out(`${r.decrypted.length} message(s) decrypted into ${o.out}; ${r.alreadyDone} already decrypted; ${r.failed.length} failed.`);
     if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} message(s) could not be decrypted; see the reasons above`);
@@ -103,5 +103,34 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     out(`Copies on this machine${r.folder ? ` (${r.folder} and the fetched .gpg files)` : ''} are still here; delete them when you no longer need them.`);
     return;
   }
+  if (sub === 'rekey') {
+    const o = parseOptions(
+      rest,
+      { ...SERVER_OPTIONS, key: { type: 'string', required: true }, 'passphrase-file': { type: 'string' }, inbox: { type: 'string', required: true } },
+      JOURNALIST_USAGE,
+    );
+    const key = await readSecretKeyOption(o.key!, o['passphrase-file']);
+    const token = await readSecretFile(o['token-file']!, 'token');
+    const r = await rekeyTips({ server: o.server!, token, key, inboxDir: o.inbox!, log: out });
+    out(
+      `${r.rekeyed.length} tip(s) re-keyed; ${r.alreadyCurrent} already current; ${r.notOpenable.length} not openable with this key; ${r.failed.length} failed.` +
+        (r.gone ? ` ${r.gone} deleted meanwhile.` : ''),
+    );
+    if (r.notOpenable.length > 0) out('If your key was replaced, run rekey again with your OLD secret key: it is the one that opens tips from before the change.');
+    if (r.localCopiesUpdated) out(`${r.localCopiesUpdated} copy(ies) in ${o.inbox} updated to the re-keyed version.`);
+    if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} tip(s) could not be re-keyed; see the reasons above, then run the same command again`);
+    return;
+  }
   throw new UsageError(JOURNALIST_USAGE);
+}
+
+/** Reads and unlocks `--key` (with `--passphrase-file` when it is protected). */
+async function readSecretKeyOption(keyFile: string, passphraseFile: string | undefined) {
+  const armored = await readTextFile(keyFile, 'secret key');
+  const passphrase = passphraseFile ? await readSecretFile(passphraseFile, 'passphrase') : undefined;
+  try {
+    return await readPrivateKey(armored, passphrase);
+  } catch (e) {
+    throw new UsageError(`cannot use the secret key in ${keyFile}: ${(e as Error).message}`);
+  }
 }

@@ -7,7 +7,12 @@
  * - `fields.json`: any form fields (tips and follow-ups);
  * - `meta.json`: kind, place in the conversation, the conversation's pseudonym
  *   and id, the day, and for tips who encrypted it (`browser`, or `server` when
- *   the source had JavaScript off and the server saw the plaintext).
+ *   the source had JavaScript off and the server saw the plaintext), and the
+ *   attachments (`[{ name, savedAs, size, sha256, risky, metadataFound }]`);
+ * - `attachments/`: the files the source attached, decrypted, checked and
+ *   flagged (see decrypt-attachments.ts). An attachment that is missing or
+ *   fails its checks fails the whole message, so a message folder always
+ *   holds everything its tip sent.
  *
  * Each conversation's `thread.json` keeps the source's reply key from the first
  * tip, which `reply` needs. A journalist never sees the source's codename: it
@@ -26,6 +31,7 @@ import { basename, join, resolve } from 'node:path';
 import { isDay } from '../../crypto/day.ts';
 import { decryptWithKey, type PrivateKey } from '../../crypto/envelope.ts';
 import { decodeTipDocument, type TipDocument } from '../../crypto/tip-document.ts';
+import { decryptAttachments, type AttachmentRecord } from './decrypt-attachments.ts';
 import {
   MESSAGE_ID_RE,
   messageFolderName,
@@ -50,7 +56,10 @@ type Fetched =
 export async function decryptTips(o: { key: PrivateKey; inDir: string; outDir: string; log?: (line: string) => void }): Promise<DecryptResult> {
   const log = o.log ?? (() => {});
   const ids = (await readdir(o.inDir)).filter((n) => n.endsWith('.gpg')).map((n) => n.slice(0, -4)).filter((id) => MESSAGE_ID_RE.test(id));
-  const items = await Promise.all(ids.map((id) => readFetched(o.inDir, id)));
+  const fetched = await Promise.all(ids.map((id) => readFetched(o.inDir, id)));
+  // Attachment blobs are `<blobId>.gpg` too; their tip's `.json` lists them, and they are opened with it.
+  const blobIds = new Set(fetched.flatMap((f) => (f.kind === 'reply' || !Array.isArray(f.tip?.attachments) ? [] : f.tip.attachments.map((a) => a?.id))));
+  const items = fetched.filter((f) => !blobIds.has(f.id));
   // Conversation by conversation, each in its own order; then tips with no conversation.
   items.sort((a, b) => cmp(a.threadId ?? '~', b.threadId ?? '~') || a.seq - b.seq || cmp(a.id, b.id));
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
@@ -73,8 +82,9 @@ export async function decryptTips(o: { key: PrivateKey; inDir: string; outDir: s
       await mkdir(partial, { mode: 0o700 });
       await writeFile(join(partial, 'message.txt'), doc.message, { mode: 0o600 });
       if (item.kind !== 'reply') await writeFile(join(partial, 'fields.json'), `${JSON.stringify(doc.fields, null, 2)}\n`, { mode: 0o600 });
+      const attachments = item.kind === 'reply' ? [] : await decryptAttachments({ key: o.key, inDir: o.inDir, messageFolder: partial, refs: doc.attachments ?? [] });
       const pseudonym = threadFolder ? basename(threadFolder) : null;
-      await writeFile(join(partial, 'meta.json'), `${JSON.stringify(metaFor(item, doc, pseudonym), null, 2)}\n`, { mode: 0o600 });
+      await writeFile(join(partial, 'meta.json'), `${JSON.stringify(metaFor(item, doc, pseudonym, attachments), null, 2)}\n`, { mode: 0o600 });
       if (threadFolder && item.threadId !== null) {
         await mkdir(threadFolder, { recursive: true, mode: 0o700 });
         await updateThreadInfo(threadFolder, item.threadId, item.kind === 'tip' && doc.type === 'tip' ? doc.replyPublicKey : undefined, resolve(o.inDir), log);
@@ -82,6 +92,11 @@ export async function decryptTips(o: { key: PrivateKey; inDir: string; outDir: s
       await rename(partial, folder);
       result.decrypted.push(folder);
       log(`decrypted ${item.kind === 'followup' ? 'follow-up' : item.kind} ${item.id} → ${folder}`);
+      for (const a of attachments) {
+        log(`  attachment ${join(folder, a.savedAs)} (${a.size} bytes, SHA-256 checked)`);
+        if (a.risky) log(`  warning: ${a.savedAs} is an executable, script or macro-enabled file: open it only on an offline machine you can wipe`);
+        if (a.metadataFound.length > 0) log(`  warning: ${a.savedAs} still carries hidden information: ${a.metadataFound.join('; ')}`);
+      }
     } catch (e) {
       await rm(partial, { recursive: true, force: true });
       const reason = describeFailure(e);
@@ -113,7 +128,7 @@ function legacyDay(tip: Partial<RemoteTip> | undefined): string {
   return isDay(tip?.receivedDay) ? tip.receivedDay : 'unknown-day';
 }
 
-function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null): Record<string, unknown> {
+function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, attachments: AttachmentRecord[]): Record<string, unknown> {
   const where = { id: item.id, kind: item.kind, seq: item.threadId === null ? null : item.seq, threadId: item.threadId, pseudonym, type: doc.type };
   if (item.kind === 'reply') {
     const day = isDay(item.reply.day) ? item.reply.day : null;
@@ -139,6 +154,7 @@ function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null): Rec
     manifestVersion: tip?.manifestVersion ?? null,
     language: doc.lang ?? null,
     desk: doc.desk ?? null,
+    attachments,
   };
 }
 

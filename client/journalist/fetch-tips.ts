@@ -4,6 +4,8 @@
  *
  * - per tip or follow-up, `<id>.gpg` (the OpenPGP message, exactly as stored)
  *   and `<id>.json` (day received, how it was encrypted, conversation, place in it);
+ * - per attachment of a tip, `<blobId>.gpg`: one OpenPGP message per file,
+ *   streamed to disk and resumed after a break (see fetch-attachments.ts);
  * - per reply, `<id>.gpg` (the newsroom's OpenPGP copy) and `<id>.json`
  *   (`kind: 'reply'`, conversation, place in it, day sent);
  * - `manifest.json` and `newsroom-key.txt`: the newsroom key is pinned on the
@@ -11,8 +13,9 @@
  *   newsroom-pin.ts). A changed key stops the fetch before anything is downloaded.
  *
  * Incremental: whatever already has its `.gpg` here is not downloaded again.
- * Each file is written through a temporary name and renamed, and the `.gpg` is
- * written last, so an interrupted run leaves no half file. Ids and days from
+ * Each file is written through a temporary name and renamed, and a tip's
+ * `.gpg` is written last, after its attachments, so an interrupted run leaves
+ * no half file and no tip whose attachments are missing. Ids and days from
  * the server are checked before they become file names.
  *
  * @example
@@ -22,6 +25,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDay } from '../../crypto/day.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
+import { fetchAttachment } from './fetch-attachments.ts';
 import { exists, writeFileAtomic } from './files.ts';
 import { JournalistClientError, JournalistApi, type RemoteReply, type RemoteTip } from './journalist-api.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
@@ -35,6 +39,8 @@ export type FetchResult = {
   fetched: number;
   alreadyHad: number;
   replies: { fetched: number; alreadyHad: number };
+  /** Attachment blobs (`<blobId>.gpg`). */
+  attachments: { fetched: number; alreadyHad: number };
   /** Set on the first fetch into a folder: the fingerprint of the newsroom key just pinned. */
   pinnedFingerprint?: string;
 };
@@ -56,7 +62,7 @@ export async function fetchTips(o: {
     log(`pinned the newsroom key ${checked.fingerprint} in ${o.outDir}. Compare it with the fingerprint your newsroom publishes; if they differ, stop and tell your admin.`);
   }
 
-  const result: FetchResult = { fetched: 0, alreadyHad: 0, replies: { fetched: 0, alreadyHad: 0 } };
+  const result: FetchResult = { fetched: 0, alreadyHad: 0, replies: { fetched: 0, alreadyHad: 0 }, attachments: { fetched: 0, alreadyHad: 0 } };
   if (checked.pinnedNow) result.pinnedFingerprint = checked.fingerprint;
   let cursor: string | null = null;
   do {
@@ -64,12 +70,20 @@ export async function fetchTips(o: {
     for (const tip of page.tips) {
       checkTipSummary(tip);
       const gpgFile = join(o.outDir, `${tip.id}.gpg`);
-      if (await exists(gpgFile)) {
+      const had = await exists(gpgFile);
+      // The .json first: it tells decrypt which .gpg files are this tip's attachments, not tips.
+      if (!had) await writeFileAtomic(join(o.outDir, `${tip.id}.json`), `${JSON.stringify(tip, null, 2)}\n`);
+      // Then the attachments, also for a tip already here (an earlier run may have stopped in one).
+      for (const blob of tip.attachments ?? []) {
+        const outcome = await fetchAttachment(api, o.outDir, blob, log);
+        result.attachments[outcome]++;
+        if (outcome === 'fetched') log(`fetched attachment ${blob.id} of tip ${tip.id} (${blob.size} bytes, encrypted)`);
+      }
+      if (had) {
         result.alreadyHad++;
         continue;
       }
       const bytes = await api.getTip(tip.id);
-      await writeFileAtomic(join(o.outDir, `${tip.id}.json`), `${JSON.stringify(tip, null, 2)}\n`);
       // The .gpg file is written last: its presence means "this tip is complete here".
       await writeFileAtomic(gpgFile, bytes);
       result.fetched++;
@@ -108,7 +122,8 @@ function checkTipSummary(tip: RemoteTip): void {
     (tip.via === 'browser' || tip.via === 'server') &&
     (tip.threadId === null || isThreadId(tip.threadId)) &&
     (tip.kind === 'tip' || tip.kind === 'followup') &&
-    Number.isSafeInteger(tip.seq) && tip.seq >= 1;
+    Number.isSafeInteger(tip.seq) && tip.seq >= 1 &&
+    (tip.attachments === undefined || (Array.isArray(tip.attachments) && tip.attachments.length <= 100));
   if (!ok) throw new JournalistClientError('the server listed a tip in a shape this tool does not accept; nothing more was fetched. Update tipline, or tell your admin.');
 }
 

@@ -9,6 +9,7 @@
  * const api = new JournalistApi('http://127.0.0.1:8080', token);
  * const { tips, nextCursor } = await api.listTips(null);
  */
+import { base64 } from '../../crypto/bytes.ts';
 
 /** A tip or a follow-up, as listed by the server (and saved as `<id>.json` by fetch). */
 export type RemoteTip = {
@@ -22,6 +23,10 @@ export type RemoteTip = {
   kind: 'tip' | 'followup';
   /** Its place in the conversation: 1 is the first tip. */
   seq: number;
+  /** The manifest desk it was sent to; null (or absent, from older servers) when none was recorded. */
+  desk?: string | null;
+  /** Its attachments' encrypted blobs (absent from older servers). Names and types are inside the tip. */
+  attachments?: { id: string; size: number }[];
 };
 
 /** The newsroom's copy of a journalist's reply, as listed by the server. */
@@ -80,6 +85,27 @@ export class JournalistApi {
   async getTip(id: string): Promise<Uint8Array> {
     const res = await this.request(`/api/v1/journalist/tips/${encodeURIComponent(id)}`);
     return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /**
+   * Replaces a tip's key packets (see rekey-tips.ts): `ciphertext` must be the
+   * stored tip with only its key packets changed, to exactly the current keys
+   * of its desk. The server checks both and answers 422 otherwise.
+   */
+  async putTipCiphertext(id: string, ciphertext: Uint8Array): Promise<void> {
+    await this.request(`/api/v1/journalist/tips/${encodeURIComponent(id)}/ciphertext`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ciphertext: base64.encode(ciphertext) }),
+    });
+  }
+
+  /**
+   * An attachment's ciphertext as a streamed response, from byte `start` on
+   * (a `Range` request, to resume a download; the server then answers 206).
+   */
+  async getBlob(id: string, start = 0): Promise<Response> {
+    return this.request(`/api/v1/journalist/blobs/${encodeURIComponent(id)}`, start > 0 ? { headers: { range: `bytes=${start}-` } } : {});
   }
 
   async deleteTip(id: string): Promise<void> {

@@ -15,9 +15,11 @@
  * @example
  * const { replyId, pseudonym } = await sendReply({ server, token, decryptedDir: 'read', messageId, message: 'Thank you…' });
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { base64, hex, wipe } from '../../crypto/bytes.ts';
 import { encryptToKeys, readPublicKey } from '../../crypto/envelope.ts';
+import { tipRecipientIds } from '../../crypto/rekey.ts';
 import { padToBucket } from '../../crypto/padding.ts';
 import { sealReply } from '../../crypto/reply-box.ts';
 import { encodeTipDocument } from '../../crypto/tip-document.ts';
@@ -69,7 +71,10 @@ export async function sendReply(o: {
   const api = new JournalistApi(o.server, o.token);
   const { manifest } = await checkServerManifest(inboxDir, await api.getManifest(), { onFirstUse: 'refuse' });
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');
-  const keys = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
+  // The newsroom's copy goes to the conversation's desk (the server checks), as fetch recorded it.
+  const deskId = await deskOfFetched(inboxDir, o.messageId);
+  const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
+  const keys = await Promise.all(tipRecipientIds(manifest, deskId).map((id) => readPublicKey(byId.get(id)!.publicKey)));
 
   const padded = padToBucket(encodeTipDocument({ type: 'reply', message: o.message, fields: {} }));
   let box: Uint8Array;
@@ -97,4 +102,14 @@ export async function sendReply(o: {
     throw e;
   }
   return { replyId, threadId: thread.threadId, pseudonym: thread.pseudonym };
+}
+
+/** The desk of a fetched tip or follow-up, from the `<id>.json` that fetch wrote; null when unknown. */
+async function deskOfFetched(inboxDir: string, messageId: string): Promise<string | null> {
+  try {
+    const info = JSON.parse(await readFile(join(inboxDir, `${messageId}.json`), 'utf8')) as { desk?: string | null };
+    return typeof info.desk === 'string' ? info.desk : null;
+  } catch {
+    return null;
+  }
 }

@@ -10,10 +10,14 @@ import { base64, hex, wipe } from '../../crypto/bytes.ts';
 import { deriveCodenameKeys, generateCodename, parseCodename } from '../../crypto/codename.ts';
 import { utcDay } from '../../crypto/day.ts';
 import { encryptToKeys, readPublicKey } from '../../crypto/envelope.ts';
-import { ManifestError, verifyManifest } from '../../crypto/manifest.ts';
+import { ManifestError, tipRecipientIds, verifyManifest } from '../../crypto/manifest.ts';
 import { padToBucket } from '../../crypto/padding.ts';
 import { solveChallenge, type PowPurpose } from '../../crypto/proof-of-work.ts';
 import { encodeTipDocument } from '../../crypto/tip-document.ts';
+import { errorMessage, request } from './http.ts';
+import { sendAttachments, type AttachmentToSend } from './send-attachments.ts';
+
+export { errorMessage, request };
 
 export type SendTipOptions = {
   message: string;
@@ -26,6 +30,10 @@ export type SendTipOptions = {
   desk?: string;
   strings: Record<string, string | undefined>;
   onStatus: (text: string | undefined) => void;
+  /** Files to send with a first tip, each encrypted and uploaded on its own before the tip. */
+  attachments?: AttachmentToSend[];
+  /** The server's limit for one upload (ciphertext), from the page. */
+  maxUploadBytes?: number;
 };
 
 const fill = (template: string | undefined, reason: string) => (template ?? '{reason}').replace('{reason}', reason);
@@ -44,11 +52,15 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
   const replyPublicKey = hex.encode(derived.replyPublicKey);
   wipe(derived.lookupSecret, derived.replySecretKey);
 
+  // Files first: the tip document describes them, and the tip claims them on arrival.
+  const attachments = o.attachments?.length
+    ? await sendAttachments(o.attachments, { keys, desk: o.desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: () => proofOfWork('upload', o), strings: t, onStatus: o.onStatus })
+    : undefined;
   o.onStatus(t.tEncrypting);
-  const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey }, keys);
+  const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey, ...(attachments ? { attachments } : {}) }, keys);
   const pow = await proofOfWork('tip', o);
   o.onStatus(t.tSending);
-  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret, desk: o.desk, pow }, t);
+  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret, desk: o.desk, attachments: attachments?.map((a) => a.blobId), pow }, t);
   return { receipt: ((await response.json()) as { receipt: string }).receipt, codename };
 }
 
@@ -95,10 +107,11 @@ async function journalistKeys(o: SendTipOptions, deskId: string | undefined) {
   } catch (e) {
     throw new Error(fill(t.tErrorManifest, e instanceof ManifestError ? e.message : 'unreadable manifest'));
   }
-  const desk = manifest.desks.find((d) => d.id === deskId) ?? (manifest.desks.length === 1 ? manifest.desks[0] : undefined);
-  if (!desk) throw new Error(fill(t.tErrorManifest, 'the chosen desk is not in the manifest'));
+  // A first tip goes to the desk chosen on the form (or the only one); a follow-up to its conversation's desk.
+  const chosen = deskId ?? (manifest.desks.length === 1 ? manifest.desks[0]!.id : undefined);
+  if (o.desk !== undefined && !manifest.desks.some((d) => d.id === o.desk)) throw new Error(fill(t.tErrorManifest, 'the chosen desk is not in the manifest'));
   const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
-  return Promise.all(desk.recipients.map((id) => readPublicKey(byId.get(id)!.publicKey)));
+  return Promise.all(tipRecipientIds(manifest, chosen).map((id) => readPublicKey(byId.get(id)!.publicKey)));
 }
 
 async function encryptDocument(doc: Parameters<typeof encodeTipDocument>[0], keys: Awaited<ReturnType<typeof journalistKeys>>): Promise<Uint8Array> {
@@ -114,21 +127,4 @@ async function postJson(url: string, body: unknown, t: SendTipOptions['strings']
   const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, t.tErrorNetwork);
   if (!response.ok) throw new Error(fill(t.tErrorServer, await errorMessage(response)));
   return response;
-}
-
-export async function request(url: string, init: RequestInit, networkError: string | undefined): Promise<Response> {
-  try {
-    return await fetch(url, { ...init, credentials: 'same-origin', redirect: 'error' });
-  } catch {
-    throw new Error(networkError ?? 'network error');
-  }
-}
-
-export async function errorMessage(response: Response): Promise<string> {
-  try {
-    const body = (await response.json()) as { error?: { message?: string } };
-    return body.error?.message ?? `HTTP ${response.status}`;
-  } catch {
-    return `HTTP ${response.status}`;
-  }
 }

@@ -9,7 +9,12 @@
  *
  * The crypto code (openpgp.js) is a separate chunk, loaded when the source
  * starts using the form, so the page is light until then.
+ *
+ * Attached files (attachment-picker.ts) are encrypted and uploaded one by one
+ * before the tip, which then names them; a failure there fails the whole tip.
  */
+import { enhanceAttachments } from './attachment-picker.ts';
+
 type SendTip = typeof import('./send-tip.ts').sendTip;
 
 export function enhanceTipForm(form: HTMLFormElement): void {
@@ -23,6 +28,8 @@ export function enhanceTipForm(form: HTMLFormElement): void {
   const newsroomKey = document.querySelector<HTMLMetaElement>('meta[name="tipline-newsroom-key"]')!.content;
   const lang = document.querySelector<HTMLMetaElement>('meta[name="tipline-lang"]')?.content ?? 'en';
   const maxChars = Number(textarea.maxLength) || Infinity;
+  const attachmentBox = document.getElementById('attachments');
+  const picker = attachmentBox ? enhanceAttachments(attachmentBox, lang) : undefined;
 
   note.textContent = t.tEncryptionJs ?? note.textContent;
   let crypto: Promise<SendTip> | undefined;
@@ -39,15 +46,28 @@ export function enhanceTipForm(form: HTMLFormElement): void {
     if ([...message].length > maxChars) return showError(t.tErrorTooLong ?? '');
     busy = true;
     button.disabled = true;
+    picker?.setBusy(true);
     errorBox.hidden = true;
     try {
+      const attachments = picker ? await picker.ready() : [];
+      picker?.startSending();
       setStatus(t.tChecking);
       const sendTip = await loadCrypto().catch(() => {
         throw new Error(t.tErrorNetwork);
       });
       const desk = (form.querySelector('select[name="desk"]') as HTMLSelectElement | null)?.value;
       const minVersion = Number(document.querySelector<HTMLMetaElement>('meta[name="tipline-manifest-version"]')?.content) || undefined;
-      const { codename } = await sendTip({ message, lang, newsroomKey, minVersion, desk, strings: t, onStatus: setStatus });
+      const { codename } = await sendTip({
+        message,
+        lang,
+        newsroomKey,
+        minVersion,
+        desk,
+        strings: { ...t, ...picker?.strings },
+        onStatus: setStatus,
+        attachments,
+        ...(picker ? { maxUploadBytes: picker.maxUploadBytes } : {}),
+      });
       document.getElementById('codename')!.textContent = codename;
       textarea.value = '';
       form.hidden = true;
@@ -58,6 +78,7 @@ export function enhanceTipForm(form: HTMLFormElement): void {
     } finally {
       busy = false;
       button.disabled = false;
+      picker?.setBusy(false);
       setStatus('');
     }
   });

@@ -1,7 +1,11 @@
-/** `tipline admin …`: set up a newsroom, manage journalists, desks, tokens, manifests and the signing key. */
+/** `tipline admin …`: set up a newsroom, manage journalists, desks, tokens, manifests and the signing key; back up, restore and check a deployment. */
 import { auditLog, addJournalist, initNewsroom, issueToken, listJournalists, removeJournalist, replaceJournalistKey, revokeToken, setJournalistDesks } from '../admin/newsroom.ts';
 import { exportNextManifest, importSignedManifest, newsroomStatus, signManifestFile } from '../admin/manifests.ts';
 import { rotateSigningKey } from '../admin/signing-key.ts';
+import { runDoctor } from '../admin/doctor.ts';
+import { createBackup } from '../backup/create-backup.ts';
+import { restoreBackup } from '../backup/restore-backup.ts';
+import { serveSettings } from '../config.ts';
 import { parseOptions, readTextFile, UsageError } from './args.ts';
 
 export const ADMIN_USAGE = `Usage:
@@ -19,6 +23,10 @@ export const ADMIN_USAGE = `Usage:
   tipline admin manifest import --data DIR --in FILE --sig FILE.sig
   tipline admin signing-key rotate --data DIR --signing-key OLD --new-signing-key NEW
   tipline admin audit --data DIR
+  tipline admin backup --data DIR --out FILE.tar       (while the server runs)
+  tipline admin restore --in FILE.tar --data NEW-DIR   (into a new or empty folder)
+  tipline admin doctor --data DIR [--host ADDR] [--onion ADDRESS.onion] [--retention-days N]
+      (reads the same HOST, TIPLINE_ONION and TIPLINE_RETENTION_DAYS as serve)
 
   Without --signing-key, a change is recorded but not published: publish it with
   manifest export, sign (offline) and import.`;
@@ -150,6 +158,41 @@ export async function adminCommand(argv: string[], out: (line: string) => void):
   if (sub === 'audit') {
     const o = parseOptions(argv.slice(1), data, ADMIN_USAGE);
     for (const e of await auditLog({ dataDir: o.data! })) out(`${e.at}\t${e.actor}\t${e.action}\t${e.detail}`);
+    return;
+  }
+  if (sub === 'backup') {
+    const o = parseOptions(argv.slice(1), { ...data, out: { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await createBackup({ dataDir: o.data!, out: o.out! });
+    const mib = (r.bytes / 1024 / 1024).toFixed(1);
+    out(`Wrote ${r.out} (${mib} MiB): the database (${r.tips} tip(s)), config.json and ${r.blobFiles} attachment file(s).`);
+    if (r.skipped.length) out(`Left out ${r.skipped.length} entry(ies) in blobs/ that are not plain attachment files: ${r.skipped.slice(0, 5).join(', ')}`);
+    out('It holds ciphertext, hashes and public keys only, never the signing key. Keep it like the data directory: private, and off the server too.');
+    out(`Restore it with: tipline admin restore --in ${r.out} --data NEW-DIR`);
+    return;
+  }
+  if (sub === 'restore') {
+    const o = parseOptions(argv.slice(1), { ...data, in: { type: 'string', required: true } }, ADMIN_USAGE);
+    const r = await restoreBackup({ in: o.in!, dataDir: o.data! });
+    out(`Restored the backup of ${r.createdDay} into ${r.dataDir}: ${r.tips} tip(s), ${r.blobFiles} attachment file(s).`);
+    out(`Next: tipline admin doctor --data ${o.data}, then tipline serve --data ${o.data}`);
+    return;
+  }
+  if (sub === 'doctor') {
+    const o = parseOptions(argv.slice(1), { ...data, host: { type: 'string' }, onion: { type: 'string' }, 'retention-days': { type: 'string' } }, ADMIN_USAGE);
+    let settings;
+    try {
+      settings = serveSettings(o, process.env);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const findings = await runDoctor({ dataDir: o.data!, host: settings.host, onion: settings.onion, retentionDays: settings.retentionDays });
+    const label = { ok: 'ok     ', warning: 'WARNING', error: 'ERROR  ' } as const;
+    for (const f of findings) out(`${label[f.level]}  ${f.topic}: ${f.message}`);
+    const errors = findings.filter((f) => f.level === 'error').length;
+    const warnings = findings.filter((f) => f.level === 'warning').length;
+    out('');
+    out(`${errors} error(s), ${warnings} warning(s).`);
+    if (errors) throw new Error(`doctor found ${errors} error(s) in ${o.data}; fix them (see above) and run it again`);
     return;
   }
   throw new UsageError(ADMIN_USAGE);

@@ -3,6 +3,7 @@
  * a non-zero exit: 2 for a usage mistake, 1 for anything else. Never a stack trace.
  */
 import { journalistCommand, JOURNALIST_USAGE } from '../../client/journalist/cli.ts';
+import { verifyCommand, VERIFY_USAGE } from '../../client/verify/cli.ts';
 import { serveSettings } from '../config.ts';
 import { adminCommand, ADMIN_USAGE } from './admin.ts';
 import { parseOptions, UsageError } from './args.ts';
@@ -25,9 +26,14 @@ ${ADMIN_USAGE}
 
 ${JOURNALIST_USAGE}
 
+${VERIFY_USAGE}
+
   tipline --help`;
 
 export async function main(argv: string[]): Promise<number> {
+  // Everything tipline writes (database, WAL, attachments, backups, decrypted
+  // tips) is for its owner only, whatever umask the shell or container left.
+  process.umask(0o077);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const [command, ...rest] = argv;
   try {
@@ -61,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'admin':
         await adminCommand(rest, out);
         return 0;
+      case 'verify':
+        return await verifyCommand(rest, out);
       case 'journalist':
         await journalistCommand(rest, out);
         return 0;

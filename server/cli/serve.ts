@@ -9,11 +9,14 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../app.ts';
-import { type Limits, type ServeSettings } from '../config.ts';
+import { DEFAULT_LIMITS, type Limits, type ServeSettings } from '../config.ts';
+import { BlobStore } from '../uploads/blob-store.ts';
+import { UploadStore } from '../uploads/upload-store.ts';
 import { readDataDir } from '../data-dir.ts';
 import { openDatabase } from '../db/open-database.ts';
 import { loadStaticFiles } from '../http/static-files.ts';
 import { publicDir } from '../paths.ts';
+import { readRelease } from '../release.ts';
 import { ManifestStore } from '../store/manifest-store.ts';
 import { daysBetween, utcDay } from '../../crypto/day.ts';
 import { DEFAULT_POW } from '../abuse/pow-guard.ts';
@@ -44,15 +47,22 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
   }
   const app = await createApp({
     db,
+    blobDir: dir.blobDir,
     newsroomPublicKey: dir.newsroomPublicKey,
     staticFiles,
+    release: await readRelease(),
     onion: settings.onion,
     previousFingerprints: dir.config.previousNewsroomKeys?.map((p) => ({ fingerprint: p.fingerprint, until: p.until })),
     log: settings.log,
     limits: settings.limits,
     pow: { baseDifficulty: settings.powDifficulty ?? DEFAULT_POW.baseDifficulty },
   });
-  const stopRetention = startRetentionJob(db, { retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS, log: settings.log });
+  const janitor = new UploadStore(db, await BlobStore.open(dir.blobDir));
+  const stopRetention = startRetentionJob(db, {
+    retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    log: settings.log,
+    sweepBlobs: () => janitor.sweep({ ...DEFAULT_LIMITS, ...settings.limits }.unclaimedUploadMs),
+  });
   const timeouts = { headers: 20_000, request: 300_000, keepAlive: 5_000, ...settings.timeouts };
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
     const s = serve(

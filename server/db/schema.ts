@@ -82,6 +82,18 @@ export interface SpentChallengesTable {
   expires: number;
 }
 
+export interface UploadsTable {
+  id: string;
+  desk: string | null;
+  /** What the client said the ciphertext would weigh: the running count may not pass it. */
+  declared_bytes: number;
+  received_bytes: number;
+  /** 1 once checked as a whole OpenPGP message to the desk's keys. */
+  complete: number;
+  /** The tip that claimed it, once it arrived. */
+  tip_id: string | null;
+}
+
 export interface Database {
   tips: TipsTable;
   journalists: JournalistsTable;
@@ -92,6 +104,7 @@ export interface Database {
   replies: RepliesTable;
   server_secrets: ServerSecretsTable;
   spent_challenges: SpentChallengesTable;
+  uploads: UploadsTable;
 }
 
 export type { Generated };

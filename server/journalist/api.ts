@@ -1,22 +1,32 @@
 /**
  * The journalist API, behind bearer tokens: list tips, fetch one tip's
- * ciphertext, delete a tip. It hands out ciphertext only; decryption happens
- * on the journalist's own machine.
+ * ciphertext, re-key or delete a tip. It hands out ciphertext only; decryption
+ * happens on the journalist's own machine.
+ *
+ * Re-keying (`PUT /tips/:id/ciphertext`, used by `tipline journalist rekey`)
+ * takes the same tip with new key packets. The server trusts none of it: the
+ * encrypted data packet must be byte-for-byte the stored one (compared by
+ * SHA-256), and the key packets must name exactly the keys the tip belongs to
+ * now. A tip whose desk no longer exists (or that has none) belongs to every
+ * current journalist, as it is already listed to all of them; see
+ * `tipRecipientIds` in crypto/rekey.ts, which the client shares.
  */
 import { Hono } from 'hono';
 import * as z from 'zod';
 import { base64 } from '../../crypto/bytes.ts';
 import { checkRecipients } from '../../crypto/envelope.ts';
 import { NotEncryptedError } from '../../crypto/packets.ts';
+import { sameEncryptedData, tipRecipientIds } from '../../crypto/rekey.ts';
 import { isReplyBox } from '../../crypto/reply-box.ts';
 import type { Limits } from '../config.ts';
-import type { CurrentRecipients } from '../current-recipients.ts';
+import type { CurrentRecipients, Recipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
 import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
 import { requireJson } from '../source/api.ts';
 import type { SourceSessions } from '../source/sessions.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { AuthThrottle } from '../abuse/auth-throttle.ts';
+import type { UploadStore } from '../uploads/upload-store.ts';
 import type { Journalist, JournalistStore } from '../store/journalist-store.ts';
 import { BadCursorError, NoSuchThreadError, type TipStore } from '../store/tip-store.ts';
 
@@ -25,6 +35,9 @@ type Env = { Variables: { journalist: Journalist } };
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 const THREAD_RE = /^[0-9a-f]{64}$/;
 const ReplyBody = z.strictObject({ box: z.string().min(1), copy: z.string().min(1) });
+const RekeyBody = z.strictObject({ ciphertext: z.string().min(1) });
+/** Room for the new key packets on top of the stored tip: an RSA-16384 key packet is about 2 KiB. */
+const KEY_PACKET_ALLOWANCE = 2048;
 
 export type JournalistApiDeps = {
   journalists: JournalistStore;
@@ -34,6 +47,7 @@ export type JournalistApiDeps = {
   sessions: SourceSessions;
   limits: Limits;
   throttle: AuthThrottle;
+  uploads: UploadStore;
 };
 
 export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
@@ -72,7 +86,9 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
   api.get('/tips', async (c) => {
     const limit = pageLimit(c.req.query('limit'), deps.limits.maxPageSize);
     try {
-      return c.json(await deps.tips.list({ limit, cursor: c.req.query('cursor') ?? null, desks: await desksOf(c.get('journalist').id) }));
+      const page = await deps.tips.list({ limit, cursor: c.req.query('cursor') ?? null, desks: await desksOf(c.get('journalist').id) });
+      const attachments = await deps.uploads.forTips(page.tips.map((t) => t.id));
+      return c.json({ ...page, tips: page.tips.map((t) => ({ ...t, attachments: attachments.get(t.id) ?? [] })) });
     } catch (e) {
       if (e instanceof BadCursorError) throw new ApiError(400, 'bad-cursor', 'The cursor is not one this server gave out.');
       throw e;
@@ -85,9 +101,57 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     return c.body(tip.ciphertext as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
   });
 
+  api.put('/tips/:id/ciphertext', async (c) => {
+    const id = tipId(c.req.param('id'));
+    const tip = await deps.tips.get(id);
+    if (!tip || !canRead(await desksOf(c.get('journalist').id), tip.summary.desk)) throw new ApiError(404, 'not-found', 'No such tip.');
+    requireJson(c.req.header('content-type'));
+    const current = await deps.recipients.get();
+    const keyIds = currentKeyIdsFor(current, tip.summary.desk);
+    const limit = tip.ciphertext.length + KEY_PACKET_ALLOWANCE * keyIds.length;
+    const parsed = RekeyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 4) / 3) + 1024)));
+    if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"ciphertext": "<base64 OpenPGP message>"}.');
+    const rekeyed = decode(parsed.data.ciphertext, limit, 'The re-keyed tip is larger than the stored tip plus its new key packets.');
+    try {
+      if (!sameEncryptedData(tip.ciphertext, rekeyed)) {
+        throw new ApiError(422, 'data-changed', 'The encrypted data packet differs from the stored one; only the key packets may change. Nothing was stored.');
+      }
+      checkRecipients(rekeyed, keyIds);
+    } catch (e) {
+      if (e instanceof NotEncryptedError) {
+        throw e.code === 'bad-recipients'
+          ? new ApiError(422, 'wrong-recipients', "The key packets must name exactly the current keys of the tip's desk. Fetch the current key list and re-key again. Nothing was stored.")
+          : new ApiError(422, 'not-encrypted', 'The body is not an OpenPGP message encrypted to journalist keys. Nothing was stored.');
+      }
+      throw e;
+    }
+    const replaced = await deps.tips.replaceCiphertext(id, { expected: tip.ciphertext, ciphertext: rekeyed, manifestVersion: current.manifest.version });
+    if (!replaced) throw new ApiError(409, 'tip-changed', 'The tip changed or was deleted while this request ran. Fetch it again and re-key again.');
+    return c.json({ id, manifestVersion: current.manifest.version });
+  });
+
+  // An attachment's ciphertext, streamed; `Range: bytes=N-` resumes an interrupted download.
+  api.get('/blobs/:id', async (c) => {
+    const id = c.req.param('id');
+    const upload = ID_RE.test(id) ? await deps.uploads.get(id) : undefined;
+    const tip = upload?.tipId ? await deps.tips.get(upload.tipId) : undefined;
+    if (!upload || !tip || !canRead(await desksOf(c.get('journalist').id), tip.summary.desk)) throw new ApiError(404, 'not-found', 'No such attachment.');
+    const range = /^bytes=(\d+)-$/.exec(c.req.header('range') ?? '');
+    const start = range ? Number(range[1]) : 0;
+    if (start > upload.receivedBytes) throw new ApiError(400, 'bad-range', 'The range starts past the end of the attachment.');
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(upload.receivedBytes - start), 'Accept-Ranges': 'bytes' };
+    if (range) headers['Content-Range'] = `bytes ${start}-${upload.receivedBytes - 1}/${upload.receivedBytes}`;
+    return c.body(deps.uploads.blobs.read(id, start), range ? 206 : 200, headers);
+  });
+
   api.delete('/tips/:id', async (c) => {
-    const deleted = await deps.tips.delete(tipId(c.req.param('id')));
+    const id = tipId(c.req.param('id'));
+    const tip = await deps.tips.get(id);
+    // Only a journalist who can read a tip may delete it.
+    if (!tip || !canRead(await desksOf(c.get('journalist').id), tip.summary.desk)) throw new ApiError(404, 'not-found', 'No such tip.');
+    const deleted = await deps.tips.delete(id);
     if (!deleted) throw new ApiError(404, 'not-found', 'No such tip.');
+    await deps.uploads.sweep(Infinity);
     return c.json({ deleted: true });
   });
 
@@ -117,7 +181,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     if (!isReplyBox(box)) throw new ApiError(422, 'not-a-reply-box', 'box is not a version 1 reply box.');
     const current = await deps.recipients.get();
     // The newsroom's copy goes to the conversation's desk, like the tips in it.
-    const desk = current.desk(await deps.tips.threadDesk(threadId)) ?? current.desks[0]!;
+    const desk = current.stored(await deps.tips.threadDesk(threadId));
     try {
       checkRecipients(copy, desk.keyIds);
     } catch (e) {
@@ -139,6 +203,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
   api.delete('/threads/:threadId', async (c) => {
     const threadId = threadIdParam(c.req.param('threadId'));
     if (!(await deps.replies.deleteThread(threadId))) throw new ApiError(404, 'not-found', 'No such conversation.');
+    await deps.uploads.sweep(Infinity);
     deps.sessions.destroyThread(threadId);
     return c.json({ deleted: true });
   });
@@ -157,15 +222,21 @@ function threadIdParam(id: string): string {
   return id;
 }
 
-function decode(text: string, limit: number): Uint8Array {
+function decode(text: string, limit: number, tooLarge = 'The reply is larger than the limit.'): Uint8Array {
   let bytes: Uint8Array;
   try {
     bytes = base64.decode(text);
   } catch {
     throw new ApiError(400, 'bad-request', 'Fields must be base64.');
   }
-  if (bytes.length > limit) throw new ApiError(413, 'too-large', 'The reply is larger than the limit.');
+  if (bytes.length > limit) throw new ApiError(413, 'too-large', tooLarge);
   return bytes;
+}
+
+/** The encryption key IDs a stored tip for `desk` must name now (the rule in crypto/rekey.ts). */
+function currentKeyIdsFor(current: Recipients, desk: string | null | undefined): string[] {
+  const index = new Map(current.manifest.recipients.map((r, i) => [r.id, i]));
+  return tipRecipientIds(current.manifest, desk).map((id) => current.keyIds[index.get(id)!]!);
 }
 
 function tipId(id: string): string {

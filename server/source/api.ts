@@ -20,8 +20,9 @@ import type { TipStore } from '../store/tip-store.ts';
 
 const Base64 = z.string().min(1).max(64 * 1024 * 1024);
 const Pow = z.strictObject({ challenge: z.string().min(1).max(1024), nonce: z.string().min(1).max(32) });
-const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64, desk: z.string().max(64).optional(), pow: Pow.optional() });
-const FollowupBody = z.strictObject({ ciphertext: Base64, pow: Pow.optional() });
+const Attachments = z.array(z.string().regex(/^[A-Za-z0-9_-]{22}$/)).max(100).optional();
+const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64, desk: z.string().max(64).optional(), attachments: Attachments, pow: Pow.optional() });
+const FollowupBody = z.strictObject({ ciphertext: Base64, attachments: Attachments, pow: Pow.optional() });
 const ChallengeBody = z.strictObject({ purpose: z.enum(['tip', 'followup', 'upload']) });
 const LoginBody = z.strictObject({ lookupSecret: Base64 });
 const REPLY_ID = /^[A-Za-z0-9_-]{22}$/;
@@ -63,7 +64,8 @@ export function sourceApi(deps: SourceApiDeps): Hono {
     const ciphertext = decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes);
     const threadId = threadIdOf(decodeSecret(body.lookupSecret));
     await deps.pow.redeem(body.pow, 'tip');
-    const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip', desk: body.desk });
+    checkAttachmentCount(body.attachments, deps.limits.maxFilesPerTip);
+    const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip', desk: body.desk, attachments: body.attachments });
     // Same shape and size for every tip: the receipt is a fixed-length random id.
     return c.json({ status: 'received', receipt }, 201);
   });
@@ -106,7 +108,8 @@ export function sourceApi(deps: SourceApiDeps): Hono {
     const body = (await readJson(c, FollowupBody, tipBodyLimit)) as z.infer<typeof FollowupBody>;
     await deps.pow.redeem(body.pow, 'followup');
     await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
-    const receipt = await deps.intake.acceptEncrypted(decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes), { threadId, kind: 'followup' });
+    checkAttachmentCount(body.attachments, deps.limits.maxFilesPerTip);
+    const receipt = await deps.intake.acceptEncrypted(decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes), { threadId, kind: 'followup', attachments: body.attachments });
     return c.json({ status: 'received', receipt }, 201);
   });
 
@@ -117,6 +120,10 @@ export async function checkFollowupQuota(tips: TipStore, threadId: string, max: 
   if ((await tips.followupsToday(threadId)) >= max) {
     throw new ApiError(429, 'too-many-followups', `A conversation can send at most ${max} messages a day. Please try again tomorrow.`);
   }
+}
+
+function checkAttachmentCount(ids: string[] | undefined, max: number): void {
+  if (ids && ids.length > max) throw new ApiError(413, 'too-many-files', `A tip can carry at most ${max} files.`);
 }
 
 export function unknownCodename(): ApiError {

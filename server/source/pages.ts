@@ -10,7 +10,7 @@ import { CodenameError, deriveCodenameKeys, generateCodename, parseCodename, thr
 import { newsroomFingerprint } from '../../crypto/manifest.ts';
 import { ReplyBoxError, openReply } from '../../crypto/reply-box.ts';
 import { TipDocumentError, decodeTipDocument } from '../../crypto/tip-document.ts';
-import type { Limits } from '../config.ts';
+import { ATTACHMENT_FRAMING_BYTES, type Limits } from '../config.ts';
 import { ManifestUnavailableError, type CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
 import { readBodyWithLimit } from '../http/read-body.ts';
@@ -21,12 +21,12 @@ import { checkFollowupQuota, endSession, startSession } from './api.ts';
 import type { TipStore } from '../store/tip-store.ts';
 import type { TokenBucket } from '../abuse/token-bucket.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
-import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type PageContext, type ShownReply } from './views.ts';
+import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type AttachmentLimits, type PageContext, type ShownReply } from './views.ts';
 
 export function pageContext(c: Context): PageContext {
   const chosen = c.req.query('lang');
   const lang = findLanguage(chosen)?.code ?? negotiateLanguage(c.req.header('accept-language'));
-  return { t: translator(lang), lang, path: c.req.path };
+  return { t: translator(lang), lang, path: c.req.path, assets: c.get('pageAssets') };
 }
 
 export type SourcePagesDeps = {
@@ -59,11 +59,19 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
 
   pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint, deps.previousFingerprints)));
 
+  // The server's limits count ciphertext; a source picks files by their own size.
+  const attachments: AttachmentLimits = {
+    maxFiles: deps.limits.maxFilesPerTip,
+    maxFileBytes: deps.limits.maxFileBytes - ATTACHMENT_FRAMING_BYTES,
+    maxUploadBytes: deps.limits.maxFileBytes,
+    maxTipBytes: deps.limits.maxAttachmentBytesPerTip,
+  };
+
   /** What the form needs from the current manifest; undefined when there is no valid one. */
   const formInfo = async () => {
     try {
       const { manifest, desks } = await deps.recipients.get();
-      return { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars, manifestVersion: manifest.version, desks: desks.map((d) => ({ id: d.id, name: d.name })) };
+      return { newsroomPublicKey: newsroomKeyHex, maxMessageChars: deps.limits.maxMessageChars, manifestVersion: manifest.version, desks: desks.map((d) => ({ id: d.id, name: d.name })), attachments };
     } catch (e) {
       if (e instanceof ManifestUnavailableError) return undefined;
       throw e;

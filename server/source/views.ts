@@ -6,6 +6,8 @@
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { LANGUAGES, findLanguage, type Translate } from '../i18n/index.ts';
+import { formatFileSize } from '../i18n/file-size.ts';
+import type { PageAssets } from './page-assets.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -14,6 +16,8 @@ export type PageContext = {
   lang: string;
   /** Path of the current page, for the language switcher links. */
   path: string;
+  /** Integrity values of the static files, and the release the footer shows. */
+  assets: PageAssets;
 };
 
 /**
@@ -34,10 +38,10 @@ export function layout(ctx: PageContext, title: string, body: Html, extraHead: H
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title} · ${ctx.t('site.title')}</title>
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/static/style.css">
+<link rel="icon" ${staticFile(ctx, 'href', 'favicon.svg')} type="image/svg+xml">
+<link rel="stylesheet" ${staticFile(ctx, 'href', 'style.css')}>
 ${extraHead}
-<script type="module" src="/static/page.js"></script>
+<script type="module" ${staticFile(ctx, 'src', 'page.js')}></script>
 </head>
 <body>
 <a class="skip" href="#main">${ctx.t('site.skip')}</a>
@@ -55,8 +59,26 @@ ${LANGUAGES.map((l) =>
 <p id="tor-hint" class="tor-hint" role="note" hidden>${ctx.t('hint.tor')}</p>
 ${body}
 </main>
+${releaseFooter(ctx)}
 </body>
 </html>`;
+}
+
+/**
+ * `href="/static/NAME" integrity="sha384-…"`: Subresource Integrity, so the
+ * browser uses only the exact bytes this page names. Chunks that scripts load
+ * with `import()` can't carry it; the asset lock and `tipline verify` cover those.
+ */
+function staticFile(ctx: PageContext, attribute: 'href' | 'src', name: string): Html {
+  return html`${raw(attribute)}="/static/${name}" integrity="${ctx.assets.integrity(name)}"`;
+}
+
+/** The release and the asset lock's hash, for people comparing out of band (not a security control). */
+function releaseFooter(ctx: PageContext): Html {
+  const { version, assetLockSha256 } = ctx.assets.release;
+  return html`<footer class="release"><p><small>${ctx.t('footer.release', { version })}${
+    assetLockSha256 ? html` · assets.lock.json SHA-256 <code id="assets-lock-sha256" title="${assetLockSha256}">${assetLockSha256.slice(0, 16)}</code>` : ''
+  }</small></p></footer>`;
 }
 
 export function landingPage(ctx: PageContext, newsroomFingerprint: string, previous: { fingerprint: string; until: string }[] = []): Html {
@@ -92,6 +114,8 @@ export type SubmitPageOptions = {
   desks: { id: string; name: string }[];
   desk?: string;
   maxMessageChars: number;
+  /** Attachment limits for the file picker (shown only where JavaScript runs); none, no picker. */
+  attachments?: AttachmentLimits;
   message?: string;
   error?: string;
 };
@@ -128,6 +152,7 @@ ${o.desks.map((d) => html`<option value="${d.id}"${d.id === o.desk ? raw(' selec
 <label for="message">${t('submit.message')}</label>
 <p id="message-hint" class="hint">${t('submit.messageHint')}</p>
 <textarea id="message" name="message" rows="12" maxlength="${o.maxMessageChars}" aria-describedby="message-hint" required>${o.message ?? ''}</textarea>
+${o.attachments ? attachmentPicker(ctx, o.attachments) : ''}
 <p id="status" class="status" role="status" aria-live="polite"></p>
 <button type="submit" id="submit-button">${t('submit.button')}</button>
 </form>
@@ -154,6 +179,56 @@ function codenameBlock(ctx: PageContext, codename: string): Html {
 <button type="submit">${t('codename.continue')}</button>
 </form>
 </div>`;
+}
+
+export type AttachmentLimits = {
+  maxFiles: number;
+  /** Largest file a source may pick (its own size, before encryption). */
+  maxFileBytes: number;
+  /** Largest upload the server takes for one file (ciphertext): the cap for the size an upload declares. */
+  maxUploadBytes: number;
+  /** All of a tip's attachments together (ciphertext). */
+  maxTipBytes: number;
+};
+
+/**
+ * "Attach files", for the page script only: the container starts `hidden` and
+ * the input has no `name`, so a form posted without JavaScript never carries a
+ * file (or its name); `<noscript>` says why there is no picker. Limits and
+ * strings reach the script as data attributes, limits already in words.
+ */
+function attachmentPicker(ctx: PageContext, a: AttachmentLimits): Html {
+  const { t } = ctx;
+  const size = (bytes: number) => formatFileSize(bytes, ctx.lang);
+  const strings = {
+    cleaned: t('submit.attach.cleaned'),
+    clean: t('submit.attach.clean'),
+    cannotClean: t('submit.attach.cannotClean'),
+    damaged: t('submit.attach.damaged'),
+    unreadable: t('submit.attach.unreadable'),
+    tooMany: t('submit.attach.tooMany', { max: String(a.maxFiles) }),
+    fileTooLarge: t('submit.attach.fileTooLarge', { limit: size(a.maxFileBytes) }),
+    tipTooLarge: t('submit.attach.tipTooLarge', { limit: size(a.maxTipBytes) }),
+    preparing: t('submit.attach.preparing'),
+    pause: t('submit.attach.pause'),
+    resume: t('submit.attach.resume'),
+    waiting: t('submit.attach.waiting'),
+    sending: t('submit.attach.sending'),
+    paused: t('submit.attach.paused'),
+    retrying: t('submit.attach.retrying'),
+    stalled: t('submit.attach.stalled'),
+    sent: t('submit.attach.sent'),
+    failed: t('submit.attach.failed'),
+    files: t('submit.status.files'),
+  };
+  return html`<div id="attachments" class="attachments" hidden data-max-files="${a.maxFiles}" data-max-file-bytes="${a.maxFileBytes}" data-max-upload-bytes="${a.maxUploadBytes}" data-max-tip-bytes="${a.maxTipBytes}"${dataAttributes(strings)}>
+<label for="attach">${t('submit.attach.label')}</label>
+<p id="attach-hint" class="hint">${t('submit.attach.hint', { files: String(a.maxFiles), fileLimit: size(a.maxFileBytes), tipLimit: size(a.maxTipBytes) })}</p>
+<input type="file" id="attach" multiple aria-describedby="attach-hint">
+<div id="attach-error" class="error" role="alert" hidden></div>
+<ul id="attachment-list" class="attachment-list"></ul>
+</div>
+<noscript><p class="note">${t('submit.attach.noscript')}</p></noscript>`;
 }
 
 /** Strings for the page script, as `data-t-*` attributes (the CSP forbids inline script). */

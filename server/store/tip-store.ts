@@ -45,7 +45,17 @@ export class TipStore {
    * Stores a tip and returns its random id. Resolves only after the row is committed.
    * A first tip (`kind: 'tip'`) opens its thread; a follow-up takes the thread's next number.
    */
-  async add(tip: { ciphertext: Uint8Array; via: Via; manifestVersion: number; threadId: string; kind: TipKind; desk?: string | null }): Promise<string> {
+  async add(tip: {
+    ciphertext: Uint8Array;
+    via: Via;
+    manifestVersion: number;
+    threadId: string;
+    kind: TipKind;
+    desk?: string | null;
+    /** Upload ids the tip names: they become its attachments in the same transaction. */
+    attachments?: string[];
+    maxAttachmentBytes?: number;
+  }): Promise<string> {
     const id = randomId();
     const day = utcDay(this.clock());
     await this.db.transaction().execute(async (trx) => {
@@ -72,6 +82,7 @@ export class TipStore {
           desk: tip.desk ?? null,
         })
         .execute();
+      if (tip.attachments?.length) await claimUploads(trx, id, tip.attachments, tip.desk ?? null, tip.maxAttachmentBytes ?? Infinity);
     });
     return id;
   }
@@ -144,6 +155,29 @@ export class TipStore {
     };
   }
 
+  /**
+   * Swaps a tip's ciphertext for a re-keyed copy: new key packets in front of
+   * the same data packet (the journalist API checks that before calling this).
+   * Its day, conversation, place in it, desk and `via` stay as they were;
+   * `manifestVersion` becomes the version whose keys it is now encrypted to,
+   * and the size bucket follows the new length.
+   *
+   * Compare-and-swap: the row changes only while it still holds exactly
+   * `expected`, so two journalists re-keying at once can't overwrite each
+   * other. Returns false when the tip changed meanwhile or is gone.
+   */
+  async replaceCiphertext(id: string, o: { expected: Uint8Array; ciphertext: Uint8Array; manifestVersion: number }): Promise<boolean> {
+    const result = await this.db
+      .updateTable('tips')
+      .set({ ciphertext: o.ciphertext, size_bucket: bucketFor(o.ciphertext.length), manifest_version: o.manifestVersion })
+      .where('id', '=', id)
+      .where('ciphertext', '=', o.expected)
+      .executeTakeFirst();
+    // The old key packets still open the tip with the old keys: they must not linger in the -wal file.
+    await checkpoint(this.db);
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   /** Deletes a tip for good: secure delete, then a WAL checkpoint. Returns false if there was no such tip. */
   async delete(id: string): Promise<boolean> {
     const result = await this.db.deleteFrom('tips').where('id', '=', id).executeTakeFirst();
@@ -191,4 +225,20 @@ export async function takeNextSeq(trx: TiplineDb, threadId: string): Promise<num
   if (!thread) throw new NoSuchThreadError('no such conversation');
   await trx.updateTable('threads').set({ next_seq: thread.next_seq + 1 }).where('id', '=', threadId).execute();
   return thread.next_seq;
+}
+
+/** The uploads named by a tip were not all complete, unclaimed and for its desk. */
+export class AttachmentClaimError extends Error {
+  override name = 'AttachmentClaimError';
+}
+
+async function claimUploads(trx: TiplineDb, tipId: string, ids: string[], desk: string | null, maxBytes: number): Promise<void> {
+  const unique = [...new Set(ids)];
+  if (unique.length !== ids.length) throw new AttachmentClaimError('an attachment is named twice');
+  const rows = await trx.selectFrom('uploads').select(['id', 'received_bytes', 'desk']).where('id', 'in', unique).where('complete', '=', 1).where('tip_id', 'is', null).execute();
+  if (rows.length !== unique.length || rows.some((r) => desk !== null && r.desk !== desk)) {
+    throw new AttachmentClaimError('an attachment is unknown, unfinished, already used, or for another desk');
+  }
+  if (rows.reduce((n, r) => n + r.received_bytes, 0) > maxBytes) throw new AttachmentClaimError('the attachments together are larger than the limit');
+  await trx.updateTable('uploads').set({ tip_id: tipId }).where('id', 'in', unique).where('tip_id', 'is', null).execute();
 }

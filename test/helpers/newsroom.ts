@@ -55,6 +55,7 @@ export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOp
   const logs: string[] = [];
   const app = await createApp({
     db,
+    blobDir: dir.blobDir,
     newsroomPublicKey: dir.newsroomPublicKey,
     staticFiles: await loadStaticFiles(publicDir()),
     log: (l) => logs.push(l),

@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import * as openpgp from 'openpgp';
+const { publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: 'a@example.org' }] });
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+const p = await b.newPage();
+await p.goto('about:blank');
+await p.addScriptTag({ content: readFileSync('/work/main/.bench-tmp/out.js', 'utf8'), type: 'module' });
+await p.waitForFunction(() => window.bench);
+console.log(await p.evaluate((k) => window.bench(k), publicKey));
+await b.close();

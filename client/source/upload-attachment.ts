@@ -1,0 +1,229 @@
+/**
+ * Sends one attachment the way a Tor circuit can bear it. The file is read
+ * from `Blob.stream()`, hashed (SHA-256, for the tip document) and encrypted
+ * as its own OpenPGP message on the way (crypto/file-envelope.ts), and the
+ * ciphertext goes up in chunks of 4 MiB with the resumable protocol in
+ * server/uploads/upload-api.ts:
+ *
+ * 1. POST /api/v1/uploads with a proof of work: an upload id;
+ * 2. PUT each chunk at `?offset=`; only the chunk in flight is held in memory,
+ *    and while it is, the encryption waits (the stream is read no further);
+ * 3. when a chunk fails (the connection dropped, the source pressed Pause, the
+ *    server was busy), wait, ask the server how much it has (GET), and go on
+ *    from there: the chunk is sent again only if it didn't arrive;
+ * 4. POST …/complete: the server checks it is a message to the desk's keys.
+ *
+ * After a few failures in a row the upload pauses itself and waits for the
+ * source to press Resume, rather than giving up on what was already sent.
+ *
+ * @example
+ * const { blobId, sha256, size } = await uploadAttachment({ blob, keys, desk, maxUploadBytes, pow, strings, hooks });
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hex } from '../../crypto/bytes.ts';
+import type { PublicKey } from '../../crypto/envelope.ts';
+import { encryptFileStream } from '../../crypto/file-envelope.ts';
+import { errorMessage, request } from './http.ts';
+import type { PauseGate } from './pause-gate.ts';
+
+/** Half the server's largest chunk: a dropped circuit costs at most this much again. */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * The ciphertext's size isn't known until the end; the upload declares the
+ * file's size plus this much and 1 % (OpenPGP adds about 150 bytes and one key
+ * packet per journalist), capped at the server's limit.
+ */
+const DECLARED_OVERHEAD_BYTES = 1024 * 1024;
+/** Failures in a row before the upload pauses itself and waits for the source. */
+const FAILURES_BEFORE_STALL = 6;
+
+export type UploadState = 'sending' | 'retrying' | 'stalled' | 'sent';
+
+/** How the page follows one upload: its Pause/Resume gate, progress and state. */
+export type UploadHooks = {
+  gate: PauseGate;
+  /** Ciphertext bytes the server has acknowledged so far. */
+  onProgress: (acknowledgedBytes: number) => void;
+  onState: (state: UploadState) => void;
+};
+
+export type UploadOptions = {
+  blob: Blob;
+  keys: PublicKey[];
+  desk: string | undefined;
+  /** The server's limit for one upload (ciphertext). */
+  maxUploadBytes: number;
+  /** Solves a proof of work for purpose "upload". */
+  pow: () => Promise<{ challenge: string; nonce: string }>;
+  strings: Record<string, string | undefined>;
+  hooks: UploadHooks;
+  /** Wait before retry number `n` (1, 2, …); the default doubles from 1 s up to 30 s. */
+  retryDelayMs?: (n: number) => number;
+};
+
+export type UploadedAttachment = { blobId: string; sha256: string; size: number };
+
+export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttachment> {
+  const t = o.strings;
+  const declared = Math.min(o.blob.size + DECLARED_OVERHEAD_BYTES + Math.ceil(o.blob.size / 100), o.maxUploadBytes);
+  const pow = await o.pow();
+  const created = await request('/api/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes: declared, desk: o.desk, pow }) }, t.tErrorNetwork);
+  if (!created.ok) throw new Error(fill(t.tErrorServer, await errorMessage(created)));
+  const { id, chunkBytes } = (await created.json()) as { id: string; chunkBytes: number };
+  const chunkSize = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes));
+
+  const hash = sha256.create();
+  let plainBytes = 0;
+  const plaintext = o.blob.stream().pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        hash.update(chunk);
+        plainBytes += chunk.length;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  const reader = (await encryptFileStream(plaintext, o.keys)).getReader();
+  const sender = new ChunkSender(id, o);
+  o.hooks.onState('sending');
+
+  const buffer = new Uint8Array(chunkSize);
+  let filled = 0;
+  let offset = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    for (let at = 0; at < value.length; ) {
+      const n = Math.min(value.length - at, chunkSize - filled);
+      buffer.set(value.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === chunkSize) {
+        offset = await sender.put(offset, buffer);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) offset = await sender.put(offset, buffer.subarray(0, filled));
+  // The file changed on disk while it was read: what was hashed is not what was picked.
+  if (plainBytes !== o.blob.size) throw new Error(fill(t.tErrorServer, 'the file changed while it was being sent; choose it again'));
+  await sender.complete();
+  o.hooks.onState('sent');
+  return { blobId: id, sha256: hex.encode(hash.digest()), size: plainBytes };
+}
+
+/** PUTs chunks and finishes the upload, resuming after every interruption. */
+class ChunkSender {
+  private failures = 0;
+
+  constructor(
+    private readonly id: string,
+    private readonly o: UploadOptions,
+  ) {}
+
+  private get url(): string {
+    return `/api/v1/uploads/${encodeURIComponent(this.id)}`;
+  }
+
+  /** Sends `bytes` at `offset` until the server has them; returns the new total. */
+  async put(offset: number, bytes: Uint8Array): Promise<number> {
+    const end = offset + bytes.length;
+    let inStep = true;
+    for (;;) {
+      await this.whenRunning();
+      if (!inStep) {
+        // Where is the server? The chunk may have arrived even though its answer didn't.
+        const received = await this.received();
+        if (received === undefined) {
+          await this.failed();
+          continue;
+        }
+        if (received === end) return this.acknowledged(end);
+        if (received !== offset) throw new Error(fill(this.o.strings.tErrorServer, `the server has ${received} bytes of this file where ${offset} were expected; choose the file again`));
+        inStep = true;
+      }
+      const res = await this.send(`${this.url}?offset=${offset}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes as Uint8Array<ArrayBuffer> });
+      if (res?.ok) {
+        const { received } = (await res.json()) as { received: number };
+        if (received === end) return this.acknowledged(end);
+        inStep = false;
+        continue;
+      }
+      if (res && !isTransient(res.status)) throw new Error(fill(this.o.strings.tErrorServer, await errorMessage(res)));
+      inStep = false;
+      // 409: the offset was wrong (an earlier answer got lost); re-sync at once.
+      if (res?.status !== 409) await this.failed();
+    }
+  }
+
+  /** Asks the server to check the whole upload. Safe to repeat. */
+  async complete(): Promise<void> {
+    for (;;) {
+      await this.whenRunning();
+      const res = await this.send(`${this.url}/complete`, { method: 'POST' });
+      if (res?.ok) return;
+      if (res && !isTransient(res.status)) throw new Error(fill(this.o.strings.tErrorServer, await errorMessage(res)));
+      await this.failed();
+    }
+  }
+
+  private acknowledged(total: number): number {
+    this.failures = 0;
+    this.o.hooks.onProgress(total);
+    return total;
+  }
+
+  /** `received` from GET, or undefined when the connection failed. */
+  private async received(): Promise<number | undefined> {
+    const res = await this.send(this.url, { cache: 'no-store' });
+    if (!res) return undefined;
+    if (isTransient(res.status)) return undefined;
+    if (!res.ok) throw new Error(fill(this.o.strings.tErrorServer, await errorMessage(res)));
+    return ((await res.json()) as { received: number }).received;
+  }
+
+  /** One request, dropped at once when the source presses Pause. Undefined when it didn't get an answer. */
+  private async send(url: string, init: RequestInit): Promise<Response | undefined> {
+    const abort = new AbortController();
+    const stop = this.o.hooks.gate.subscribe((paused) => paused && abort.abort());
+    try {
+      return await fetch(url, { ...init, signal: abort.signal, credentials: 'same-origin', redirect: 'error' });
+    } catch {
+      return undefined;
+    } finally {
+      stop();
+    }
+  }
+
+  private async whenRunning(): Promise<void> {
+    const gate = this.o.hooks.gate;
+    if (!gate.paused) return;
+    await gate.whenRunning();
+    this.failures = 0;
+    this.o.hooks.onState('sending');
+  }
+
+  /** Counts a failure: waits before the next try, or after too many, pauses for the source. A Pause by the source is no failure. */
+  private async failed(): Promise<void> {
+    if (this.o.hooks.gate.paused) return;
+    this.failures++;
+    if (this.failures >= FAILURES_BEFORE_STALL) {
+      this.o.hooks.gate.pause();
+      this.o.hooks.onState('stalled');
+      return;
+    }
+    this.o.hooks.onState('retrying');
+    const delay = this.o.retryDelayMs?.(this.failures) ?? Math.min(30_000, 1000 * 2 ** (this.failures - 1));
+    await new Promise((wake) => setTimeout(wake, delay));
+    if (!this.o.hooks.gate.paused) this.o.hooks.onState('sending');
+  }
+}
+
+/** Worth trying again: the server was busy or couldn't write (nothing was kept), or the offset was stale. */
+function isTransient(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+function fill(template: string | undefined, reason: string): string {
+  return (template ?? '{reason}').replace('{reason}', () => reason);
+}

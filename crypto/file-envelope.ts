@@ -1,0 +1,43 @@
+/**
+ * The attachment envelope: each file is its own OpenPGP message (PKESK packets
+ * to the desk's keys, one SEIPD v1 packet, no compression, like a tip; see
+ * envelope.ts), so plain `gpg --decrypt` opens it. Both directions are Web
+ * streams, so a 2 GiB file never sits whole in memory: the browser encrypts
+ * from `Blob.stream()` and the journalist decrypts into a temporary file.
+ *
+ * Decrypting a stream hands out plaintext before the integrity check (the MDC
+ * at the end of the message) has run: that is `allowUnauthenticatedStream`.
+ * The stream errors at its end if the check fails, so a caller must write the
+ * plaintext somewhere temporary and keep it only once the stream has ended
+ * without error.
+ *
+ * @module
+ * @example
+ * const ciphertext = await encryptFileStream(file.stream(), keys); // ReadableStream
+ * const plaintext = await decryptFileStream(ciphertext, privateKey); // ReadableStream; errors at the end if altered
+ */
+import * as openpgp from 'openpgp';
+import { dayStart, utcDay } from './day.ts';
+
+/** Encrypts a stream of file bytes to all `keys`; the literal packet names no file and only the day. */
+export async function encryptFileStream(plaintext: ReadableStream<Uint8Array>, keys: openpgp.PublicKey[], now: Date = new Date()): Promise<ReadableStream<Uint8Array>> {
+  if (keys.length === 0) throw new RangeError('no recipients');
+  const message = await openpgp.createMessage({ binary: plaintext, format: 'binary', date: dayStart(utcDay(now)) });
+  return (await openpgp.encrypt({
+    message,
+    encryptionKeys: keys,
+    format: 'binary',
+    date: now,
+    config: { aeadProtect: false, preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed },
+  })) as ReadableStream<Uint8Array>;
+}
+
+/**
+ * Decrypts a streamed OpenPGP message with `key`. Rejects at once when the key
+ * doesn't fit; the returned stream errors at its end when the integrity check fails.
+ */
+export async function decryptFileStream(ciphertext: ReadableStream<Uint8Array>, key: openpgp.PrivateKey): Promise<ReadableStream<Uint8Array>> {
+  const message = await openpgp.readMessage({ binaryMessage: ciphertext });
+  const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary', config: { allowUnauthenticatedStream: true } });
+  return data as ReadableStream<Uint8Array>;
+}

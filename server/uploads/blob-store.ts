@@ -1,0 +1,123 @@
+/**
+ * Where attachment ciphertext lives: one file per upload in `<data>/blobs/`,
+ * named by the upload's random id. Every path is built from a checked id and
+ * then checked again to resolve inside the root (as SecureDrop's
+ * `store_contains` does), so no name can reach outside it. Bytes stream to and
+ * from disk; a file is never held whole in memory.
+ *
+ * @example
+ * const blobs = await BlobStore.open('/srv/tipline/blobs');
+ * await blobs.write(id, offset, request.body, { maxBytes });
+ * const stream = blobs.read(id, 0);
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+
+const ID_RE = /^[A-Za-z0-9_-]{22}$/;
+
+export class BlobPathError extends Error {
+  override name = 'BlobPathError';
+}
+export class ChunkTooLargeError extends Error {
+  override name = 'ChunkTooLargeError';
+}
+
+export class BlobStore {
+  private constructor(readonly root: string) {}
+
+  static async open(root: string): Promise<BlobStore> {
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    return new BlobStore(resolve(root));
+  }
+
+  path(id: string): string {
+    if (!ID_RE.test(id)) throw new BlobPathError('not a blob id');
+    const full = resolve(join(this.root, id));
+    if (!full.startsWith(this.root + sep)) throw new BlobPathError('blob path outside the store');
+    return full;
+  }
+
+  /**
+   * Writes a chunk at `offset`, streaming, and fsyncs it. Stops with
+   * ChunkTooLargeError once more than `maxBytes` arrive. On any error the file
+   * is cut back to `offset`, so a failed chunk leaves nothing behind.
+   */
+  async write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxBytes: number }): Promise<number> {
+    const file = await open(this.path(id), offset === 0 ? 'w' : 'r+', 0o600);
+    let written = 0;
+    try {
+      if (body) {
+        const reader = body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (written + value.length > o.maxBytes) {
+            await reader.cancel().catch(() => {});
+            throw new ChunkTooLargeError(`more than ${o.maxBytes} bytes`);
+          }
+          let at = 0;
+          while (at < value.length) {
+            const { bytesWritten } = await file.write(value, at, value.length - at, offset + written + at);
+            at += bytesWritten;
+          }
+          written += value.length;
+        }
+      }
+      await file.truncate(offset + written);
+      await file.sync();
+      return written;
+    } catch (e) {
+      await file.truncate(offset).catch(() => {});
+      throw e;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** A Web stream of the blob from `start` (for resumable downloads). */
+  read(id: string, start = 0): ReadableStream<Uint8Array> {
+    return Readable.toWeb(createReadStream(this.path(id), { start })) as ReadableStream<Uint8Array>;
+  }
+
+  /** Random access for the packet check: reads at most `length` bytes at `offset`. */
+  async readAt(id: string, offset: number, length: number): Promise<Uint8Array> {
+    const file = await open(this.path(id), 'r');
+    try {
+      const buffer = new Uint8Array(length);
+      const { bytesRead } = await file.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  }
+
+  async size(id: string): Promise<number> {
+    try {
+      return (await stat(this.path(id))).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    await rm(this.path(id), { force: true });
+  }
+
+  /** Blob ids whose files were last written more than `ageMs` ago. */
+  async olderThan(ageMs: number, now = Date.now()): Promise<string[]> {
+    const out: string[] = [];
+    for (const name of await readdir(this.root)) {
+      if (!ID_RE.test(name)) continue;
+      const s = await stat(join(this.root, name)).catch(() => undefined);
+      if (s && now - s.mtimeMs > ageMs) out.push(name);
+    }
+    return out;
+  }
+
+  /** Every blob id on disk. */
+  async ids(): Promise<string[]> {
+    return (await readdir(this.root)).filter((n) => ID_RE.test(n));
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Upload sessions for attachments: created, filled chunk by chunk (only at the
+ * byte where the last acknowledged chunk ended, so a dropped Tor circuit
+ * resumes instead of restarting), checked, then claimed by the tip that names
+ * them, in the tip's own transaction.
+ *
+ * @example
+ * const uploads = new UploadStore(db, blobs);
+ * const id = await uploads.create({ declaredBytes, desk });
+ * await uploads.appendChunk(id, offset, body, limits);
+ */
+import { randomId } from '../../crypto/bytes.ts';
+import type { TiplineDb } from '../db/open-database.ts';
+import { ApiError } from '../http/api-error.ts';
+import { ChunkTooLargeError, type BlobStore } from './blob-store.ts';
+
+export type UploadState = { id: string; desk: string | null; declaredBytes: number; receivedBytes: number; complete: boolean; tipId: string | null };
+
+export class UploadStore {
+  /** The chunk being written to each upload, so the next one waits for it (see appendChunk). */
+  private readonly writing = new Map<string, Promise<number>>();
+
+  constructor(
+    private readonly db: TiplineDb,
+    readonly blobs: BlobStore,
+  ) {}
+
+  async create(o: { declaredBytes: number; desk: string | null }): Promise<string> {
+    const id = randomId();
+    await this.db.insertInto('uploads').values({ id, desk: o.desk, declared_bytes: o.declaredBytes, received_bytes: 0, complete: 0, tip_id: null }).execute();
+    await this.blobs.write(id, 0, null, { maxBytes: 0 });
+    return id;
+  }
+
+  async get(id: string): Promise<UploadState | undefined> {
+    const r = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && { id: r.id, desk: r.desk, declaredBytes: r.declared_bytes, receivedBytes: r.received_bytes, complete: r.complete === 1, tipId: r.tip_id };
+  }
+
+  /**
+   * Appends one chunk at `offset`, which must be exactly the bytes received so far.
+   * Returns the new total. Errors are ApiErrors with what the client needs to resume.
+   *
+   * One chunk at a time per upload: a client that gave up on a stalled request
+   * sends the chunk again, and the stale request may still fail (or finish)
+   * later. Unserialized, its clean-up would cut the file back under the newer
+   * chunk. So a chunk waits for the one before it, then checks its offset.
+   */
+  async appendChunk(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxChunkBytes: number }): Promise<number> {
+    const before = this.writing.get(id);
+    const mine = (before ?? Promise.resolve(0)).catch(() => 0).then(() => this.appendChunkNow(id, offset, body, o));
+    this.writing.set(id, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.writing.get(id) === mine) this.writing.delete(id);
+    }
+  }
+
+  private async appendChunkNow(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxChunkBytes: number }): Promise<number> {
+    const upload = await this.get(id);
+    if (!upload) throw new ApiError(404, 'no-upload', 'No such upload. Start it again.');
+    if (upload.complete) throw new ApiError(409, 'upload-complete', 'This upload is already complete.');
+    if (offset !== upload.receivedBytes) {
+      throw new ApiError(409, 'wrong-offset', `The next chunk must start at byte ${upload.receivedBytes}. Ask for the upload's state and resume from there.`);
+    }
+    const room = upload.declaredBytes - upload.receivedBytes;
+    let written: number;
+    try {
+      written = await this.blobs.write(id, offset, body, { maxBytes: Math.min(o.maxChunkBytes, room) });
+    } catch (e) {
+      if (e instanceof ChunkTooLargeError) {
+        throw new ApiError(413, 'too-large', room < o.maxChunkBytes ? 'The file is larger than the size declared for this upload.' : 'The chunk is larger than the limit.');
+      }
+      // Disk full or any write error: the blob was cut back to the last acknowledged byte.
+      throw new ApiError(503, 'storage-error', 'The server could not store this chunk. Nothing was lost: resume in a moment.');
+    }
+    const received = offset + written;
+    await this.db.updateTable('uploads').set({ received_bytes: received }).where('id', '=', id).where('received_bytes', '=', offset).execute();
+    return received;
+  }
+
+  async markComplete(id: string): Promise<void> {
+    await this.db.updateTable('uploads').set({ complete: 1 }).where('id', '=', id).execute();
+  }
+
+  /** Uploads a tip has claimed, for the journalist API. */
+  async forTips(tipIds: string[]): Promise<Map<string, { id: string; size: number }[]>> {
+    const out = new Map<string, { id: string; size: number }[]>();
+    if (tipIds.length === 0) return out;
+    const rows = await this.db.selectFrom('uploads').select(['id', 'tip_id', 'received_bytes']).where('tip_id', 'in', tipIds).orderBy('id').execute();
+    for (const r of rows) {
+      const list = out.get(r.tip_id!) ?? [];
+      list.push({ id: r.id, size: r.received_bytes });
+      out.set(r.tip_id!, list);
+    }
+    return out;
+  }
+
+  /**
+   * Deletes blob files no row claims any more (their tip was deleted) and
+   * uploads no tip claimed within `unclaimedMs`. Returns how many went.
+   */
+  async sweep(unclaimedMs: number, now = Date.now()): Promise<number> {
+    const rows = new Map((await this.db.selectFrom('uploads').select(['id', 'tip_id']).execute()).map((r) => [r.id, r.tip_id]));
+    let removed = 0;
+    for (const id of await this.blobs.ids()) {
+      if (!rows.has(id)) {
+        await this.blobs.delete(id);
+        removed++;
+      }
+    }
+    for (const id of await this.blobs.olderThan(unclaimedMs, now)) {
+      if (rows.has(id) && rows.get(id) === null) {
+        await this.db.deleteFrom('uploads').where('id', '=', id).where('tip_id', 'is', null).execute();
+        await this.blobs.delete(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * Attachments end to end, in a real headless Chromium against a real `tipline
+ * serve`: a source attaches a 20 MiB file and a photo with a GPS position to a
+ * tip; the journalist's `fetch` and `decrypt` give back the first byte for
+ * byte and the photo without its GPS (and with its image data untouched), and
+ * stock `gpg --decrypt` opens the stored blobs too. Along the way, the page
+ * loses the answer to one chunk (the server got it) and must carry on without
+ * sending it again, and a source pauses and resumes an upload.
+ *
+ * The encrypt-and-upload speed is printed for the notes, never asserted on.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import exifr from 'exifr';
+import type { Browser, BrowserContext, Route } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptTips } from '../client/journalist/decrypt-tips.ts';
+import { fetchTips } from '../client/journalist/fetch-tips.ts';
+import { randomBytes } from '../crypto/bytes.ts';
+import { freshContext, launchChromium, readDecryptedMessages, type DecryptedMessage } from './helpers/browser.ts';
+import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
+import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+
+const RECEIVED_HEADING = 'Your tip was received';
+/** Three proofs of work (two files and the tip), encryption and 20 MiB over loopback. */
+const SEND_TIMEOUT_MS = 90_000;
+const MiB = 1024 * 1024;
+
+let newsroom: TestNewsroom | undefined;
+let journalist: TestJournalist;
+let server: ServerProcess | undefined;
+let browser: Browser | undefined;
+let gpg: GpgHome | undefined;
+let inboxDir: string;
+let decryptedDir: string;
+let filesDir: string;
+
+beforeAll(async () => {
+  newsroom = await makeNewsroom();
+  journalist = await addTestJournalist(newsroom, 'Avery Reporter');
+  // A lower difficulty than the default keeps three proofs of work quick; the protocol is the same.
+  server = await startServerProcess(newsroom.dataDir, ['--pow-difficulty', '8']);
+  inboxDir = join(newsroom.root, 'inbox');
+  decryptedDir = join(newsroom.root, 'decrypted');
+  filesDir = join(newsroom.root, 'files');
+  await mkdir(inboxDir, { recursive: true });
+  await mkdir(filesDir, { recursive: true });
+  browser = await launchChromium();
+  gpg = await makeGpgHome();
+  const keyFile = join(newsroom.root, 'journalist.asc');
+  await writeFile(keyFile, journalist.armoredPrivateKey);
+  await gpg.gpg(['--import', keyFile]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await gpg?.cleanup();
+  await newsroom?.cleanup();
+});
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** What the journalist gets: fetch, decrypt, and the new message folders. */
+async function receive(): Promise<DecryptedMessage[]> {
+  await fetchTips({ server: server!.url, token: journalist.token, outDir: inboxDir });
+  const result = await decryptTips({ key: journalist.privateKey, inDir: inboxDir, outDir: decryptedDir });
+  expect(result.failed).toEqual([]);
+  return (await Promise.all(result.decrypted.map((f) => readDecryptedMessages(f)))).flat();
+}
+
+type MetaAttachment = { name: string; savedAs: string; size: number; sha256: string; risky: boolean; metadataFound: string[] };
+
+/**
+ * An EXIF block (big-endian TIFF) with an Artist and a GPS position, built by
+ * hand: IFD0 holds Artist and the pointer to the GPS IFD, which holds
+ * GPSLatitudeRef/GPSLatitude and GPSLongitudeRef/GPSLongitude as rationals.
+ */
+function exifSegment(): Uint8Array {
+  const artist = 'Jane Source\0';
+  const ifd0 = 8;
+  const ifd0Size = 2 + 2 * 12 + 4;
+  const artistAt = ifd0 + ifd0Size;
+  const gpsIfd = artistAt + artist.length;
+  const gpsSize = 2 + 4 * 12 + 4;
+  const latAt = gpsIfd + gpsSize;
+  const lonAt = latAt + 24;
+  const tiff = new DataView(new ArrayBuffer(lonAt + 24));
+  const bytes = new Uint8Array(tiff.buffer);
+  bytes.set([0x4d, 0x4d, 0x00, 0x2a]);
+  tiff.setUint32(4, ifd0);
+  const entry = (at: number, tag: number, type: number, count: number, value: number | string) => {
+    tiff.setUint16(at, tag);
+    tiff.setUint16(at + 2, type);
+    tiff.setUint32(at + 4, count);
+    if (typeof value === 'string') bytes.set([...value].map((c) => c.charCodeAt(0)), at + 8);
+    else tiff.setUint32(at + 8, value);
+  };
+  tiff.setUint16(ifd0, 2);
+  entry(ifd0 + 2, 0x013b, 2, artist.length, artistAt); // Artist (ASCII, stored after the IFD)
+  entry(ifd0 + 14, 0x8825, 4, 1, gpsIfd); // GPSInfo → the GPS IFD
+  tiff.setUint32(ifd0 + 26, 0);
+  bytes.set([...artist].map((c) => c.charCodeAt(0)), artistAt);
+  tiff.setUint16(gpsIfd, 4);
+  entry(gpsIfd + 2, 0x0001, 2, 2, 'N\0'); // GPSLatitudeRef
+  entry(gpsIfd + 14, 0x0002, 5, 3, latAt); // GPSLatitude: 48° 51' 30"
+  entry(gpsIfd + 26, 0x0003, 2, 2, 'E\0'); // GPSLongitudeRef
+  entry(gpsIfd + 38, 0x0004, 5, 3, lonAt); // GPSLongitude: 2° 17' 40"
+  tiff.setUint32(gpsIfd + 50, 0);
+  const rationals = (at: number, values: number[]) => values.forEach((v, i) => (tiff.setUint32(at + i * 8, v), tiff.setUint32(at + i * 8 + 4, 1)));
+  rationals(latAt, [48, 51, 30]);
+  rationals(lonAt, [2, 17, 40]);
+  const body = new Uint8Array([...[0x45, 0x78, 0x69, 0x66, 0, 0], ...bytes]); // "Exif\0\0" + TIFF
+  return new Uint8Array([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 255, ...body]);
+}
+
+/** Where the entropy-coded image data starts: the SOS segment, found by walking the segments. */
+function startOfScan(jpeg: Uint8Array): number {
+  let pos = 2;
+  while (pos + 4 <= jpeg.length) {
+    if (jpeg[pos] !== 0xff) throw new Error(`no marker at ${pos}`);
+    const marker = jpeg[pos + 1]!;
+    if (marker === 0xda) return pos;
+    pos += 2 + ((jpeg[pos + 2]! << 8) | jpeg[pos + 3]!);
+  }
+  throw new Error('no SOS');
+}
+
+/** A real JPEG from Chromium's encoder, with the EXIF block spliced in after SOI. */
+async function photoWithGps(context: BrowserContext): Promise<Uint8Array> {
+  const page = await context.newPage();
+  try {
+    const dataUrl = await page.evaluate(() => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 96;
+      canvas.height = 64;
+      const g = canvas.getContext('2d')!;
+      const gradient = g.createLinearGradient(0, 0, 96, 64);
+      gradient.addColorStop(0, '#1b3a57');
+      gradient.addColorStop(1, '#f0c040');
+      g.fillStyle = gradient;
+      g.fillRect(0, 0, 96, 64);
+      return canvas.toDataURL('image/jpeg', 0.9);
+    });
+    const plain = new Uint8Array(Buffer.from(dataUrl.split(',')[1]!, 'base64'));
+    return new Uint8Array([...plain.subarray(0, 2), ...exifSegment(), ...plain.subarray(2)]);
+  } finally {
+    await page.close();
+  }
+}
+
+describe('attachments from a real browser', () => {
+  it('sends a 20 MiB file and a photo; the journalist gets the file byte for byte and the photo without its GPS', async () => {
+    const context = await freshContext(browser!);
+    try {
+      const photo = await photoWithGps(context);
+      // The fixture must carry what the test says is removed, or the test proves nothing.
+      expect(await exifr.gps(photo)).toMatchObject({ latitude: expect.closeTo(48.858, 2), longitude: expect.closeTo(2.294, 2) });
+      const big = randomBytes(20 * MiB);
+      const bigFile = join(filesDir, 'evidence-20MiB.bin');
+      const photoFile = join(filesDir, 'holiday.jpg');
+      await writeFile(bigFile, big);
+      await writeFile(photoFile, photo);
+
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      // Upload ids in order (the big file's first), and the timing of the big one.
+      const uploadIds: string[] = [];
+      let photoIdKnown!: () => void;
+      const photoId = new Promise<void>((ok) => (photoIdKnown = ok));
+      let bigStarted = 0;
+      let bigDone = 0;
+      page.on('response', async (r) => {
+        const url = new URL(r.url());
+        if (r.request().method() === 'POST' && url.pathname === '/api/v1/uploads' && r.status() === 201) {
+          if (uploadIds.length === 0) bigStarted = performance.now();
+          uploadIds.push(((await r.json()) as { id: string }).id);
+          if (uploadIds.length === 2) photoIdKnown();
+        }
+      });
+      page.on('requestfinished', (r) => {
+        if (r.url().endsWith('/complete') && bigDone === 0) bigDone = performance.now();
+      });
+      // The photo's one chunk reaches the server, but its answer is lost on the way back:
+      // the page must ask where the upload is and go on, not send the chunk again.
+      const photoPuts: string[] = [];
+      await page.route('**/api/v1/uploads/*', async (route: Route) => {
+        const request = route.request();
+        const id = new URL(request.url()).pathname.split('/').pop()!;
+        if (request.method() !== 'PUT' || id === uploadIds[0]) return route.continue();
+        await photoId;
+        photoPuts.push(request.url());
+        if (photoPuts.length === 1) {
+          await route.fetch();
+          return route.abort('connectionreset');
+        }
+        return route.continue();
+      });
+
+      await page.goto(`${server!.url}/submit`);
+      await page.getByLabel('Message').fill('Two files: the ledger and the photo of the depot.');
+      await page.getByLabel('Attach files').setInputFiles([bigFile, photoFile]);
+      // Before anything is sent, the page says what it did to each file.
+      await expect.poll(() => page.locator('.attachment-note').allTextContents()).toEqual([
+        expect.stringContaining("We can't remove hidden information from this kind of file"),
+        expect.stringContaining('Hidden information removed from this image: APP1 (EXIF/XMP)'),
+      ]);
+      await page.getByRole('button', { name: 'Submit tip' }).click();
+      await page.getByRole('heading', { name: RECEIVED_HEADING }).waitFor({ state: 'visible', timeout: SEND_TIMEOUT_MS });
+      expect(pageErrors).toEqual([]);
+      expect(photoPuts).toHaveLength(1);
+      const seconds = (bigDone - bigStarted) / 1000;
+      console.log(`[browser-attachments] 20 MiB: encrypt + hash + upload in ${seconds.toFixed(2)} s = ${(20 / seconds).toFixed(1)} MiB/s (Chromium, loopback, 4 MiB chunks)`);
+
+      const messages = await receive();
+      expect(messages).toHaveLength(1);
+      const { folder, meta } = messages[0]!;
+      const attachments = meta.attachments as MetaAttachment[];
+      expect(attachments.map((a) => [a.name, a.savedAs, a.risky])).toEqual([
+        ['evidence-20MiB.bin', 'attachments/evidence-20MiB.bin', false],
+        ['holiday.jpg', 'attachments/holiday.jpg', false],
+      ]);
+      const gotBig = new Uint8Array(await readFile(join(folder, attachments[0]!.savedAs)));
+      expect(gotBig.length).toBe(big.length);
+      expect(sha256(gotBig)).toBe(sha256(big));
+      expect(attachments[0]!.sha256).toBe(sha256(big));
+
+      const gotPhoto = new Uint8Array(await readFile(join(folder, attachments[1]!.savedAs)));
+      expect(await exifr.gps(gotPhoto)).toBeUndefined();
+      expect(await exifr.parse(gotPhoto, { tiff: true, gps: true })).toBeUndefined();
+      expect(attachments[1]!.metadataFound).toEqual([]);
+      expect(gotPhoto.length).toBe(photo.length - exifSegment().length);
+      expect(Buffer.from(gotPhoto.subarray(startOfScan(gotPhoto))).equals(Buffer.from(photo.subarray(startOfScan(photo))))).toBe(true);
+
+      // Stock GnuPG opens the stored blobs (the server's copies) and gets the same, cleaned, files.
+      const blobDir = join(newsroom!.dataDir, 'blobs');
+      expect(sha256(await gpg!.decrypt(join(blobDir, uploadIds[1]!)))).toBe(sha256(gotPhoto));
+      expect(sha256(await gpg!.decrypt(join(blobDir, uploadIds[0]!)))).toBe(sha256(big));
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('pauses and resumes an upload; the file arrives whole', async () => {
+    const context = await freshContext(browser!);
+    try {
+      const file = randomBytes(9 * MiB + 12345);
+      const path = join(filesDir, 'minutes.pdf');
+      await writeFile(path, file);
+      const page = await context.newPage();
+      // Hold the second chunk until the source has pressed Pause.
+      let puts = 0;
+      let held!: () => void;
+      const chunkHeld = new Promise<void>((ok) => (held = ok));
+      await page.route('**/api/v1/uploads/*', async (route: Route) => {
+        if (route.request().method() === 'PUT' && ++puts === 2) {
+          held();
+          // Pause cancels the request in the page; this route is then left to fail.
+          await new Promise((r) => setTimeout(r, 3000));
+          return route.abort('connectionreset').catch(() => {});
+        }
+        return route.continue();
+      });
+      await page.goto(`${server!.url}/submit`);
+      await page.getByLabel('Message').fill('Minutes of the meeting.');
+      await page.getByLabel('Attach files').setInputFiles(path);
+      await expect.poll(() => page.locator('.attachment-note').textContent()).toContain("can't remove hidden information");
+      await page.getByRole('button', { name: 'Submit tip' }).click();
+      await chunkHeld;
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await expect.poll(() => page.locator('.attachment-state').textContent()).toContain('Paused');
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await page.getByRole('heading', { name: RECEIVED_HEADING }).waitFor({ state: 'visible', timeout: SEND_TIMEOUT_MS });
+      expect(puts).toBeGreaterThanOrEqual(4);
+
+      const [message] = await receive();
+      const [attachment] = message!.meta.attachments as MetaAttachment[];
+      expect(attachment!.sha256).toBe(sha256(file));
+      expect(sha256(await readFile(join(message!.folder, attachment!.savedAs)))).toBe(sha256(file));
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('refuses too many files before reading any, in the source\'s language', async () => {
+    const context = await freshContext(browser!);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server!.url}/submit?lang=fr`);
+      const files = Array.from({ length: 21 }, (_, i) => ({ name: `page-${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`page ${i}`) }));
+      await page.getByLabel('Joindre des fichiers').setInputFiles(files);
+      await expect.poll(() => page.locator('#attach-error').textContent()).toContain('au plus 20 fichiers');
+      expect(await page.locator('.attachment').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('without JavaScript, shows no file picker and says why; the form carries no file field', async () => {
+    const context = await freshContext(browser!, { javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server!.url}/submit`);
+      expect(await page.getByText('Attaching files needs JavaScript').isVisible()).toBe(true);
+      expect(await page.locator('#attach').isVisible()).toBe(false);
+      expect(await page.locator('#tip-form input[type="file"][name]').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+});

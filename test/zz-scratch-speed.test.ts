@@ -1,0 +1,31 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { it } from 'vitest';
+import { randomBytes } from '../crypto/bytes.ts';
+import { freshContext, launchChromium } from './helpers/browser.ts';
+import { addTestJournalist, makeNewsroom } from './helpers/newsroom.ts';
+import { startServerProcess } from './helpers/server-process.ts';
+
+it('speed', async () => {
+  const newsroom = await makeNewsroom();
+  await addTestJournalist(newsroom, 'Avery');
+  const server = await startServerProcess(newsroom.dataDir, ['--pow-difficulty', '8']);
+  const browser = await launchChromium();
+  const context = await freshContext(browser);
+  const page = await context.newPage();
+  const f = join(newsroom.root, 'big.bin');
+  await writeFile(f, randomBytes(20 * 1024 * 1024));
+  const events: string[] = [];
+  const t0 = performance.now();
+  page.on('request', (r) => events.push(`${(performance.now() - t0).toFixed(0)} req ${r.method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`));
+  page.on('response', (r) => events.push(`${(performance.now() - t0).toFixed(0)} res ${r.status()} ${new URL(r.url()).pathname}`));
+  page.on('console', (m) => events.push(`console ${m.text()}`));
+  await page.goto(`${server.url}/submit`);
+  await page.getByLabel('Message').fill('x');
+  await page.getByLabel('Attach files').setInputFiles(f);
+  await page.getByRole('button', { name: 'Submit tip' }).click();
+  await page.getByRole('heading', { name: 'Your tip was received' }).waitFor({ state: 'visible', timeout: 55000 }).catch(() => {});
+  console.log(events.join('\n'));
+  await browser.close(); await server.stop(); await newsroom.cleanup();
+}, 120000);
