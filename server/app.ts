@@ -39,6 +39,8 @@ import { TipIntake } from './tip-intake.ts';
 export type AppOptions = {
   /** Where attachment ciphertext is kept (`<data>/blobs`). */
   blobDir: string;
+  /** Days tips are kept (0 = forever); journalists are told, so fetch can warn before deletion. */
+  retentionDays?: number;
   /** Proof-of-work settings; `baseDifficulty: 0` turns the work off (tests, benchmarks). */
   pow?: Partial<Omit<PowOptions, 'clock'>>;
   db: TiplineDb;
@@ -79,7 +81,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
 
   app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits }));
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
-  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle() }));
+  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays }));
   app.get('/static/*', serveStatic(options.staticFiles));
   app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
 

@@ -133,6 +133,33 @@ describe('retention', () => {
   });
 });
 
+describe('retention warnings for journalists', () => {
+  it('fetch warns about tips the server deletes within 7 days', async () => {
+    const server = await startServer({ dataDir: newsroom.dataDir, port: 0, host: '127.0.0.1', log: () => {}, retentionDays: 30, powDifficulty: 0 });
+    try {
+      const t = await openTestApp(newsroom);
+      try {
+        const signed = (await (await t.app.request('/api/v1/manifest')).json()) as SignedManifest;
+        const keys = await Promise.all(signed.manifest.recipients.map((r) => readPublicKey(r.publicKey)));
+        const ct = await encryptToKeys(padToBucket(encodeTipDocument({ type: 'tip', message: 'aging', fields: {} })), keys);
+        // 25 days old under a 30-day retention: deleted within 7 days.
+        await new TipStore(t.db, () => new Date(Date.now() - 25 * 86_400_000)).add({ ciphertext: ct, via: 'browser', manifestVersion: 1, threadId: 'c'.repeat(64), kind: 'tip' });
+      } finally {
+        await t.close();
+      }
+      const lines: string[] = [];
+      const { fetchTips } = await import('../client/journalist/fetch-tips.ts');
+      const { mkdtemp } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const result = await fetchTips({ server: server.url, token: ana.token, outDir: await mkdtemp(join(tmpdir(), 'tipline-inbox-')), log: (l) => lines.push(l) });
+      expect(result.expiringSoon).toBeGreaterThanOrEqual(1);
+      expect(lines.some((l) => /will be deleted from the server within 7 days/.test(l))).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('slow clients', () => {
   it('a client that sends headers one byte at a time is cut off; others are still served', async () => {
     const server = await startServer({ dataDir: newsroom.dataDir, port: 0, host: '127.0.0.1', log: () => {}, timeouts: { headers: 1500 } });

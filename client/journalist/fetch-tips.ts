@@ -23,7 +23,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isDay } from '../../crypto/day.ts';
+import { daysBetween, isDay, utcDay } from '../../crypto/day.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { fetchAttachment } from './fetch-attachments.ts';
 import { exists, writeFileAtomic } from './files.ts';
@@ -35,6 +35,8 @@ import { isThreadId } from './pseudonym.ts';
 export type FetchedReply = RemoteReply & { kind: 'reply' };
 
 export type FetchResult = {
+  /** Tips the server will delete within 7 days (retention). */
+  expiringSoon?: number;
   /** Tips and follow-ups. */
   fetched: number;
   alreadyHad: number;
@@ -55,7 +57,9 @@ export async function fetchTips(o: {
   const log = o.log ?? (() => {});
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
   // A revoked token should say so before anything (even the pin) is written.
-  await api.me();
+  const me = await api.me();
+  const retentionDays = me.retentionDays ?? 0;
+  let expiringSoon = 0;
   const checked = await checkServerManifest(o.outDir, await api.getManifest(), { onFirstUse: 'pin', allowStale: true });
   if (checked.warning) log(`warning: ${checked.warning}`);
   if (checked.pinnedNow) {
@@ -69,6 +73,7 @@ export async function fetchTips(o: {
     const page = await api.listTips(cursor);
     for (const tip of page.tips) {
       checkTipSummary(tip);
+      if (retentionDays > 0 && daysBetween(tip.receivedDay, utcDay()) >= retentionDays - 7) expiringSoon++;
       const gpgFile = join(o.outDir, `${tip.id}.gpg`);
       const had = await exists(gpgFile);
       // The .json first: it tells decrypt which .gpg files are this tip's attachments, not tips.
@@ -91,6 +96,11 @@ export async function fetchTips(o: {
     }
     cursor = page.nextCursor;
   } while (cursor);
+
+  if (expiringSoon > 0) {
+    log(`warning: ${expiringSoon} tip(s) will be deleted from the server within 7 days (it keeps tips ${retentionDays} days). Fetch and decrypt what you need now.`);
+  }
+  result.expiringSoon = expiringSoon;
 
   cursor = null;
   do {

@@ -58,8 +58,8 @@ export class JournalistApi {
   }
 
   /** Who the token belongs to; a cheap way to find out early that a token was revoked. */
-  async me(): Promise<{ id: string; name: string; fingerprint: string }> {
-    return (await (await this.request('/api/v1/journalist/me')).json()) as { id: string; name: string; fingerprint: string };
+  async me(): Promise<{ id: string; name: string; fingerprint: string; retentionDays?: number }> {
+    return (await (await this.request('/api/v1/journalist/me')).json()) as { id: string; name: string; fingerprint: string; retentionDays?: number };
   }
 
   /**

@@ -48,6 +48,7 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
   const app = await createApp({
     db,
     blobDir: dir.blobDir,
+    retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
     newsroomPublicKey: dir.newsroomPublicKey,
     staticFiles,
     release: await readRelease(),

@@ -48,6 +48,7 @@ export type JournalistApiDeps = {
   limits: Limits;
   throttle: AuthThrottle;
   uploads: UploadStore;
+  retentionDays?: number;
 };
 
 export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
@@ -71,7 +72,8 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
 
   api.get('/me', (c) => {
     const j = c.get('journalist');
-    return c.json({ id: j.id, name: j.name, fingerprint: j.fingerprint });
+    // retentionDays lets the journalist tool warn about tips about to be deleted (0 = kept forever).
+    return c.json({ id: j.id, name: j.name, fingerprint: j.fingerprint, retentionDays: deps.retentionDays ?? 0 });
   });
 
   /** The desks this journalist is in, by the current manifest (none if there is no valid manifest). */
