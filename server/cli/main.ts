@@ -34,6 +34,10 @@ export async function main(argv: string[]): Promise<number> {
   // Everything tipline writes (database, WAL, attachments, backups, decrypted
   // tips) is for its owner only, whatever umask the shell or container left.
   process.umask(0o077);
+  // `tipline … | head` closes the pipe early: stop quietly instead of printing a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const [command, ...rest] = argv;
   try {
