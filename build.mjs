@@ -6,21 +6,32 @@
 // Nothing here reads the clock or the machine: esbuild's output depends only on
 // its inputs, chunk names are content hashes, and the lock is sorted.
 import { build } from 'esbuild';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const here = new URL('.', import.meta.url).pathname;
 
 /**
- * @param {{ quiet?: boolean, outDir?: string }} [options] outDir: where to build (default: dist/ here).
- *   It is emptied first.
+ * @param {{ quiet?: boolean, outDir?: string }} [options] outDir: where to build (default: dist/ here);
+ *   whatever was there is replaced.
  */
 export async function buildAll({ quiet = false, outDir = `${here}dist` } = {}) {
-  const out = resolve(here, outDir);
-  const logLevel = quiet ? 'error' : 'warning';
-  await rm(out, { recursive: true, force: true });
+  const target = resolve(here, outDir);
+  // Built beside the target and swapped in whole at the end, so whoever reads the
+  // target meanwhile (a server starting, a test run, another build) never sees half a build.
+  await mkdir(dirname(target), { recursive: true });
+  const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.building-`));
+  try {
+    await buildInto(staging, quiet ? 'error' : 'warning');
+    await swapIn(staging, target);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function buildInto(out, logLevel) {
   await mkdir(`${out}/public`, { recursive: true });
   await build({
     absWorkingDir: here,
@@ -55,7 +66,7 @@ export async function buildAll({ quiet = false, outDir = `${here}dist` } = {}) {
   });
   await build({
     absWorkingDir: here,
-    entryPoints: ['scripts/weigh.ts', 'scripts/login-timing.ts'],
+    entryPoints: ['scripts/weigh.ts', 'scripts/login-timing.ts', 'scripts/pow-timing.ts', 'scripts/bench/main.ts', 'scripts/bench/serve-target.ts'],
     outdir: out,
     bundle: true,
     format: 'esm',
@@ -64,6 +75,24 @@ export async function buildAll({ quiet = false, outDir = `${here}dist` } = {}) {
     packages: 'external',
     logLevel,
   });
+}
+
+/** Replaces `target` with `staging` by renames; retried if a concurrent build swaps in first. */
+async function swapIn(staging, target) {
+  for (let attempt = 0; ; attempt++) {
+    const old = `${staging}.old`;
+    await rename(target, old).catch((e) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    try {
+      await rename(staging, target);
+      await rm(old, { recursive: true, force: true });
+      return;
+    } catch (e) {
+      await rm(old, { recursive: true, force: true });
+      if (attempt >= 5 || (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST')) throw e;
+    }
+  }
 }
 
 /**

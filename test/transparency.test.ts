@@ -18,6 +18,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAll } from '../build.mjs';
 import { parseAssetLock, sha256Hex } from '../crypto/asset-lock.ts';
+import { scanPage } from '../client/verify/scan-page.ts';
 import { assetLockFile } from '../server/paths.ts';
 import en from '../server/i18n/messages/en.json' with { type: 'json' };
 import packageJson from '../package.json' with { type: 'json' };
@@ -140,6 +141,31 @@ async function listFiles(dir: string): Promise<string[]> {
     .map((e) => relative(dir, join(e.parentPath, e.name)))
     .sort();
 }
+
+describe('reading a page for scripts', () => {
+  it('finds scripts and links however they are written, and reports what it cannot read', () => {
+    const page = scanPage(
+      [
+        '<html lang="fr"><head>',
+        "<SCRIPT TYPE=module SRC=/static/a.js INTEGRITY='sha384-x'></SCRIPT>",
+        '<link rel="Stylesheet" href="/static/s.css" integrity="sha384-y sha512-z">',
+        '<script>steal()</script><style>body{}</style>',
+        '<script src=/static/b.js data-x=it\'s></script>',
+        '<meta name="tipline-newsroom-key" content="ab&amp;cd">',
+        '</head></html>',
+      ].join('\n'),
+    );
+    expect(page.lang).toBe('fr');
+    expect(page.references).toEqual([
+      { element: 'script', url: '/static/a.js', integrity: 'sha384-x' },
+      { element: 'link', rel: 'stylesheet', url: '/static/s.css', integrity: 'sha384-y sha512-z' },
+    ]);
+    expect(page.inline.map((i) => `${i.element}: ${i.excerpt}`)).toEqual(['script: steal()', 'style: body{}']);
+    // A tag the scanner can't parse is reported, never skipped.
+    expect(page.unreadable).toEqual([expect.stringContaining('/static/b.js')]);
+    expect(page.meta.get('tipline-newsroom-key')).toEqual(['ab&cd']);
+  });
+});
 
 describe('source pages', () => {
   it('carry Subresource Integrity for their script, stylesheet and icon, computed from the served bytes', async () => {

@@ -38,6 +38,7 @@ export function normaliseFingerprint(text: string): string | undefined {
 }
 
 export function checkManifest(signed: unknown, o: TrustAnchor & { minVersion?: number | undefined; today: string }): ManifestCheck {
+  if (o.fingerprint === undefined && o.newsroomKey === undefined) throw new TypeError('checkManifest needs a fingerprint or a pinned newsroom key to trust');
   const problem = (message: string): ManifestCheck => ({ findings: [{ level: 'problem', message: `manifest: ${message}` }] });
   const manifest = (signed as { manifest?: unknown } | null)?.manifest;
   try {

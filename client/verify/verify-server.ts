@@ -50,6 +50,14 @@ export async function verifyServer(o: VerifyOptions): Promise<VerifyReport> {
   const findings = [...site.findings];
   const problem = (message: string) => findings.push({ level: 'problem', message });
 
+  const shownLockHash = mostCommon(site.shownLockHashes.map((s) => s.hash));
+  findings.push(
+    ...problemsByPage(
+      site.shownLockHashes.filter((s) => s.hash !== o.lockSha256).map(({ where, hash }) => ({ where, message: `shows assets.lock.json SHA-256 ${hash}, but the expected lock's is ${o.lockSha256}` })),
+    ),
+  );
+  if (site.shownLockHashes.length === 0) findings.push({ level: 'warning', message: 'the pages show no assets.lock.json hash (a server built without one, or an older release)' });
+
   let signed: unknown;
   try {
     const response = await o.get(new URL(MANIFEST_PATH, o.server).href);
@@ -66,14 +74,6 @@ export async function verifyServer(o: VerifyOptions): Promise<VerifyReport> {
     today: o.today,
   });
   findings.push(...checked.findings);
-
-  const shownLockHash = mostCommon(site.shownLockHashes.map((s) => s.hash));
-  findings.push(
-    ...problemsByPage(
-      site.shownLockHashes.filter((s) => s.hash !== o.lockSha256).map(({ where, hash }) => ({ where, message: `shows assets.lock.json SHA-256 ${hash}, but the expected lock's is ${o.lockSha256}` })),
-    ),
-  );
-  if (site.shownLockHashes.length === 0) findings.push({ level: 'warning', message: 'the pages show no assets.lock.json hash (a server built without one, or an older release)' });
 
   const manifest = checked.manifest;
   if (!manifest) return { findings };
