@@ -10,10 +10,12 @@ import { sendReply } from './send-reply.ts';
 
 export const JOURNALIST_USAGE = `Usage:
   tipline journalist fetch --server URL --token-file FILE --out DIR
-      Copy new tips, follow-ups and reply copies (all encrypted) into DIR.
+      Copy new tips, follow-ups, their attachments (<blobId>.gpg, resumed if cut off) and reply copies, all encrypted, into DIR.
       The first fetch pins the newsroom key in DIR/newsroom-key.txt; later ones refuse a different key.
   tipline journalist decrypt --key SECRET.asc [--passphrase-file FILE] --in DIR --out DIR
       Decrypt offline into one folder per conversation: OUT/<pseudonym>/001-tip-<id>/, 002-reply-<id>/, …
+      Attachments go to each message's attachments/, checked against the tip; risky files and leftover
+      hidden information (GPS, author) are flagged in meta.json and here.
   tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR]
       Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
       --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).

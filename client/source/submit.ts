@@ -49,7 +49,8 @@ export function enhanceTipForm(form: HTMLFormElement): void {
     picker?.setBusy(true);
     errorBox.hidden = true;
     try {
-      const attachments = picker ? await picker.ready() : [];
+      // ready() fails only if the cleaning code could not be loaded (the connection dropped).
+      const attachments = picker ? await picker.ready().catch(() => Promise.reject(new Error(t.tErrorNetwork))) : [];
       picker?.startSending();
       setStatus(t.tChecking);
       const sendTip = await loadCrypto().catch(() => {
