@@ -8,12 +8,15 @@
  * doubles the work, up to `maxDifficulty`. No per-client state exists at all.
  *
  * @example
- * const pow = await PowGuard.open(db, { baseDifficulty: 15 });
+ * const pow = await PowGuard.open(db, { baseDifficulty: 16 });
  * const { challenge } = pow.issue('tip');
  * await pow.redeem({ challenge, nonce }, 'tip'); // throws ApiError 4xx unless a fresh, valid answer
+ * // or, to spend it in the transaction that stores the tip:
+ * const spend = pow.check({ challenge, nonce }, 'tip');
+ * await db.transaction().execute(async (trx) => { await spend(trx); … });
  */
 import { randomBytes } from '../../crypto/bytes.ts';
-import { PowError, checkSolution, issueChallenge, type PowPurpose } from '../../crypto/proof-of-work.ts';
+import { PowError, checkSolution, issueChallenge, type ChallengePayload, type PowPurpose } from '../../crypto/proof-of-work.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 import { ApiError } from '../http/api-error.ts';
 
@@ -27,13 +30,19 @@ export type PowOptions = {
   clock: () => Date;
 };
 
-export const DEFAULT_POW: Omit<PowOptions, 'clock'> = { baseDifficulty: 15, maxDifficulty: 24, calmPerMinute: 10, ttlSeconds: 600 };
+export const DEFAULT_POW: Omit<PowOptions, 'clock'> = { baseDifficulty: 16, maxDifficulty: 24, calmPerMinute: 10, ttlSeconds: 600 };
 
 const WINDOW_MINUTES = 10;
+const CLEANUP_EVERY_SECONDS = 60;
+
+/** Spends a checked answer with `db` (the caller's transaction, or the database itself). Throws ApiError 409 for a replay. */
+export type PowSpend = (db: TiplineDb) => Promise<void>;
 
 export class PowGuard {
   /** Accepted submissions per minute over the last WINDOW_MINUTES: [minute, count]. */
   private readonly recent: [number, number][] = [];
+  /** Unix seconds after which expired spent challenges are deleted again. */
+  private nextCleanup = 0;
 
   private constructor(
     private readonly db: TiplineDb,
@@ -71,10 +80,20 @@ export class PowGuard {
    * message otherwise. Counts the submission towards the rate.
    */
   async redeem(pow: { challenge: string; nonce: string } | undefined, purpose: PowPurpose): Promise<void> {
-    if (this.options.baseDifficulty === 0 && !pow) return this.count();
+    await this.check(pow, purpose)(this.db);
+  }
+
+  /**
+   * {@link redeem} in two steps: checks the answer now (throwing the same
+   * ApiErrors) and returns the spend, to run in the transaction that stores
+   * what the work paid for. A tip then costs one commit (one fsync), not two,
+   * and an answer is spent exactly when its tip is stored.
+   */
+  check(pow: { challenge: string; nonce: string } | undefined, purpose: PowPurpose): PowSpend {
+    if (this.options.baseDifficulty === 0 && !pow) return async () => this.count();
     if (!pow) throw new ApiError(400, 'pow-required', 'A proof of work is required: get a challenge from POST /api/v1/challenge and solve it.');
     const now = this.options.clock();
-    let payload;
+    let payload: ChallengePayload;
     try {
       payload = checkSolution(this.secret, pow.challenge, pow.nonce, { purpose, now });
     } catch (e) {
@@ -83,15 +102,29 @@ export class PowGuard {
       if (e.code === 'forged') throw new ApiError(403, 'pow-forged', 'The proof-of-work challenge was not issued by this server.');
       throw new ApiError(400, `pow-${e.code}`, 'The proof of work is not a valid answer to the challenge.');
     }
-    const nowSeconds = Math.floor(now.getTime() / 1000);
-    await this.db.deleteFrom('spent_challenges').where('expires', '<', nowSeconds).execute();
-    const inserted = await this.db
-      .insertInto('spent_challenges')
-      .values({ id: payload.id, expires: payload.expires })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) throw new ApiError(409, 'pow-replayed', 'This proof of work was already used. Please try again.');
-    this.count();
+    return async (db) => {
+      await this.forgetExpired(db, Math.floor(now.getTime() / 1000));
+      const inserted = await db
+        .insertInto('spent_challenges')
+        .values({ id: payload.id, expires: payload.expires })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) throw new ApiError(409, 'pow-replayed', 'This proof of work was already used. Please try again.');
+      this.count();
+    };
+  }
+
+  /**
+   * Deletes spent challenges past their expiry, at most once a minute: the
+   * table has no index on `expires`, so this is a scan, and under a flood (when
+   * the table is biggest) one per submission would cost more than the rest.
+   * An expired challenge is refused as expired anyway, so keeping it a minute
+   * longer changes nothing.
+   */
+  private async forgetExpired(db: TiplineDb, nowSeconds: number): Promise<void> {
+    if (nowSeconds < this.nextCleanup) return;
+    this.nextCleanup = nowSeconds + CLEANUP_EVERY_SECONDS;
+    await db.deleteFrom('spent_challenges').where('expires', '<', nowSeconds).execute();
   }
 
   private minute(): number {

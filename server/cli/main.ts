@@ -18,7 +18,7 @@ Usage:
       Run the server. Defaults: --data $TIPLINE_DATA or ./data, --port $PORT or 8080,
       --host $HOST or 127.0.0.1, --onion $TIPLINE_ONION, --retention-days
       $TIPLINE_RETENTION_DAYS or 90 (0 = keep forever), --pow-difficulty
-      $TIPLINE_POW_DIFFICULTY or 15.
+      $TIPLINE_POW_DIFFICULTY or 16.
   tipline demo [--port N]
       A throwaway tip line with a demo journalist, in a temporary folder.
 
