@@ -50,6 +50,12 @@ export const hex = {
 };
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Character code → 6-bit value ('=' counts as 0), so decoding is a lookup per character, not a search. */
+const B64_VALUE = (() => {
+  const table = new Uint8Array(128);
+  for (let i = 0; i < B64.length; i++) table[B64.charCodeAt(i)] = i;
+  return table;
+})();
 
 /** Standard base64 with padding (RFC 4648 §4), without relying on Node's Buffer. */
 export const base64 = {
@@ -70,12 +76,13 @@ export const base64 = {
     const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
     const out = new Uint8Array((text.length / 4) * 3 - pad);
     let o = 0;
+    // The pattern above has checked every character, so each one is in the table.
     for (let i = 0; i < text.length; i += 4) {
-      let n = 0;
-      for (let j = 0; j < 4; j++) {
-        const c = text[i + j]!;
-        n = (n << 6) | (c === '=' ? 0 : B64.indexOf(c));
-      }
+      const n =
+        (B64_VALUE[text.charCodeAt(i)]! << 18) |
+        (B64_VALUE[text.charCodeAt(i + 1)]! << 12) |
+        (B64_VALUE[text.charCodeAt(i + 2)]! << 6) |
+        B64_VALUE[text.charCodeAt(i + 3)]!;
       if (o < out.length) out[o++] = (n >> 16) & 255;
       if (o < out.length) out[o++] = (n >> 8) & 255;
       if (o < out.length) out[o++] = n & 255;

@@ -79,7 +79,8 @@ export function leadingZeroBits(hash: Uint8Array): number {
   return bits;
 }
 
-function attempt(challenge: string, nonce: string): Uint8Array {
+/** The bytes an answer hashes: `challenge:nonce` in UTF-8 (exported for tools that solve in bulk, like the benchmark). */
+export function attempt(challenge: string, nonce: string): Uint8Array {
   return concatBytes(utf8.encode(challenge), utf8.encode(':'), utf8.encode(nonce));
 }
 

@@ -51,11 +51,14 @@ export class CurrentRecipients {
 
   async get(): Promise<Recipients> {
     const now = this.clock();
-    const signed = await this.manifests.latest();
-    if (!signed) throw new ManifestUnavailableError('none', 'no journalist keys have been published yet');
-    if (this.cached && this.cached.manifest.version === signed.manifest.version && utcDay(now) <= signed.manifest.expires) {
+    // Every tip asks: look up the newest version only, and read and parse the
+    // manifest (its armored keys are kilobytes of JSON) only when it changed.
+    const version = await this.manifests.latestVersion();
+    if (this.cached && this.cached.manifest.version === version && utcDay(now) <= this.cached.manifest.expires) {
       return this.cached;
     }
+    const signed = await this.manifests.latest();
+    if (!signed) throw new ManifestUnavailableError('none', 'no journalist keys have been published yet');
     let manifest: Manifest;
     try {
       manifest = verifyManifest(signed, this.newsroomPublicKey, { today: utcDay(now) });

@@ -22,6 +22,7 @@ import type { CurrentRecipients } from './current-recipients.ts';
 import { ApiError } from './http/api-error.ts';
 import { AttachmentClaimError, NoSuchThreadError, ThreadExistsError, type TipStore } from './store/tip-store.ts';
 import type { TipKind } from './db/schema.ts';
+import type { TiplineDb } from './db/open-database.ts';
 
 /**
  * Which conversation a tip belongs to (a first tip opens it, a follow-up
@@ -37,7 +38,8 @@ export class TipIntake {
     private readonly maxAttachmentBytes = Infinity,
   ) {}
 
-  async acceptEncrypted(ciphertext: Uint8Array, thread: ThreadRef): Promise<string> {
+  /** `alongside` commits with the tip or not at all (the API spends the proof of work there). */
+  async acceptEncrypted(ciphertext: Uint8Array, thread: ThreadRef, alongside?: (trx: TiplineDb) => Promise<void>): Promise<string> {
     const { manifest, desk } = await this.resolve(thread);
     try {
       checkRecipients(ciphertext, desk.keyIds);
@@ -51,7 +53,7 @@ export class TipIntake {
       }
       throw e;
     }
-    return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id || null, attachments: thread.attachments });
+    return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id || null, attachments: thread.attachments, alongside });
   }
 
   async encryptAndStore(doc: TipDocument, thread: ThreadRef): Promise<string> {

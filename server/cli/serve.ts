@@ -32,6 +32,24 @@ export type StartOptions = Omit<ServeSettings, 'retentionDays' | 'powDifficulty'
     timeouts?: { headers?: number; request?: number; keepAlive?: number };
   };
 
+/** Slow-client cut-offs, in ms. */
+export const DEFAULT_TIMEOUTS = { headers: 20_000, request: 300_000, keepAlive: 5_000 };
+
+/**
+ * Node's HTTP server options. Cut off slow clients (slowloris) without hurting a
+ * slow Tor circuit: headers must arrive within `headers` ms, a whole request
+ * within `request` ms (long enough for a slow Tor circuit), checked every second.
+ * Exported so the benchmark's bare baseline runs on the same server setup.
+ */
+export function httpServerOptions(timeouts: typeof DEFAULT_TIMEOUTS) {
+  return {
+    headersTimeout: timeouts.headers,
+    requestTimeout: timeouts.request,
+    keepAliveTimeout: timeouts.keepAlive,
+    connectionsCheckingInterval: Math.min(1000, timeouts.headers),
+  };
+}
+
 export async function startServer(settings: StartOptions): Promise<RunningServer> {
   const dir = await readDataDir(settings.dataDir);
   const db = await openDatabase(dir.dbFile);
@@ -64,22 +82,14 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     log: settings.log,
     sweepBlobs: () => janitor.sweep({ ...DEFAULT_LIMITS, ...settings.limits }.unclaimedUploadMs),
   });
-  const timeouts = { headers: 20_000, request: 300_000, keepAlive: 5_000, ...settings.timeouts };
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...settings.timeouts };
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
     const s = serve(
       {
         fetch: app.fetch,
         port: settings.port,
         hostname: settings.host,
-        // Cut off slow clients (slowloris) without hurting a slow Tor circuit.
-        // Slowloris: headers must arrive within `headers` ms, a whole request within `request` ms
-        // (long enough for a slow Tor circuit), checked every second.
-        serverOptions: {
-          headersTimeout: timeouts.headers,
-          requestTimeout: timeouts.request,
-          keepAliveTimeout: timeouts.keepAlive,
-          connectionsCheckingInterval: Math.min(1000, timeouts.headers),
-        },
+        serverOptions: httpServerOptions(timeouts),
       },
       (info: AddressInfo) => resolve({ server: s, port: info.port }),
     );

@@ -5,6 +5,7 @@
  * - `secure_delete=ON`: deleted rows are overwritten, not just unlinked. It is a
  *   per-connection setting, so it is set here, on every open.
  * - After deletes, callers run {@link checkpoint} so old pages leave the `-wal` file too.
+ * - Statements are prepared once and reused (statement-cache.ts).
  *
  * @example
  * const db = await openDatabase('/srv/tipline/tipline.db');
@@ -14,6 +15,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { migrationProvider } from '../../migrations/index.ts';
 import type { Database } from './schema.ts';
+import { withStatementCache } from './statement-cache.ts';
 
 export type TiplineDb = Kysely<Database>;
 
@@ -21,14 +23,13 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
+/** Set on every connection (see the list above); exported so the benchmark's bare baseline runs with the same ones. */
+export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = FULL', 'secure_delete = ON', 'foreign_keys = ON', 'busy_timeout = 5000'] as const;
+
 export async function openDatabase(file: string, options: { migrate?: boolean } = {}): Promise<TiplineDb> {
   const sqlite = new BetterSqlite3(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('secure_delete = ON');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  for (const pragma of SQLITE_PRAGMAS) sqlite.pragma(pragma);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   if (options.migrate !== false) await migrateToLatest(db);
   return db;
 }

@@ -63,9 +63,10 @@ export function sourceApi(deps: SourceApiDeps): Hono {
     const body = (await readJson(c, TipBody, tipBodyLimit)) as z.infer<typeof TipBody>;
     const ciphertext = decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes);
     const threadId = threadIdOf(decodeSecret(body.lookupSecret));
-    await deps.pow.redeem(body.pow, 'tip');
+    // Checked now, spent in the tip's own transaction: one commit per tip.
+    const spend = deps.pow.check(body.pow, 'tip');
     checkAttachmentCount(body.attachments, deps.limits.maxFilesPerTip);
-    const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip', desk: body.desk, attachments: body.attachments });
+    const receipt = await deps.intake.acceptEncrypted(ciphertext, { threadId, kind: 'tip', desk: body.desk, attachments: body.attachments }, spend);
     // Same shape and size for every tip: the receipt is a fixed-length random id.
     return c.json({ status: 'received', receipt }, 201);
   });
@@ -106,10 +107,10 @@ export function sourceApi(deps: SourceApiDeps): Hono {
   api.post('/source/followups', async (c) => {
     const threadId = requireSession(c, deps.sessions);
     const body = (await readJson(c, FollowupBody, tipBodyLimit)) as z.infer<typeof FollowupBody>;
-    await deps.pow.redeem(body.pow, 'followup');
+    const spend = deps.pow.check(body.pow, 'followup');
     await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
     checkAttachmentCount(body.attachments, deps.limits.maxFilesPerTip);
-    const receipt = await deps.intake.acceptEncrypted(decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes), { threadId, kind: 'followup', attachments: body.attachments });
+    const receipt = await deps.intake.acceptEncrypted(decodeCiphertext(body.ciphertext, deps.limits.maxTipBytes), { threadId, kind: 'followup', attachments: body.attachments }, spend);
     return c.json({ status: 'received', receipt }, 201);
   });
 

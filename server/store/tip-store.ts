@@ -55,10 +55,13 @@ export class TipStore {
     /** Upload ids the tip names: they become its attachments in the same transaction. */
     attachments?: string[];
     maxAttachmentBytes?: number;
+    /** Work that must commit with the tip or not at all (spending its proof of work); runs first. */
+    alongside?: (trx: TiplineDb) => Promise<void>;
   }): Promise<string> {
     const id = randomId();
     const day = utcDay(this.clock());
     await this.db.transaction().execute(async (trx) => {
+      await tip.alongside?.(trx);
       let seq = 1;
       if (tip.kind === 'tip') {
         const existing = await trx.selectFrom('threads').select('id').where('id', '=', tip.threadId).executeTakeFirst();
@@ -112,12 +115,10 @@ export class TipStore {
     }
     const after = decodeCursor(options.cursor);
     if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('received_day', '>', after.day),
-          eb.and([eb('received_day', '=', after.day), eb('id', '>', after.id)]),
-        ]),
-      );
+      // A row-value comparison, which SQLite answers by seeking in tips_by_day; the
+      // same condition spelled with OR made it scan the index from the start (a page
+      // deep in 100k tips took seconds).
+      query = query.where((eb) => eb(eb.refTuple('received_day', 'id'), '>', eb.tuple(after.day, after.id)));
     }
     const rows = await query.execute();
     const more = rows.length > options.limit;

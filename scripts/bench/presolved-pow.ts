@@ -1,0 +1,43 @@
+/**
+ * Proof-of-work answers solved before a load run, so the run measures the
+ * server's checking (one hash, one HMAC, one row), not the client's solving.
+ *
+ * The challenges come from a PowGuard on the server's own database: every
+ * instance on a database shares its HMAC secret, so the server accepts them as
+ * its own. They are issued at the low difficulty the bench server runs with and
+ * solved here with Node's native SHA-256 (the browser's solver, with WebCrypto,
+ * would take minutes for tens of thousands).
+ *
+ * @example
+ * const answers = await presolvePow({ dbFile, purpose: 'tip', count: 1000, difficulty: 4 });
+ */
+import { createHash } from 'node:crypto';
+import { attempt, leadingZeroBits, type PowPurpose } from '../../crypto/proof-of-work.ts';
+import { PowGuard } from '../../server/abuse/pow-guard.ts';
+import { openDatabase } from '../../server/db/open-database.ts';
+
+export type PowAnswer = { challenge: string; nonce: string };
+
+export async function presolvePow(o: { dbFile: string; purpose: PowPurpose; count: number; difficulty: number }): Promise<PowAnswer[]> {
+  const db = await openDatabase(o.dbFile);
+  try {
+    const guard = await PowGuard.open(db, { baseDifficulty: o.difficulty });
+    const answers: PowAnswer[] = [];
+    for (let i = 0; i < o.count; i++) {
+      const { challenge } = guard.issue(o.purpose);
+      answers.push({ challenge, nonce: solve(challenge, o.difficulty) });
+    }
+    return answers;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** The first nonce from 0 up that meets `difficulty`; bounded, since 2^32 tries would mean a bug. */
+function solve(challenge: string, difficulty: number): string {
+  for (let n = 0; n < 2 ** 32; n++) {
+    const nonce = String(n);
+    if (leadingZeroBits(createHash('sha256').update(attempt(challenge, nonce)).digest()) >= difficulty) return nonce;
+  }
+  throw new Error('no answer found');
+}

@@ -1,0 +1,54 @@
+/**
+ * Watches another process's resident memory (VmRSS in /proc/PID/status) every
+ * few milliseconds, from outside, so the watching costs the watched process
+ * nothing. Linux only; elsewhere `available` is false.
+ *
+ * @example
+ * const rss = await RssSampler.start(server.pid);
+ * await upload();
+ * const { growthBytes } = rss.stop();
+ */
+import { readFileSync } from 'node:fs';
+
+export class RssSampler {
+  private peak = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly pid: number,
+    readonly startBytes: number,
+    intervalMs: number,
+  ) {
+    this.peak = startBytes;
+    this.timer = setInterval(() => {
+      const now = readRss(this.pid);
+      if (now !== undefined && now > this.peak) this.peak = now;
+    }, intervalMs);
+  }
+
+  static available(pid: number): boolean {
+    return readRss(pid) !== undefined;
+  }
+
+  static start(pid: number, intervalMs = 10): RssSampler {
+    const start = readRss(pid);
+    if (start === undefined) throw new Error('cannot read the process memory (/proc is Linux only)');
+    return new RssSampler(pid, start, intervalMs);
+  }
+
+  stop(): { startBytes: number; peakBytes: number; growthBytes: number } {
+    clearInterval(this.timer);
+    const last = readRss(this.pid);
+    if (last !== undefined && last > this.peak) this.peak = last;
+    return { startBytes: this.startBytes, peakBytes: this.peak, growthBytes: this.peak - this.startBytes };
+  }
+}
+
+function readRss(pid: number): number | undefined {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}
