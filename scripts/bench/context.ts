@@ -14,6 +14,8 @@ export type BenchContext = {
   sizes: Sizes;
   /** Scratch space for this run. */
   workDir: string;
+  /** When the whole run should be done (ms, performance.now() clock): sections that size themselves stop short of it. */
+  deadline: number;
   log: (line: string) => void;
   /** The three journalist keys; rejects with a clear message when gpg is missing. */
   keys: () => Promise<JournalistKeys>;

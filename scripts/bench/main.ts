@@ -57,6 +57,7 @@ const ctx: BenchContext = {
   sizeName: options.size,
   sizes: SIZES[options.size],
   workDir,
+  deadline: performance.now() + SIZES[options.size].runSeconds * 1000,
   log,
   keys: keys.get,
   startServer: (args) => startChildServer(args, { nodeArgs }),

@@ -9,7 +9,7 @@
  * would take minutes for tens of thousands).
  *
  * @example
- * const answers = await presolvePow({ dbFile, purpose: 'tip', count: 1000, difficulty: 4 });
+ * const answers = await presolvePow({ dbFile, purpose: 'tip', count: 1000, difficulty: BENCH_POW_DIFFICULTY });
  */
 import { createHash } from 'node:crypto';
 import { attempt, leadingZeroBits, type PowPurpose } from '../../crypto/proof-of-work.ts';
@@ -17,6 +17,12 @@ import { PowGuard } from '../../server/abuse/pow-guard.ts';
 import { openDatabase } from '../../server/db/open-database.ts';
 
 export type PowAnswer = { challenge: string; nonce: string };
+
+/**
+ * The difficulty bench servers run with. Checking an answer costs the server the
+ * same at any difficulty (one hash); a low one keeps solving tens of thousands quick.
+ */
+export const BENCH_POW_DIFFICULTY = 2;
 
 export async function presolvePow(o: { dbFile: string; purpose: PowPurpose; count: number; difficulty: number }): Promise<PowAnswer[]> {
   const db = await openDatabase(o.dbFile);

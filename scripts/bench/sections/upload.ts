@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CHUNK_BYTES } from '../../../client/source/upload-attachment.ts';
 import { makeBenchNewsroom } from '../bench-newsroom.ts';
 import type { BenchContext } from '../context.ts';
-import { presolvePow, type PowAnswer } from '../presolved-pow.ts';
+import { BENCH_POW_DIFFICULTY, presolvePow, type PowAnswer } from '../presolved-pow.ts';
 import { higherIsBetter, notAvailable, round, type SectionResult } from '../result.ts';
 import { RssSampler } from '../rss-sampler.ts';
 import { writeSyntheticAttachment } from '../synthetic-attachment.ts';
@@ -21,7 +21,6 @@ const MiB = 1024 * 1024;
 const RSS_LIMIT = 64 * MiB;
 const TARGET = '≥ 0.6× throughput, RSS growth < 64 MiB';
 const UNIT = 'MiB/s';
-const POW_DIFFICULTY = 4;
 
 export async function uploadSection(ctx: BenchContext): Promise<SectionResult> {
   const keys = await ctx.keys();
@@ -30,7 +29,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionResult> {
   const copy = join(ctx.workDir, 'attachment-copy.gpg');
   try {
     const size = await writeSyntheticAttachment(source, ctx.sizes.upload.bytes, keys.publicKeys);
-    const [pow] = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'upload', count: 1, difficulty: POW_DIFFICULTY });
+    const [pow] = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'upload', count: 1, difficulty: BENCH_POW_DIFFICULTY });
 
     const pipe = await ctx.startServer(['socket-to-file', copy]);
     if (!RssSampler.available(pipe.pid)) {
@@ -47,7 +46,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionResult> {
     await rm(copy, { force: true });
     ctx.log(`upload: baseline ${Math.round(mibPerSecond(size, baseline.seconds))} MiB/s`);
 
-    const app = await ctx.startServer(['app', newsroom.dataDir, String(POW_DIFFICULTY)]);
+    const app = await ctx.startServer(['app', newsroom.dataDir, String(BENCH_POW_DIFFICULTY)]);
     let real: Timed & { chunks: number };
     try {
       let chunks = 0;
