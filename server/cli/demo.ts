@@ -55,7 +55,7 @@ tipline demo is running. Everything lives in ${root}, which is deleted when you 
 
   3. Decrypt it offline with the journalist's key:
      npx tipline journalist decrypt --key ${secretFile} --in ${inbox} --out ${decrypted}
-     cat ${decrypted}/*/message.txt
+     cat ${decrypted}/*/*/message.txt   (one folder per conversation, one per message)
 
   Or with plain GnuPG:
      GNUPGHOME=$(mktemp -d) sh -c 'gpg --batch --import ${secretFile} && gpg --decrypt ${inbox}/*.gpg'
