@@ -53,20 +53,17 @@ async function buildInto(out, logLevel) {
   await cp(`${here}client/source/style.css`, `${out}/public/style.css`);
   await cp(`${here}client/source/favicon.svg`, `${out}/public/favicon.svg`);
   await writeLock(out, logLevel);
+  // The CLI and the Node scripts, in one pass: npm packages stay external.
   await build({
     absWorkingDir: here,
-    entryPoints: ['server/cli/main.ts'],
-    outfile: `${out}/tipline.js`,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    logLevel,
-  });
-  await build({
-    absWorkingDir: here,
-    entryPoints: ['scripts/weigh.ts', 'scripts/login-timing.ts', 'scripts/pow-timing.ts', 'scripts/bench/main.ts', 'scripts/bench/serve-target.ts'],
+    entryPoints: {
+      tipline: 'server/cli/main.ts',
+      weigh: 'scripts/weigh.ts',
+      'login-timing': 'scripts/login-timing.ts',
+      'pow-timing': 'scripts/pow-timing.ts',
+      'bench/main': 'scripts/bench/main.ts',
+      'bench/serve-target': 'scripts/bench/serve-target.ts',
+    },
     outdir: out,
     bundle: true,
     format: 'esm',
