@@ -7,11 +7,17 @@
  * An accepted message is: one or more PKESK v3 packets, then exactly one
  * SEIPD v1 packet that ends at the last byte. Nothing else.
  *
+ * Re-keying an attachment moves only its head (the key packets and the first
+ * bytes of the data packet): {@link inspectMessageHead} reads such a head, and
+ * {@link inspectKeyPackets} checks that an upload is key packets and nothing else.
+ *
  * @module
  * @example
- * import { inspectEncryptedMessage } from './packets.ts';
+ * import { inspectEncryptedMessage, inspectKeyPackets, inspectMessageHead } from './packets.ts';
  * const { recipientKeyIds, dataPacket } = inspectEncryptedMessage(bytes);
  * // recipientKeyIds: ['a1b2c3d4e5f60718', ...] (lowercase hex, in packet order)
+ * const head = inspectMessageHead(bytes.subarray(0, dataPacket.start + 32)); // { recipientKeyIds, keyPackets, quickCheck }
+ * inspectKeyPackets(head.keyPackets); // the same recipientKeyIds
  */
 import { abytes, hex } from './bytes.ts';
 
@@ -120,12 +126,7 @@ export function inspectEncryptedMessage(bytes: Uint8Array): InspectedMessage {
   for (; i < packets.length && packets[i]!.tag === PacketTag.PKESK; i++) {
     const p = packets[i]!;
     if (p.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
-    const body = bytes.subarray(p.bodyStart, p.end);
-    if (body.length < 12 || body[0] !== 3) throw new NotEncryptedError('not-encrypted', 'only version 3 public-key session key packets are accepted');
-    const keyId = hex.encode(body.subarray(1, 9));
-    if (keyId === '0000000000000000') throw new NotEncryptedError('bad-recipients', 'anonymous (wildcard) recipients are not accepted');
-    if (recipientKeyIds.includes(keyId)) throw new NotEncryptedError('bad-recipients', 'a recipient appears twice');
-    recipientKeyIds.push(keyId);
+    recipientKeyIds.push(keyIdOfKeyPacket(bytes.subarray(p.bodyStart, p.end), recipientKeyIds));
   }
   if (recipientKeyIds.length === 0) throw new NotEncryptedError('not-encrypted', 'the message is not encrypted to any public key');
   const data = packets[i];
@@ -135,6 +136,87 @@ export function inspectEncryptedMessage(bytes: Uint8Array): InspectedMessage {
   // SEIPDv1 = version byte + at least one cipher block of prefix + MDC (22 bytes, encrypted).
   if (data.end - data.bodyStart < 1 + 16 + 2 + 22) throw new NotEncryptedError('malformed', 'encrypted data is too short');
   return { recipientKeyIds, dataPacket: { start: data.start, end: data.end }, packets };
+}
+
+/**
+ * The key ID a PKESK packet body names, after the checks every reader here
+ * makes: version 3, not the anonymous wildcard, not already in `seen`.
+ */
+function keyIdOfKeyPacket(body: Uint8Array, seen: readonly string[]): string {
+  if (body.length < 12 || body[0] !== 3) throw new NotEncryptedError('not-encrypted', 'only version 3 public-key session key packets are accepted');
+  const keyId = hex.encode(body.subarray(1, 9));
+  if (keyId === '0000000000000000') throw new NotEncryptedError('bad-recipients', 'anonymous (wildcard) recipients are not accepted');
+  if (seen.includes(keyId)) throw new NotEncryptedError('bad-recipients', 'a recipient appears twice');
+  return keyId;
+}
+
+/**
+ * Checks that `bytes` is one or more PKESK v3 packets and nothing else (what a
+ * journalist uploads to re-key an attachment) and returns the key IDs they name.
+ * Throws {@link NotEncryptedError}: `malformed` for broken framing, `not-encrypted`
+ * for any other packet (a data packet, literal data), `bad-recipients` for a
+ * wildcard or repeated key ID.
+ */
+export function inspectKeyPackets(bytes: Uint8Array): string[] {
+  const packets = readPacketSpans(bytes);
+  if (packets.length === 0) throw new NotEncryptedError('malformed', 'no key packets');
+  const recipientKeyIds: string[] = [];
+  for (const p of packets) {
+    if (p.tag !== PacketTag.PKESK) throw new NotEncryptedError('not-encrypted', 'only public-key session key packets are accepted here');
+    if (p.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
+    recipientKeyIds.push(keyIdOfKeyPacket(bytes.subarray(p.bodyStart, p.end), recipientKeyIds));
+  }
+  return recipientKeyIds;
+}
+
+/** Bytes of the data packet a message head must carry: its header (at most 6 bytes), version byte and 18-byte quick-check prefix. */
+export const HEAD_DATA_BYTES = 32;
+
+export type MessageHead = {
+  recipientKeyIds: string[];
+  /** The key packets, exactly as stored: everything before the data packet. */
+  keyPackets: Uint8Array;
+  /** The first 18 encrypted bytes of the data packet's body (after its version byte): the SEIPDv1 random prefix and its check bytes. */
+  quickCheck: Uint8Array;
+};
+
+/**
+ * Reads the head of an encrypted message (for an attachment: the first bytes
+ * of a file that may be gigabytes long): its PKESK packets, then the header of
+ * the SEIPD v1 packet that follows them and the start of that packet's body.
+ * `head` may stop anywhere after those 19 body bytes. The same checks as
+ * {@link inspectEncryptedMessage} apply to what it covers; new-format packets
+ * only, as in attachments. Throws {@link NotEncryptedError}.
+ */
+export function inspectMessageHead(head: Uint8Array): MessageHead {
+  abytes(head, undefined, 'head');
+  const recipientKeyIds: string[] = [];
+  let pos = 0;
+  for (;;) {
+    const first = head[pos];
+    if (first === undefined) throw new NotEncryptedError('malformed', 'the head ends before the encrypted data packet');
+    if ((first & 0x80) === 0) throw new NotEncryptedError('malformed', 'not an OpenPGP packet');
+    if (!(first & 0x40)) throw new NotEncryptedError('malformed', 'old-format packets are not accepted in attachments');
+    const tag = first & 0x3f;
+    const len = readNewLength(head, pos + 1);
+    if (tag === PacketTag.PKESK) {
+      if (len.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
+      const end = len.next + len.length;
+      if (end > head.length) throw new NotEncryptedError('malformed', 'truncated packet');
+      recipientKeyIds.push(keyIdOfKeyPacket(head.subarray(len.next, end), recipientKeyIds));
+      pos = end;
+      continue;
+    }
+    if (tag !== PacketTag.SEIPD || recipientKeyIds.length === 0) {
+      throw new NotEncryptedError('not-encrypted', recipientKeyIds.length === 0 ? 'the message is not encrypted to any public key' : 'expected one integrity-protected encrypted data packet after the key packets');
+    }
+    if (len.partial && len.length < 512) throw new NotEncryptedError('malformed', 'first partial body chunk is too short');
+    // A definite-length body holds at least the version byte, the prefix and the MDC; a partial one's first chunk at least 512 bytes.
+    if (!len.partial && len.length < 1 + 16 + 2 + 22) throw new NotEncryptedError('malformed', 'encrypted data is too short');
+    if (head.length < len.next + 1 + 18) throw new NotEncryptedError('malformed', 'the head ends before the start of the encrypted data');
+    if (head[len.next] !== 1) throw new NotEncryptedError('not-encrypted', 'only version 1 integrity-protected data is accepted');
+    return { recipientKeyIds, keyPackets: head.subarray(0, pos), quickCheck: head.subarray(len.next + 1, len.next + 19) };
+  }
 }
 
 /** Reads `length` bytes at `offset` (fewer only at the end); lets the walker below run over a file without I/O here. */
@@ -160,12 +242,7 @@ export async function inspectEncryptedFile(readAt: ReadAt, size: number): Promis
     if (tag === PacketTag.PKESK) {
       if (len.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
       if (bodyStart + len.length > size) throw new NotEncryptedError('malformed', 'truncated packet');
-      const body = await readAt(bodyStart, Math.min(len.length, 12));
-      if (body.length < 12 || body[0] !== 3) throw new NotEncryptedError('not-encrypted', 'only version 3 public-key session key packets are accepted');
-      const keyId = hex.encode(body.subarray(1, 9));
-      if (keyId === '0000000000000000') throw new NotEncryptedError('bad-recipients', 'anonymous (wildcard) recipients are not accepted');
-      if (recipientKeyIds.includes(keyId)) throw new NotEncryptedError('bad-recipients', 'a recipient appears twice');
-      recipientKeyIds.push(keyId);
+      recipientKeyIds.push(keyIdOfKeyPacket(await readAt(bodyStart, Math.min(len.length, 12)), recipientKeyIds));
       pos = bodyStart + len.length;
       continue;
     }
@@ -190,4 +267,24 @@ export async function inspectEncryptedFile(readAt: ReadAt, size: number): Promis
     if (total < 1 + 16 + 2 + 22) throw new NotEncryptedError('malformed', 'encrypted data is too short');
     return { recipientKeyIds, dataPacket: { start: pos, end } };
   }
+}
+
+/**
+ * Where the data packet of a message read through `readAt` starts, found by
+ * walking only the headers of the key packets in front of it: a few small
+ * reads however long the message is. It checks nothing else; give the bytes
+ * up to there (plus {@link HEAD_DATA_BYTES}) to {@link inspectMessageHead}.
+ */
+export async function findDataPacketStart(readAt: ReadAt, size: number): Promise<number> {
+  let pos = 0;
+  while (pos < size) {
+    const header = await readAt(pos, 6);
+    const first = header[0]!;
+    if (first === undefined || (first & 0xc0) !== 0xc0) throw new NotEncryptedError('malformed', 'not a new-format OpenPGP packet');
+    if ((first & 0x3f) !== PacketTag.PKESK) return pos;
+    const len = readNewLength(header, 1);
+    if (len.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
+    pos += len.next + len.length;
+  }
+  throw new NotEncryptedError('not-encrypted', 'expected one integrity-protected encrypted data packet after the key packets');
 }

@@ -13,11 +13,17 @@
  * random prefix (the SEIPDv1 "quick check"): a wrong key wrapped for everyone
  * would lock the whole newsroom out of the tip. No tip content is decrypted.
  *
+ * An attachment can be gigabytes long, so it is re-keyed from its head alone
+ * ({@link rewrapMessageHead}): the key packets and the first bytes of the data
+ * packet go in, new key packets come out, and the server splices them onto
+ * the data it holds.
+ *
  * @module
  * @example
- * import { rewrapSessionKey, sameEncryptedData, tipRecipientIds } from './rekey.ts';
+ * import { rewrapMessageHead, rewrapSessionKey, sameEncryptedData, tipRecipientIds } from './rekey.ts';
  * const rekeyed = await rewrapSessionKey(stored, oldPrivateKey, currentKeys);
  * sameEncryptedData(stored, rekeyed); // true: only the key packets differ
+ * const keyPackets = await rewrapMessageHead(attachmentHead, oldPrivateKey, currentKeys); // PKESK packets only
  * tipRecipientIds(manifest, 'investigations'); // ['<journalist id>', …]
  */
 import { cfb } from '@noble/ciphers/aes.js';
@@ -25,7 +31,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import * as openpgp from 'openpgp';
 import { abytes, concatBytes, wipe } from './bytes.ts';
 export { tipRecipientIds } from './manifest.ts';
-import { inspectEncryptedMessage, type InspectedMessage } from './packets.ts';
+import { inspectEncryptedMessage, inspectMessageHead } from './packets.ts';
 
 /** Why a tip could not be re-keyed with this key. `code` is stable; `message` says what to do. */
 export class RekeyError extends Error {
@@ -61,15 +67,57 @@ export async function rewrapSessionKey(
   now: Date = new Date(),
 ): Promise<Uint8Array> {
   abytes(ciphertext, undefined, 'ciphertext');
+  checkKeys(privateKey, newKeys);
+  const inspected = inspectEncryptedMessage(ciphertext);
+  // Skip the version byte. A partial-length body's first chunk is at least 512 bytes, so these bytes are contiguous.
+  const prefixStart = inspected.packets.at(-1)!.bodyStart + 1;
+  const keyPackets = await wrapSessionKey(
+    {
+      recipientKeyIds: inspected.recipientKeyIds,
+      keyPackets: ciphertext.subarray(0, inspected.dataPacket.start),
+      quickCheck: ciphertext.subarray(prefixStart, prefixStart + AES_BLOCK + 2),
+    },
+    privateKey,
+    newKeys,
+    now,
+  );
+  return concatBytes(keyPackets, ciphertext.subarray(inspected.dataPacket.start, inspected.dataPacket.end));
+}
+
+/**
+ * {@link rewrapSessionKey} for a message too big to move: `head` is its first
+ * bytes (its key packets and at least the first 19 bytes of its data packet's
+ * body, see `inspectMessageHead` in packets.ts). Returns only the new PKESK
+ * packets, one for each of `newKeys`; put in front of the message's data
+ * packet, they make the re-keyed message. Throws as rewrapSessionKey does.
+ */
+export async function rewrapMessageHead(
+  head: Uint8Array,
+  privateKey: openpgp.PrivateKey,
+  newKeys: openpgp.PublicKey[],
+  now: Date = new Date(),
+): Promise<Uint8Array> {
+  abytes(head, undefined, 'head');
+  checkKeys(privateKey, newKeys);
+  return wrapSessionKey(inspectMessageHead(head), privateKey, newKeys, now);
+}
+
+function checkKeys(privateKey: openpgp.PrivateKey, newKeys: openpgp.PublicKey[]): void {
   if (!(privateKey instanceof openpgp.PrivateKey) || !privateKey.isDecrypted()) throw new TypeError('privateKey must be an unlocked openpgp.js private key');
   if (!Array.isArray(newKeys) || newKeys.length === 0) throw new RangeError('newKeys must name at least one key to re-key to');
-  const inspected = inspectEncryptedMessage(ciphertext);
+}
+
+/** What re-keying needs of a message: who it names, its key packets, and the data packet's quick-check bytes. */
+type KeyPacketsAndPrefix = { recipientKeyIds: string[]; keyPackets: Uint8Array; quickCheck: Uint8Array };
+
+/** Opens the session key in `m.keyPackets` with `privateKey`, checks it against the data, and wraps it for `newKeys`. */
+async function wrapSessionKey(m: KeyPacketsAndPrefix, privateKey: openpgp.PrivateKey, newKeys: openpgp.PublicKey[], now: Date): Promise<Uint8Array> {
   const mine = new Set(keyIdsOf(privateKey));
-  if (!inspected.recipientKeyIds.some((id) => mine.has(id))) {
-    throw new RekeyError('not-for-this-key', `this key is not one the tip is encrypted to (it is encrypted to key IDs ${inspected.recipientKeyIds.join(', ')})`);
+  if (!m.recipientKeyIds.some((id) => mine.has(id))) {
+    throw new RekeyError('not-for-this-key', `this key is not one the tip is encrypted to (it is encrypted to key IDs ${m.recipientKeyIds.join(', ')})`);
   }
   // Only the key packets go to openpgp.js: the data packet is never parsed, let alone decrypted.
-  const message = await openpgp.readMessage({ binaryMessage: ciphertext.slice(0, inspected.dataPacket.start) });
+  const message = await openpgp.readMessage({ binaryMessage: m.keyPackets.slice() });
   let sessionKeys: openpgp.DecryptedSessionKey[];
   try {
     sessionKeys = await openpgp.decryptSessionKeys({ message, decryptionKeys: privateKey, date: now });
@@ -86,17 +134,16 @@ export async function rewrapSessionKey(
     if (!algorithm || keyBytes === undefined || sessionKey.data.length !== keyBytes) {
       throw new RekeyError('unsupported-cipher', `the tip is encrypted with ${algorithm ?? 'AEAD'}, not AES, which this tool does not re-key; it was left as it is`);
     }
-    if (!opensDataPacket(sessionKey.data, ciphertext, inspected)) {
+    if (!opensDataPacket(sessionKey.data, m.quickCheck)) {
       throw new RekeyError('wrong-session-key', 'the session key from this key does not fit the tip\'s encrypted data; the tip was left as it is so that no one is locked out of it');
     }
-    const keyPackets = await openpgp.encryptSessionKey({
+    return await openpgp.encryptSessionKey({
       data: sessionKey.data,
       algorithm,
       encryptionKeys: newKeys,
       format: 'binary',
       date: now,
     });
-    return concatBytes(keyPackets, ciphertext.subarray(inspected.dataPacket.start, inspected.dataPacket.end));
   } finally {
     for (const k of sessionKeys) wipe(k.data);
   }
@@ -105,14 +152,12 @@ export async function rewrapSessionKey(
 /**
  * The SEIPDv1 quick check (RFC 4880 §5.13): the data starts with a random
  * block whose last two bytes are repeated, all in CFB mode with a zero IV.
- * Decrypting those 18 bytes tells (to 1 in 65,536) whether `key` is the right
- * one, and reveals nothing of the tip.
+ * Decrypting those 18 bytes (`quickCheck`) tells (to 1 in 65,536) whether
+ * `key` is the right one, and reveals nothing of the tip.
  */
-function opensDataPacket(key: Uint8Array, ciphertext: Uint8Array, inspected: InspectedMessage): boolean {
-  const data = inspected.packets.at(-1)!;
-  // Skip the version byte. A partial-length body's first chunk is at least 512 bytes, so these bytes are contiguous.
-  const start = data.bodyStart + 1;
-  const prefix = cfb(key, new Uint8Array(AES_BLOCK)).decrypt(ciphertext.subarray(start, start + AES_BLOCK + 2));
+function opensDataPacket(key: Uint8Array, quickCheck: Uint8Array): boolean {
+  if (quickCheck.length !== AES_BLOCK + 2) return false;
+  const prefix = cfb(key, new Uint8Array(AES_BLOCK)).decrypt(quickCheck);
   const ok = prefix[AES_BLOCK - 2] === prefix[AES_BLOCK] && prefix[AES_BLOCK - 1] === prefix[AES_BLOCK + 1];
   wipe(prefix);
   return ok;

@@ -22,9 +22,10 @@ export const JOURNALIST_USAGE = `Usage:
   tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER
       Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.
   tipline journalist rekey --key SECRET.asc [--passphrase-file FILE] --server URL --token-file FILE --inbox DIR
-      After a journalist leaves or replaces a key: make every tip you can see open with its desk's
-      current keys only. --key must open the tips as they are now (after a key change, your OLD key).
-      Only the key packets change, on this machine; the tip itself never does. Safe to run again.
+      After a journalist leaves or replaces a key: make every tip you can see, its attachments and the
+      reply copies in its conversation open with its desk's current keys only. --key must open them as
+      they are now (after a key change, your OLD key). Only the key packets change, on this machine;
+      the encrypted content never does, and attachments are never downloaded. Safe to run again.
       --inbox is fetch's --out: its pinned newsroom key vouches for the current keys, and its copies are updated.`;
 
 export class CommandFailed extends Error {
@@ -118,9 +119,19 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
       `${r.rekeyed.length} tip(s) re-keyed; ${r.alreadyCurrent} already current; ${r.notOpenable.length} not openable with this key; ${r.failed.length} failed.` +
         (r.gone ? ` ${r.gone} deleted meanwhile.` : ''),
     );
-    if (r.notOpenable.length > 0) out('If your key was replaced, run rekey again with your OLD secret key: it is the one that opens tips from before the change.');
-    if (r.localCopiesUpdated) out(`${r.localCopiesUpdated} copy(ies) in ${o.inbox} updated to the re-keyed version.`);
-    if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} tip(s) could not be re-keyed; see the reasons above, then run the same command again`);
+    for (const [what, t] of [['attachment(s)', r.attachments], ['reply copy(ies)', r.replies]] as const) {
+      out(
+        `${t.rekeyed.length} ${what} re-keyed; ${t.alreadyCurrent} already current; ${t.notOpenable.length} not openable with this key; ${t.failed.length} failed.` +
+          (t.gone ? ` ${t.gone} deleted meanwhile.` : ''),
+      );
+    }
+    if (r.notOpenable.length + r.attachments.notOpenable.length + r.replies.notOpenable.length > 0) {
+      out('If your key was replaced, run rekey again with your OLD secret key: it is the one that opens tips from before the change.');
+    }
+    const localCopies = r.localCopiesUpdated + r.attachments.localCopiesUpdated + r.replies.localCopiesUpdated;
+    if (localCopies) out(`${localCopies} copy(ies) in ${o.inbox} updated to the re-keyed version.`);
+    const failed = r.failed.length + r.attachments.failed.length + r.replies.failed.length;
+    if (failed > 0) throw new CommandFailed(`${failed} item(s) could not be re-keyed; see the reasons above, then run the same command again`);
     return;
   }
   throw new UsageError(JOURNALIST_USAGE);

@@ -108,6 +108,39 @@ export class JournalistApi {
     return this.request(`/api/v1/journalist/blobs/${encodeURIComponent(id)}`, start > 0 ? { headers: { range: `bytes=${start}-` } } : {});
   }
 
+  /**
+   * An attachment's head for re-keying: its key packets and the first bytes of
+   * its data packet (check it with `inspectMessageHead`, crypto/packets.ts).
+   */
+  async getBlobHead(id: string): Promise<Uint8Array> {
+    const res = await this.request(`/api/v1/journalist/blobs/${encodeURIComponent(id)}/head`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /**
+   * Re-keys an attachment: `keyPackets` (PKESK packets only, to exactly the
+   * current keys of its desk) replace the ones whose SHA-256 is
+   * `previousKeyPacketsSha256`; the server keeps the encrypted data. It answers
+   * 422 for anything but such key packets, 409 when the attachment was re-keyed meanwhile.
+   */
+  async putBlobKeyPackets(id: string, keyPackets: Uint8Array, previousKeyPacketsSha256: string): Promise<{ size: number }> {
+    const res = await this.request(`/api/v1/journalist/blobs/${encodeURIComponent(id)}/key-packets`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ keyPackets: base64.encode(keyPackets), previousKeyPacketsSha256 }),
+    });
+    return (await res.json()) as { size: number };
+  }
+
+  /** Replaces a reply's newsroom copy with the same copy re-keyed, as {@link putTipCiphertext} does for a tip. */
+  async putReplyCopy(id: string, copy: Uint8Array): Promise<void> {
+    await this.request(`/api/v1/journalist/replies/${encodeURIComponent(id)}/copy`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ copy: base64.encode(copy) }),
+    });
+  }
+
   async deleteTip(id: string): Promise<void> {
     await this.request(`/api/v1/journalist/tips/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }

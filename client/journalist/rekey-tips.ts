@@ -22,9 +22,15 @@
  * The inbox copy of a re-keyed tip (`<id>.gpg`, written by fetch) is replaced
  * too, so it opens with the new keys like the server's copy does.
  *
+ * The same goes for every attachment of those tips (only its head travels,
+ * see rekey-attachment.ts) and for the newsroom copy of every reply in those
+ * conversations, which `reply` encrypts to the conversation's desk: the same
+ * rule, so the same keys.
+ *
  * @example
  * const r = await rekeyTips({ server, token, key: oldPrivateKey, inboxDir: 'inbox' });
  * // r.rekeyed: ids; r.alreadyCurrent: a count; r.notOpenable: ids; r.failed: [{ id, reason }]
+ * // r.attachments and r.replies: the same tally for attachments and reply copies
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,22 +40,29 @@ import { inspectEncryptedMessage } from '../../crypto/packets.ts';
 import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds } from '../../crypto/rekey.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists, writeFileAtomic } from './files.ts';
-import { JournalistApi, JournalistClientError, type RemoteTip } from './journalist-api.ts';
+import { JournalistApi, JournalistClientError, type RemoteReply, type RemoteTip } from './journalist-api.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
+import { rekeyAttachment } from './rekey-attachment.ts';
 
-export type RekeyResult = {
-  /** Tips whose key packets were replaced on the server. */
+/** What happened to one kind of thing (tips, attachments or reply copies). */
+export type RekeyTally = {
+  /** Ids whose key packets were replaced on the server. */
   rekeyed: string[];
-  /** Tips already encrypted to exactly the current keys. */
+  /** How many were already encrypted to exactly the current keys. */
   alreadyCurrent: number;
-  /** Tips this key is not among the recipients of; someone else must re-key them. */
+  /** Ids this key is not among the recipients of; someone else must re-key them. */
   notOpenable: string[];
   failed: { id: string; reason: string }[];
-  /** Tips deleted on the server while this ran. */
+  /** How many were deleted on the server while this ran. */
   gone: number;
-  /** Inbox copies replaced with the server's re-keyed bytes. */
+  /** Inbox copies replaced with the re-keyed version. */
   localCopiesUpdated: number;
 };
+
+/** The tips' tally, and the same for their attachments and for reply copies. */
+export type RekeyResult = RekeyTally & { attachments: RekeyTally; replies: RekeyTally };
+
+const emptyTally = (): RekeyTally => ({ rekeyed: [], alreadyCurrent: 0, notOpenable: [], failed: [], gone: 0, localCopiesUpdated: 0 });
 
 /** One journalist in the current manifest: their key and the key ID a tip names for it. */
 type CurrentKey = { key: PublicKey; keyId: string };
@@ -74,53 +87,109 @@ export async function rekeyTips(o: {
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError("the newsroom's key list has no journalists in it; nothing was re-keyed. Tell your admin.");
   const current = await currentKeys(manifest);
 
-  const result: RekeyResult = { rekeyed: [], alreadyCurrent: 0, notOpenable: [], failed: [], gone: 0, localCopiesUpdated: 0 };
+  const result: RekeyResult = { ...emptyTally(), attachments: emptyTally(), replies: emptyTally() };
+  /** The desk of every conversation whose tips this journalist sees: their replies' copies go to the same keys. */
+  const threadDesks = new Map<string, string | null>();
   let cursor: string | null = null;
   do {
     const page = await api.listTips(cursor);
-    for (const tip of page.tips) await rekeyOne(tip);
+    for (const tip of page.tips) await rekeyTip(tip);
     cursor = page.nextCursor;
   } while (cursor);
+  let replyCursor: string | null = null;
+  do {
+    const page = await api.listReplies(replyCursor);
+    for (const reply of page.replies) await rekeyReply(reply);
+    replyCursor = page.nextCursor;
+  } while (replyCursor);
   return result;
 
-  async function rekeyOne(tip: RemoteTip): Promise<void> {
-    if (!MESSAGE_ID_RE.test(String(tip?.id)) || !(tip.desk === undefined || tip.desk === null || typeof tip.desk === 'string')) {
+  function targetFor(desk: string | null | undefined): CurrentKey[] {
+    return tipRecipientIds(manifest!, desk).map((id) => current.get(id)!);
+  }
+
+  async function rekeyTip(tip: RemoteTip): Promise<void> {
+    const attachments = tip?.attachments ?? [];
+    if (
+      !MESSAGE_ID_RE.test(String(tip?.id)) ||
+      !(tip.desk === undefined || tip.desk === null || typeof tip.desk === 'string') ||
+      !(tip.threadId === null || tip.threadId === undefined || typeof tip.threadId === 'string') ||
+      !Array.isArray(attachments) ||
+      !attachments.every((a) => MESSAGE_ID_RE.test(String(a?.id)))
+    ) {
       throw new JournalistClientError('the server listed a tip in a shape this tool does not accept; nothing more was re-keyed. Update tipline, or tell your admin.');
     }
-    const target = tipRecipientIds(manifest!, tip.desk).map((id) => current.get(id)!);
-    const targetIds = target.map((t) => t.keyId);
-    try {
-      const stored = await api.getTip(tip.id);
-      if (sameKeyIds(inspectEncryptedMessage(stored).recipientKeyIds, targetIds)) {
-        result.alreadyCurrent++;
-        await updateLocalCopy(tip.id, stored);
-        return;
+    if (tip.threadId) threadDesks.set(tip.threadId, tip.desk ?? null);
+    const target = targetFor(tip.desk);
+    await rekeyWhole('tip', tip.id, target, result, () => api.getTip(tip.id), (bytes) => api.putTipCiphertext(tip.id, bytes));
+    for (const a of attachments) {
+      await attempt('attachment', a.id, result.attachments, async () => {
+        const r = await rekeyAttachment({ api, blobId: a.id, key: o.key, target, inboxDir: o.inboxDir, log });
+        if (r.localCopyUpdated) result.attachments.localCopiesUpdated++;
+        return r.outcome;
+      });
+    }
+  }
+
+  async function rekeyReply(reply: RemoteReply): Promise<void> {
+    if (!MESSAGE_ID_RE.test(String(reply?.id)) || typeof reply.threadId !== 'string') {
+      throw new JournalistClientError('the server listed a reply in a shape this tool does not accept; nothing more was re-keyed. Update tipline, or tell your admin.');
+    }
+    // A conversation none of whose tips this journalist sees belongs to another desk: not theirs to re-key.
+    if (!threadDesks.has(reply.threadId)) return;
+    const target = targetFor(threadDesks.get(reply.threadId));
+    await rekeyWhole('reply copy', reply.id, target, result.replies, () => api.getReplyCopy(reply.id), (bytes) => api.putReplyCopy(reply.id, bytes));
+  }
+
+  /** A tip or a reply copy: small enough to fetch whole and send back re-keyed. */
+  async function rekeyWhole(
+    what: 'tip' | 'reply copy',
+    id: string,
+    target: CurrentKey[],
+    tally: RekeyTally,
+    get: () => Promise<Uint8Array>,
+    put: (bytes: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    await attempt(what, id, tally, async () => {
+      const stored = await get();
+      if (sameKeyIds(inspectEncryptedMessage(stored).recipientKeyIds, target.map((t) => t.keyId))) {
+        await updateLocalCopy(id, stored, tally);
+        return 'alreadyCurrent';
       }
       let rekeyed: Uint8Array;
       try {
         rekeyed = await rewrapSessionKey(stored, o.key, target.map((t) => t.key));
       } catch (e) {
         if (e instanceof RekeyError && e.code === 'not-for-this-key') {
-          result.notOpenable.push(tip.id);
-          log(`skipped tip ${tip.id}: it is not encrypted to this key, so this key can't re-key it. A colleague whose key opens it can run rekey; if no current journalist's key opens it, nobody can.`);
-          return;
+          log(`skipped ${what} ${id}: it is not encrypted to this key, so this key can't re-key it. A colleague whose key opens it can run rekey; if no current journalist's key opens it, nobody can.`);
+          return 'notOpenable';
         }
         throw e;
       }
-      await api.putTipCiphertext(tip.id, rekeyed);
-      result.rekeyed.push(tip.id);
-      log(`re-keyed tip ${tip.id} for ${target.length} current key(s)`);
-      await updateLocalCopy(tip.id, rekeyed);
+      await put(rekeyed);
+      log(`re-keyed ${what} ${id} for ${target.length} current key(s)`);
+      await updateLocalCopy(id, rekeyed, tally);
+      return 'rekeyed';
+    });
+  }
+
+  /** Runs one re-key and files its outcome; a revoked token stops the whole run. */
+  async function attempt(what: string, id: string, tally: RekeyTally, run: () => Promise<'rekeyed' | 'alreadyCurrent' | 'notOpenable'>): Promise<void> {
+    try {
+      const outcome = await run();
+      if (outcome === 'rekeyed') tally.rekeyed.push(id);
+      else if (outcome === 'alreadyCurrent') tally.alreadyCurrent++;
+      else tally.notOpenable.push(id);
     } catch (e) {
       if (e instanceof JournalistClientError && e.status === 401) throw e;
       if (e instanceof JournalistClientError && e.status === 404) {
-        result.gone++;
-        log(`tip ${tip.id} was deleted on the server meanwhile; nothing to re-key`);
+        tally.gone++;
+        log(`${what} ${id} was deleted on the server meanwhile; nothing to re-key`);
         return;
       }
       const reason = failureReason(e);
-      result.failed.push({ id: tip.id, reason });
-      log(`FAILED to re-key tip ${tip.id}: ${reason}`);
+      tally.failed.push({ id, reason });
+      log(`FAILED to re-key ${what} ${id}: ${reason}`);
     }
   }
 
@@ -129,18 +198,18 @@ export async function rekeyTips(o: {
    * carry the same encrypted data: a server must not be able to swap a good
    * local copy for something else.
    */
-  async function updateLocalCopy(id: string, bytes: Uint8Array): Promise<void> {
+  async function updateLocalCopy(id: string, bytes: Uint8Array, tally: RekeyTally): Promise<void> {
     const file = join(o.inboxDir, `${id}.gpg`);
     try {
       if (!(await exists(file))) return;
       const local = await readFile(file);
       if (local.equals(bytes)) return;
       if (!sameEncryptedData(new Uint8Array(local), bytes)) {
-        log(`warning: ${file} holds different encrypted data than the server's tip ${id}; left it as it is`);
+        log(`warning: ${file} holds different encrypted data than the server's copy of ${id}; left it as it is`);
         return;
       }
       await writeFileAtomic(file, bytes);
-      result.localCopiesUpdated++;
+      tally.localCopiesUpdated++;
     } catch (e) {
       // The server's copy is what counts; a local copy that can't be updated is only worth a warning.
       log(`warning: could not update ${file} (${(e as Error).message}); fetch into a new folder to get the re-keyed copy`);
@@ -171,6 +240,6 @@ function failureReason(e: unknown): string {
   if (e instanceof JournalistClientError && e.status === 422) {
     return `the server refused the new key packets (${e.message}). The journalist list may have just changed: run rekey again.`;
   }
-  if (e instanceof JournalistClientError && e.status === 409) return `${e.message}. Run rekey again.`;
+  if (e instanceof JournalistClientError && e.status === 409) return `${e.message} Run rekey again.`;
   return (e as Error).message ?? String(e);
 }

@@ -10,12 +10,19 @@
  * now. A tip whose desk no longer exists (or that has none) belongs to every
  * current journalist, as it is already listed to all of them; see
  * `tipRecipientIds` in crypto/rekey.ts, which the client shares.
+ *
+ * A reply's newsroom copy is re-keyed the same way (`PUT /replies/:id/copy`),
+ * to its conversation's desk, as `reply` encrypts it. An attachment is too big
+ * to send back and forth: `GET /blobs/:id/head` gives its key packets and the
+ * start of its data packet, and `PUT /blobs/:id/key-packets` takes new key
+ * packets alone, which the server splices onto the data it holds
+ * (server/uploads/blob-rekey.ts).
  */
 import { Hono } from 'hono';
 import * as z from 'zod';
 import { base64 } from '../../crypto/bytes.ts';
-import { checkRecipients } from '../../crypto/envelope.ts';
-import { NotEncryptedError } from '../../crypto/packets.ts';
+import { checkKeyIds, checkRecipients } from '../../crypto/envelope.ts';
+import { inspectKeyPackets, NotEncryptedError } from '../../crypto/packets.ts';
 import { sameEncryptedData, tipRecipientIds } from '../../crypto/rekey.ts';
 import { isReplyBox } from '../../crypto/reply-box.ts';
 import type { Limits } from '../config.ts';
@@ -26,6 +33,7 @@ import { requireJson } from '../source/api.ts';
 import type { SourceSessions } from '../source/sessions.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { AuthThrottle } from '../abuse/auth-throttle.ts';
+import { BlobRekeyError, BlobRekeying } from '../uploads/blob-rekey.ts';
 import type { UploadStore } from '../uploads/upload-store.ts';
 import type { Journalist, JournalistStore } from '../store/journalist-store.ts';
 import { BadCursorError, NoSuchThreadError, type TipStore } from '../store/tip-store.ts';
@@ -36,6 +44,8 @@ const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 const THREAD_RE = /^[0-9a-f]{64}$/;
 const ReplyBody = z.strictObject({ box: z.string().min(1), copy: z.string().min(1) });
 const RekeyBody = z.strictObject({ ciphertext: z.string().min(1) });
+const RekeyCopyBody = z.strictObject({ copy: z.string().min(1) });
+const RekeyBlobBody = z.strictObject({ keyPackets: z.string().min(1), previousKeyPacketsSha256: z.string().regex(/^[0-9a-f]{64}$/) });
 /** Room for the new key packets on top of the stored tip: an RSA-16384 key packet is about 2 KiB. */
 const KEY_PACKET_ALLOWANCE = 2048;
 
@@ -53,6 +63,7 @@ export type JournalistApiDeps = {
 
 export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
   const api = new Hono<Env>();
+  const blobRekeying = new BlobRekeying(deps.uploads.blobs);
 
   api.use('*', async function requireToken(c, next) {
     const header = c.req.header('authorization') ?? '';
@@ -132,18 +143,72 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     return c.json({ id, manifestVersion: current.manifest.version });
   });
 
+  /** A claimed attachment this journalist may read, and the tip it belongs to; 404 otherwise (a bad id included). */
+  const readableBlob = async (id: string, journalistId: string) => {
+    const upload = ID_RE.test(id) ? await deps.uploads.get(id) : undefined;
+    const tip = upload?.tipId ? await deps.tips.get(upload.tipId) : undefined;
+    if (!upload || !tip || !canRead(await desksOf(journalistId), tip.summary.desk)) throw new ApiError(404, 'not-found', 'No such attachment.');
+    return { upload, tip };
+  };
+
   // An attachment's ciphertext, streamed; `Range: bytes=N-` resumes an interrupted download.
   api.get('/blobs/:id', async (c) => {
     const id = c.req.param('id');
-    const upload = ID_RE.test(id) ? await deps.uploads.get(id) : undefined;
-    const tip = upload?.tipId ? await deps.tips.get(upload.tipId) : undefined;
-    if (!upload || !tip || !canRead(await desksOf(c.get('journalist').id), tip.summary.desk)) throw new ApiError(404, 'not-found', 'No such attachment.');
+    const { upload } = await readableBlob(id, c.get('journalist').id);
     const range = /^bytes=(\d+)-$/.exec(c.req.header('range') ?? '');
     const start = range ? Number(range[1]) : 0;
     if (start > upload.receivedBytes) throw new ApiError(400, 'bad-range', 'The range starts past the end of the attachment.');
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(upload.receivedBytes - start), 'Accept-Ranges': 'bytes' };
     if (range) headers['Content-Range'] = `bytes ${start}-${upload.receivedBytes - 1}/${upload.receivedBytes}`;
     return c.body(deps.uploads.blobs.read(id, start), range ? 206 : 200, headers);
+  });
+
+  // Re-keying an attachment, step 1: its key packets and the first bytes of its data packet (crypto/packets.ts inspectMessageHead).
+  api.get('/blobs/:id/head', async (c) => {
+    const id = c.req.param('id');
+    const { upload } = await readableBlob(id, c.get('journalist').id);
+    const { head, size } = await blobHead(id);
+    // A re-key that stopped between the swap and recording the size would leave a wrong listing: heal it here.
+    if (size !== upload.receivedBytes) await deps.uploads.setSize(id, size);
+    return c.body(head as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
+  });
+
+  // Step 2: new key packets, to exactly the desk's current keys, spliced onto the stored data packet.
+  api.put('/blobs/:id/key-packets', async (c) => {
+    const id = c.req.param('id');
+    const { tip } = await readableBlob(id, c.get('journalist').id);
+    requireJson(c.req.header('content-type'));
+    const current = await deps.recipients.get();
+    const keyIds = currentKeyIdsFor(current, tip.summary.desk);
+    const limit = KEY_PACKET_ALLOWANCE * keyIds.length;
+    const parsed = RekeyBlobBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 4) / 3) + 1024)));
+    if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"keyPackets": "<base64 PKESK packets>", "previousKeyPacketsSha256": "<hex SHA-256 of the key packets they replace>"}.');
+    const keyPackets = decode(parsed.data.keyPackets, limit, 'The key packets are larger than new key packets for the current keys can be.');
+    try {
+      checkKeyIds(inspectKeyPackets(keyPackets), keyIds);
+    } catch (e) {
+      if (e instanceof NotEncryptedError) {
+        throw e.code === 'bad-recipients'
+          ? new ApiError(422, 'wrong-recipients', "The key packets must name exactly the current keys of the tip's desk. Fetch the current key list and re-key again. Nothing was changed.")
+          : new ApiError(422, 'not-key-packets', 'The body must be public-key session key packets and nothing else: the server keeps the encrypted data itself. Nothing was changed.');
+      }
+      throw e;
+    }
+    let result: Awaited<ReturnType<BlobRekeying['replaceKeyPackets']>>;
+    try {
+      result = await blobRekeying.replaceKeyPackets(id, { keyPackets, previousKeyPacketsSha256: parsed.data.previousKeyPacketsSha256 });
+    } catch (e) {
+      if (e instanceof BlobRekeyError) throw new ApiError(409, e.code, e.message);
+      if (e instanceof NotEncryptedError) throw new ApiError(409, 'blob-unreadable', 'The stored attachment is not an encrypted message this server can re-key. Nothing was changed.');
+      throw new ApiError(503, 'storage-error', 'The server could not write the re-keyed attachment. Nothing was changed: run rekey again in a moment.');
+    }
+    await deps.uploads.setSize(id, result.size);
+    if (!(await deps.uploads.get(id))?.tipId) {
+      // Its tip was deleted while the copy ran: the swapped-in file must not outlive it.
+      await deps.uploads.blobs.delete(id);
+      throw new ApiError(404, 'not-found', 'No such attachment.');
+    }
+    return c.json({ id, size: result.size, dataSha256: result.dataSha256, changed: result.changed, manifestVersion: current.manifest.version });
   });
 
   api.delete('/tips/:id', async (c) => {
@@ -169,6 +234,38 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const copy = ID_RE.test(id) ? await deps.replies.copy(id) : undefined;
     if (!copy) throw new ApiError(404, 'not-found', 'No such reply.');
     return c.body(copy as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
+  });
+
+  // Re-keying a reply's newsroom copy: the same checks as for a tip, to the conversation's desk.
+  api.put('/replies/:id/copy', async (c) => {
+    const id = c.req.param('id');
+    const reply = ID_RE.test(id) ? await deps.replies.stored(id) : undefined;
+    const desk = reply ? await deps.tips.threadDesk(reply.threadId) : null;
+    if (!reply || !canRead(await desksOf(c.get('journalist').id), desk)) throw new ApiError(404, 'not-found', 'No such reply.');
+    requireJson(c.req.header('content-type'));
+    const current = await deps.recipients.get();
+    const keyIds = currentKeyIdsFor(current, desk);
+    const limit = reply.copy.length + KEY_PACKET_ALLOWANCE * keyIds.length;
+    const parsed = RekeyCopyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 4) / 3) + 1024)));
+    if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"copy": "<base64 OpenPGP message>"}.');
+    const copy = decode(parsed.data.copy, limit, 'The re-keyed copy is larger than the stored copy plus its new key packets.');
+    try {
+      if (!sameEncryptedData(reply.copy, copy)) {
+        throw new ApiError(422, 'data-changed', 'The encrypted data packet differs from the stored one; only the key packets may change. Nothing was stored.');
+      }
+      checkRecipients(copy, keyIds);
+    } catch (e) {
+      if (e instanceof NotEncryptedError) {
+        throw e.code === 'bad-recipients'
+          ? new ApiError(422, 'wrong-recipients', "The key packets must name exactly the current keys of the conversation's desk. Fetch the current key list and re-key again. Nothing was stored.")
+          : new ApiError(422, 'not-encrypted', 'The body is not an OpenPGP message encrypted to journalist keys. Nothing was stored.');
+      }
+      throw e;
+    }
+    if (!(await deps.replies.replaceCopy(id, { expected: reply.copy, copy }))) {
+      throw new ApiError(409, 'reply-changed', 'The reply changed or was deleted while this request ran. Fetch it again and re-key again.');
+    }
+    return c.json({ id, manifestVersion: current.manifest.version });
   });
 
   // A reply: a box only the source's codename opens, and an OpenPGP copy for the newsroom.
@@ -209,6 +306,16 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     deps.sessions.destroyThread(threadId);
     return c.json({ deleted: true });
   });
+
+  async function blobHead(id: string) {
+    try {
+      return await blobRekeying.head(id);
+    } catch (e) {
+      if (e instanceof BlobRekeyError) throw new ApiError(409, e.code, e.message);
+      if (e instanceof NotEncryptedError) throw new ApiError(409, 'blob-unreadable', 'The stored attachment is not an encrypted message this server can re-key.');
+      throw e;
+    }
+  }
 
   return api;
 }

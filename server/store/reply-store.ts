@@ -81,6 +81,24 @@ export class ReplyStore {
     return (await this.db.selectFrom('replies').select('copy').where('id', '=', id).executeTakeFirst())?.copy;
   }
 
+  /** A reply's newsroom copy and its conversation, for re-keying. */
+  async stored(id: string): Promise<{ threadId: string; copy: Uint8Array } | undefined> {
+    const r = await this.db.selectFrom('replies').select(['thread_id', 'copy']).where('id', '=', id).executeTakeFirst();
+    return r && { threadId: r.thread_id, copy: r.copy };
+  }
+
+  /**
+   * Re-keying: swaps the newsroom copy for `copy`, only if it is still
+   * `expected` (a colleague's concurrent re-key is not overwritten). Returns
+   * false when it changed or the reply is gone. The caller checks `copy`.
+   */
+  async replaceCopy(id: string, o: { expected: Uint8Array; copy: Uint8Array }): Promise<boolean> {
+    const result = await this.db.updateTable('replies').set({ copy: o.copy }).where('id', '=', id).where('copy', '=', o.expected).executeTakeFirst();
+    // The old key packets still open the copy with the old keys: they must not linger in the -wal file.
+    await checkpoint(this.db);
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   /** A journalist deletes a whole conversation: its tips, follow-ups and replies, then a WAL checkpoint. */
   async deleteThread(threadId: string): Promise<boolean> {
     const deleted = await this.db.transaction().execute(async (trx) => {

@@ -9,15 +9,21 @@
  * const blobs = await BlobStore.open('/srv/tipline/blobs');
  * await blobs.write(id, offset, request.body, { maxBytes });
  * const stream = blobs.read(id, 0);
+ * await blobs.replace(id, rekeyedStream, { maxBytes }); // whole new content, swapped in atomically
  */
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 /** Bytes gathered before each write to the blob file. */
 const WRITE_BYTES = 1024 * 1024;
+/** Where {@link BlobStore.replace} writes the new content first: `<id>.replacing-<random>`, a name no id matches. */
+const STAGING_RE = /^[A-Za-z0-9_-]{22}\.replacing-[0-9a-f]{16}$/;
+/** A staging file this old is left over from a crash (a replace in progress writes to it all the time). */
+const STALE_STAGING_MS = 24 * 60 * 60 * 1000;
 
 export class BlobPathError extends Error {
   override name = 'BlobPathError';
@@ -31,7 +37,9 @@ export class BlobStore {
 
   static async open(root: string): Promise<BlobStore> {
     await mkdir(root, { recursive: true, mode: 0o700 });
-    return new BlobStore(resolve(root));
+    const store = new BlobStore(resolve(root));
+    await store.removeStaleStaging();
+    return store;
   }
 
   path(id: string): string {
@@ -86,6 +94,75 @@ export class BlobStore {
       throw e;
     } finally {
       await file.close();
+    }
+  }
+
+  /**
+   * Replaces the whole content of an existing blob with `body`, streaming:
+   * the new bytes go to a staging file in the blob folder, are fsynced, and
+   * only then is it renamed over the blob (and the folder fsynced), so a
+   * reader sees the old content or the new, never a mix. On any error (the
+   * body stream errors, more than `maxBytes` arrive: ChunkTooLargeError, the
+   * disk is full) the old blob is left as it was and the staging file is
+   * removed. Returns the new size. Used to re-key attachments.
+   */
+  async replace(id: string, body: ReadableStream<Uint8Array>, o: { maxBytes: number }): Promise<number> {
+    const target = this.path(id);
+    // Replacing is for blobs that exist; this throws (ENOENT) before anything is written otherwise.
+    await stat(target);
+    const staging = join(this.root, `${id}.replacing-${randomBytes(8).toString('hex')}`);
+    const file = await open(staging, 'wx', 0o600);
+    const reader = body.getReader();
+    let closed = false;
+    let written = 0;
+    try {
+      const pending = new Uint8Array(WRITE_BYTES);
+      let filled = 0;
+      const flush = async () => {
+        for (let at = 0; at < filled; ) at += (await file.write(pending, at, filled - at, written - filled + at)).bytesWritten;
+        filled = 0;
+      };
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (written + value.length > o.maxBytes) throw new ChunkTooLargeError(`more than ${o.maxBytes} bytes`);
+        for (let at = 0; at < value.length; ) {
+          const n = Math.min(value.length - at, WRITE_BYTES - filled);
+          pending.set(value.subarray(at, at + n), filled);
+          filled += n;
+          written += n;
+          at += n;
+          if (filled === WRITE_BYTES) await flush();
+        }
+      }
+      await flush();
+      await file.sync();
+      await file.close();
+      closed = true;
+      await rename(staging, target);
+    } catch (e) {
+      // Stop the source too (it may be reading another file), then leave no trace.
+      await reader.cancel().catch(() => {});
+      if (!closed) await file.close().catch(() => {});
+      await rm(staging, { force: true }).catch(() => {});
+      throw e;
+    }
+    // The rename is what makes the new content the blob's: make it survive a power cut too.
+    const dir = await open(this.root, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    return written;
+  }
+
+  /** Staging files a crash left behind in the middle of a {@link replace}: the blob they were for is intact. */
+  private async removeStaleStaging(now = Date.now()): Promise<void> {
+    for (const name of await readdir(this.root)) {
+      if (!STAGING_RE.test(name)) continue;
+      const s = await stat(join(this.root, name)).catch(() => undefined);
+      if (s && now - s.mtimeMs > STALE_STAGING_MS) await rm(join(this.root, name), { force: true });
     }
   }
 

@@ -80,6 +80,11 @@ export class UploadStore {
     return received;
   }
 
+  /** Records a claimed blob's new size after re-keying changed its key packets (see blob-rekey.ts). */
+  async setSize(id: string, bytes: number): Promise<void> {
+    await this.db.updateTable('uploads').set({ received_bytes: bytes }).where('id', '=', id).execute();
+  }
+
   async markComplete(id: string): Promise<void> {
     await this.db.updateTable('uploads').set({ complete: 1 }).where('id', '=', id).execute();
   }

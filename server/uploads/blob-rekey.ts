@@ -1,0 +1,147 @@
+/**
+ * Re-keying an attachment blob without moving it: the journalist's machine
+ * gets only the blob's head (its key packets and the first bytes of its data
+ * packet), wraps the session key for the current keys there, and sends back
+ * new key packets alone. This module puts them in front of the data packet it
+ * already holds, streaming, so a blob of gigabytes is never in memory and
+ * never crosses the network.
+ *
+ * The data packet can't change, by construction: the server copies it from
+ * the old blob itself. It still checks, by SHA-256: the data packet is hashed
+ * once before the copy and again as it is copied, and a difference (the blob
+ * changed underneath) errors the copy, so the old blob stays. The swap itself
+ * is `BlobStore.replace`: staged, fsynced, renamed.
+ *
+ * Compare-and-swap: the journalist names the key packets they re-keyed, by
+ * SHA-256, and a blob whose key packets are something else by now (re-keyed
+ * by a colleague meanwhile) is refused. One re-key per blob at a time.
+ *
+ * What the key packets may name (exactly the desk's current keys) is the
+ * caller's check, before it calls {@link BlobRekeying.replaceKeyPackets}.
+ *
+ * @example
+ * const rekeying = new BlobRekeying(blobs);
+ * const { head, size } = await rekeying.head(id);
+ * await rekeying.replaceKeyPackets(id, { keyPackets, previousKeyPacketsSha256 });
+ * // → { size, dataSha256, changed }
+ */
+import { createHash } from 'node:crypto';
+import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead } from '../../crypto/packets.ts';
+import type { BlobStore } from './blob-store.ts';
+
+/** Why a re-key was refused with nothing changed; `code` becomes the API error code (409). */
+export class BlobRekeyError extends Error {
+  override name = 'BlobRekeyError';
+  constructor(
+    readonly code: 'blob-changed' | 'blob-busy',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class BlobRekeying {
+  /** Blobs being re-keyed now: a second request for one waits for nothing and is refused. */
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly blobs: BlobStore) {}
+
+  /**
+   * The blob's key packets and the first {@link HEAD_DATA_BYTES} bytes of its
+   * data packet, and its size. Throws NotEncryptedError (packets.ts) when the
+   * stored blob has no such head.
+   */
+  async head(id: string): Promise<{ head: Uint8Array; size: number }> {
+    if (this.busy.has(id)) throw busy();
+    const size = await this.blobs.size(id);
+    const head = await this.readHead(id, size);
+    return { head: head.bytes, size };
+  }
+
+  /**
+   * Swaps the blob's key packets for `keyPackets` (already checked to be PKESK
+   * packets to the right keys). Refuses with {@link BlobRekeyError} when the
+   * blob's key packets are no longer the ones hashed in `previousKeyPacketsSha256`
+   * (hex), or when another re-key of it is running. On any error the blob is unchanged.
+   * `changed` is false when `keyPackets` are the stored ones already.
+   */
+  async replaceKeyPackets(id: string, o: { keyPackets: Uint8Array; previousKeyPacketsSha256: string }): Promise<{ size: number; dataSha256: string; changed: boolean }> {
+    if (this.busy.has(id)) throw busy();
+    this.busy.add(id);
+    try {
+      const size = await this.blobs.size(id);
+      const head = await this.readHead(id, size);
+      if (sha256Hex(head.keyPackets) !== o.previousKeyPacketsSha256.toLowerCase()) {
+        throw new BlobRekeyError('blob-changed', "The attachment's key packets are not the ones you re-keyed: someone re-keyed it meanwhile. Fetch its head again and re-key again. Nothing was changed.");
+      }
+      const dataBytes = size - head.dataStart;
+      const before = await this.dataDigest(id, head.dataStart);
+      if (Buffer.from(o.keyPackets).equals(head.keyPackets)) return { size, dataSha256: before, changed: false };
+      const written = await this.blobs.replace(id, this.rekeyedStream(id, o.keyPackets, head.dataStart, dataBytes, before), { maxBytes: o.keyPackets.length + dataBytes });
+      return { size: written, dataSha256: before, changed: true };
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+
+  private async readHead(id: string, size: number): Promise<{ bytes: Uint8Array; keyPackets: Uint8Array; dataStart: number }> {
+    const readAt = (offset: number, length: number) => this.blobs.readAt(id, offset, length);
+    const dataStart = await findDataPacketStart(readAt, size);
+    const bytes = await readAt(0, Math.min(size, dataStart + HEAD_DATA_BYTES));
+    const { keyPackets } = inspectMessageHead(bytes);
+    return { bytes, keyPackets, dataStart };
+  }
+
+  /** SHA-256 (hex) of the blob from `start` to its end: its data packet. */
+  private async dataDigest(id: string, start: number): Promise<string> {
+    const hash = createHash('sha256');
+    const reader = this.blobs.read(id, start).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return hash.digest('hex');
+      hash.update(value);
+    }
+  }
+
+  /**
+   * `keyPackets`, then the old blob from `dataStart` on. The copied bytes are
+   * hashed as they pass; if they are not the `dataSha256` measured before,
+   * the stream errors at its end, before `replace` can swap anything in.
+   */
+  private rekeyedStream(id: string, keyPackets: Uint8Array, dataStart: number, dataBytes: number, dataSha256: string): ReadableStream<Uint8Array> {
+    const data = this.blobs.read(id, dataStart).getReader();
+    const hash = createHash('sha256');
+    let copied = 0;
+    let headSent = false;
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (!headSent) {
+          headSent = true;
+          controller.enqueue(keyPackets);
+          return;
+        }
+        const { done, value } = await data.read();
+        if (!done) {
+          hash.update(value);
+          copied += value.length;
+          controller.enqueue(value);
+          return;
+        }
+        if (copied !== dataBytes || hash.digest('hex') !== dataSha256) {
+          controller.error(new BlobRekeyError('blob-changed', 'The attachment changed while it was being re-keyed. Nothing was changed: run rekey again.'));
+          return;
+        }
+        controller.close();
+      },
+      cancel: (reason) => data.cancel(reason),
+    });
+  }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function busy(): BlobRekeyError {
+  return new BlobRekeyError('blob-busy', 'This attachment is being re-keyed by another request right now. Run rekey again in a moment.');
+}
