@@ -1,0 +1,425 @@
+/**
+ * Re-keying attachments and reply copies, end to end with stock GnuPG. A, B
+ * and C (keys made by gpg) get a tip with an attachment, and B replies, so
+ * there is a newsroom copy of the reply. Then B replaces their key with B2 and
+ * A leaves. `tipline journalist rekey`, run by B with the OLD key, makes the
+ * attachment and the reply copy open with `gpg --decrypt` under B2 (and C),
+ * and no longer under A's key, while the attachment's data packet stays byte
+ * for byte what the source uploaded; only its head crossed the network.
+ *
+ * Attacker's side, through `app.request`: uploads that are not key packets
+ * to exactly the desk's keys, a stale head hash and a path-traversal id are
+ * refused, each leaving the blob byte-identical and no staging file behind;
+ * `BlobStore.replace` keeps the old blob when its body fails half-way.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { x25519 } from '@noble/curves/ed25519.js';
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { base64, concatBytes, randomBytes, randomId } from '../crypto/bytes.ts';
+import { utcDay } from '../crypto/day.ts';
+import { encryptToKeys, encryptionKeyIdOf, readPrivateKey, readPublicKey, type PrivateKey, type PublicKey } from '../crypto/envelope.ts';
+import { encryptFileStream } from '../crypto/file-envelope.ts';
+import { verifyManifest, type Manifest } from '../crypto/manifest.ts';
+import { inspectEncryptedMessage, inspectMessageHead } from '../crypto/packets.ts';
+import { padToBucket } from '../crypto/padding.ts';
+import { rewrapMessageHead, rewrapSessionKey } from '../crypto/rekey.ts';
+import { sealReply } from '../crypto/reply-box.ts';
+import { decodeTipDocument, encodeTipDocument } from '../crypto/tip-document.ts';
+import { addJournalist, removeJournalist, replaceJournalistKey } from '../server/admin/newsroom.ts';
+import { readDataDir } from '../server/data-dir.ts';
+import { BlobRekeyError, BlobRekeying } from '../server/uploads/blob-rekey.ts';
+import { BlobPathError, BlobStore, ChunkTooLargeError } from '../server/uploads/blob-store.ts';
+import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
+import { makeNewsroom, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
+import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+
+type Who = 'A' | 'B' | 'B2' | 'C';
+type GpgKey = { home: GpgHome; armoredPublic: string; publicKey: PublicKey; keyId: string; secretFile: string };
+
+const REPLY = 'Merci. Können Sie mehr schicken? 请再发一些。';
+/** Big enough for several partial-length chunks in the data packet. */
+const FILE = randomBytes(300_000);
+
+let workDir: string;
+let inbox: string;
+let newsroom: TestNewsroom;
+let testApp: TestApp;
+let server: ServerProcess;
+let blobDir: string;
+const keys = {} as Record<Who, GpgKey>;
+const tokens = {} as Record<'A' | 'B' | 'C', string>;
+let tokenFileB: string;
+let blobId: string;
+let replyId: string;
+/** The attachment and the reply copy as the source and B sent them. */
+let blobBefore: Uint8Array;
+let copyBefore: Uint8Array;
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const streamOf = (bytes: Uint8Array): ReadableStream<Uint8Array> => new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
+
+function split(message: Uint8Array): { keyPackets: Uint8Array; data: Uint8Array } {
+  const { dataPacket } = inspectEncryptedMessage(message);
+  return { keyPackets: message.slice(0, dataPacket.start), data: message.slice(dataPacket.start) };
+}
+
+const storedBlob = async () => new Uint8Array(await readFile(join(blobDir, blobId)));
+const storedCopy = async () => new Uint8Array((await testApp.db.selectFrom('replies').select('copy').where('id', '=', replyId).executeTakeFirstOrThrow()).copy);
+const stagingFiles = async () => (await readdir(blobDir)).filter((name) => name.includes('.'));
+
+async function gpgOpens(who: Who, message: Uint8Array, label: string): Promise<Buffer> {
+  const file = join(workDir, `${label}-${who}-${randomId()}.gpg`);
+  await writeFile(file, message);
+  return keys[who].home.decrypt(file);
+}
+
+async function latestManifest(): Promise<Manifest> {
+  const dir = await readDataDir(newsroom.dataDir);
+  return verifyManifest(await (await testApp.app.request('/api/v1/manifest')).json(), dir.newsroomPublicKey, { today: utcDay() });
+}
+
+async function manifestKeys(): Promise<PublicKey[]> {
+  return Promise.all((await latestManifest()).recipients.map((r) => readPublicKey(r.publicKey)));
+}
+
+const auth = (token = tokens.B) => ({ authorization: `Bearer ${token}` });
+const json = (method: string, body: unknown, token = tokens.B): RequestInit => ({
+  method,
+  headers: { ...auth(token), 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+async function request(path: string, init: RequestInit = { headers: auth() }): Promise<Response> {
+  return testApp.app.request(path, init);
+}
+
+function rekeyCli(keyFile: string) {
+  return runCli(['journalist', 'rekey', '--key', keyFile, '--server', server.url, '--token-file', tokenFileB, '--inbox', inbox]);
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'tipline-rekey-blobs-'));
+  inbox = join(workDir, 'inbox');
+  await Promise.all(
+    (['A', 'B', 'B2', 'C'] as const).map(async (who) => {
+      const email = `${who.toLowerCase()}@example.org`;
+      const home = await makeGpgHome();
+      await home.generate('ed25519', email);
+      const armoredPublic = await home.exportPublic(email);
+      const publicKey = await readPublicKey(armoredPublic);
+      const secretFile = join(workDir, `${who}-secret.asc`);
+      await writeFile(secretFile, await home.exportSecret(email), { mode: 0o600 });
+      keys[who] = { home, armoredPublic, publicKey, keyId: await encryptionKeyIdOf(publicKey), secretFile };
+    }),
+  );
+  newsroom = await makeNewsroom();
+  for (const who of ['A', 'B', 'C'] as const) {
+    tokens[who] = (await addJournalist({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name: `Journalist ${who}`, armoredKey: keys[who].armoredPublic })).token;
+  }
+  tokenFileB = join(workDir, 'token-B');
+  await writeFile(tokenFileB, `${tokens.B}\n`, { mode: 0o600 });
+  testApp = await openTestApp(newsroom);
+  blobDir = (await readDataDir(newsroom.dataDir)).blobDir;
+
+  // The source: one attachment, uploaded the way the browser does, and a tip naming it.
+  const recipients = await manifestKeys();
+  const blob = new Uint8Array(await new Response(await encryptFileStream(streamOf(FILE), recipients)).arrayBuffer());
+  const created = await request('/api/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes: blob.length }) });
+  expect(created.status).toBe(201);
+  blobId = ((await created.json()) as { id: string }).id;
+  const put = await request(`/api/v1/uploads/${blobId}?offset=0`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: blob });
+  expect(put.status).toBe(200);
+  expect((await request(`/api/v1/uploads/${blobId}/complete`, { method: 'POST' })).status).toBe(200);
+  const doc = encodeTipDocument({ type: 'tip', message: 'see the file', fields: {}, attachments: [{ blobId, name: 'f.bin', type: '', size: FILE.length, sha256: sha256(FILE) }] });
+  const tip = await request('/api/v1/tips', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ciphertext: base64.encode(await encryptToKeys(padToBucket(doc), recipients)), lookupSecret: base64.encode(randomBytes(32)), attachments: [blobId] }),
+  });
+  expect(tip.status).toBe(201);
+
+  // B replies: a box for the source and the newsroom's copy, to the desk's keys as `reply` makes it.
+  const listed = (await (await request('/api/v1/journalist/tips')).json()) as { tips: { threadId: string }[] };
+  const padded = padToBucket(encodeTipDocument({ type: 'reply', message: REPLY, fields: {} }));
+  const reply = await request(
+    `/api/v1/journalist/threads/${listed.tips[0]!.threadId}/replies`,
+    json('POST', { box: base64.encode(sealReply(padded, x25519.getPublicKey(x25519.utils.randomSecretKey()))), copy: base64.encode(await encryptToKeys(padded, recipients)) }),
+  );
+  expect(reply.status).toBe(201);
+  replyId = ((await reply.json()) as { id: string }).id;
+
+  server = await startServerProcess(newsroom.dataDir, [], { TIPLINE_POW_DIFFICULTY: '0' });
+}, 180_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await testApp?.close();
+  await Promise.all(Object.values(keys).map((k) => k.home.cleanup()));
+  await newsroom?.cleanup();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('rekey of attachments and reply copies', () => {
+  it('starts with the attachment and the reply copy encrypted to A, B and C, fetched by B', async () => {
+    await mkdir(inbox);
+    const fetched = await runCli(['journalist', 'fetch', '--server', server.url, '--token-file', tokenFileB, '--out', inbox]);
+    expect(fetched, fetched.stderr).toMatchObject({ code: 0 });
+    expect(fetched.stdout).toContain('1 new attachment(s) fetched');
+    blobBefore = await storedBlob();
+    copyBefore = await storedCopy();
+    for (const [label, message] of [['blob', blobBefore], ['copy', copyBefore]] as const) {
+      expect(inspectEncryptedMessage(message).recipientKeyIds.sort(), label).toEqual([keys.A.keyId, keys.B.keyId, keys.C.keyId].sort());
+    }
+    expect((await gpgOpens('A', blobBefore, 'before')).equals(FILE)).toBe(true);
+    expect(decodeTipDocument(new Uint8Array(await gpgOpens('A', copyBefore, 'before'))).message).toBe(REPLY);
+    expect((await readFile(join(inbox, `${blobId}.gpg`))).equals(blobBefore)).toBe(true);
+  });
+
+  it("re-keys both to B2 and C with B's old key, after B's key is replaced and A is removed", async () => {
+    await replaceJournalistKey({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name: 'Journalist B', armoredKey: keys.B2.armoredPublic });
+    await removeJournalist({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name: 'Journalist A' });
+    const r = await rekeyCli(keys.B.secretFile);
+    expect(r, r.stderr).toMatchObject({ code: 0 });
+    expect(r.stdout).toContain('1 tip(s) re-keyed; 0 already current; 0 not openable with this key; 0 failed.');
+    expect(r.stdout).toContain('1 attachment(s) re-keyed; 0 already current; 0 not openable with this key; 0 failed.');
+    expect(r.stdout).toContain('1 reply copy(ies) re-keyed; 0 already current; 0 not openable with this key; 0 failed.');
+    // The tip, the attachment and the reply copy in the inbox.
+    expect(r.stdout).toContain(`3 copy(ies) in ${inbox} updated`);
+  });
+
+  it('leaves the attachment with new key packets in front of the very same data packet, its size recorded', async () => {
+    const after = await storedBlob();
+    expect(inspectEncryptedMessage(after).recipientKeyIds.sort()).toEqual([keys.B2.keyId, keys.C.keyId].sort());
+    expect(sha256(split(after).data)).toBe(sha256(split(blobBefore).data));
+    expect(split(after).keyPackets).not.toEqual(split(blobBefore).keyPackets);
+    const listed = (await (await request('/api/v1/journalist/tips')).json()) as { tips: { attachments: { id: string; size: number }[] }[] };
+    expect(listed.tips[0]!.attachments).toEqual([{ id: blobId, size: after.length }]);
+    expect(await stagingFiles()).toEqual([]);
+  });
+
+  it.each(['B2', 'C'] as const)('opens the attachment and the reply copy with gpg under %s', async (who) => {
+    expect((await gpgOpens(who, await storedBlob(), 'after')).equals(FILE)).toBe(true);
+    expect(decodeTipDocument(new Uint8Array(await gpgOpens(who, await storedCopy(), 'after'))).message).toBe(REPLY);
+  });
+
+  it.each(['A', 'B'] as const)("no longer opens either with %s's key", async (who) => {
+    await expect(gpgOpens(who, await storedBlob(), 'after')).rejects.toThrow();
+    await expect(gpgOpens(who, await storedCopy(), 'after')).rejects.toThrow();
+  });
+
+  it('keeps the reply copy\'s data packet and updates the inbox copies, which B2 decrypts and fetch accepts', async () => {
+    expect(sha256(split(await storedCopy()).data)).toBe(sha256(split(copyBefore).data));
+    expect((await readFile(join(inbox, `${blobId}.gpg`))).equals(await storedBlob())).toBe(true);
+    expect((await readFile(join(inbox, `${replyId}.gpg`))).equals(await storedCopy())).toBe(true);
+    const fetched = await runCli(['journalist', 'fetch', '--server', server.url, '--token-file', tokenFileB, '--out', inbox]);
+    expect(fetched, fetched.stderr).toMatchObject({ code: 0 });
+    expect(fetched.stdout).toContain('0 new attachment(s) fetched; 1 already there.');
+    const read = await runCli(['journalist', 'decrypt', '--key', keys.B2.secretFile, '--in', inbox, '--out', join(workDir, 'read')]);
+    expect(read, read.stderr).toMatchObject({ code: 0 });
+    const attachment = (await readdir(join(workDir, 'read'), { recursive: true })).find((p) => p.endsWith('f.bin'))!;
+    expect((await readFile(join(workDir, 'read', attachment))).equals(FILE)).toBe(true);
+  });
+
+  it('changes nothing when run again', async () => {
+    const [blob, copy] = [await storedBlob(), await storedCopy()];
+    const { mtimeMs } = await stat(join(blobDir, blobId));
+    const r = await rekeyCli(keys.B.secretFile);
+    expect(r, r.stderr).toMatchObject({ code: 0 });
+    expect(r.stdout).toContain('0 attachment(s) re-keyed; 1 already current; 0 not openable with this key; 0 failed.');
+    expect(r.stdout).toContain('0 reply copy(ies) re-keyed; 1 already current; 0 not openable with this key; 0 failed.');
+    expect(sha256(await storedBlob())).toBe(sha256(blob));
+    expect((await stat(join(blobDir, blobId))).mtimeMs).toBe(mtimeMs);
+    expect(await storedCopy()).toEqual(copy);
+  });
+});
+
+describe('the server takes only key packets to exactly the current keys, for the head it gave out', () => {
+  let b2: PrivateKey;
+  let head: Uint8Array;
+  let blob: Uint8Array;
+
+  beforeAll(async () => {
+    b2 = await readPrivateKey(await readFile(keys.B2.secretFile, 'utf8'));
+    const res = await request(`/api/v1/journalist/blobs/${blobId}/head`);
+    expect(res.status).toBe(200);
+    head = new Uint8Array(await res.arrayBuffer());
+    blob = await storedBlob();
+  });
+
+  const putKeyPackets = (keyPackets: Uint8Array, previous = sha256(inspectMessageHead(head).keyPackets), id = blobId) =>
+    request(`/api/v1/journalist/blobs/${id}/key-packets`, json('PUT', { keyPackets: base64.encode(keyPackets), previousKeyPacketsSha256: previous }));
+
+  async function expectRefused(res: Response, status: number, code: string): Promise<void> {
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    expect(sha256(await storedBlob())).toBe(sha256(blob));
+    expect(await stagingFiles()).toEqual([]);
+  }
+
+  it('gives out only the head: the key packets and the start of the data packet', () => {
+    expect(head.length).toBeLessThan(1024);
+    expect(Buffer.from(blob.subarray(0, head.length)).equals(head)).toBe(true);
+    expect(inspectMessageHead(head).recipientKeyIds.sort()).toEqual([keys.B2.keyId, keys.C.keyId].sort());
+  });
+
+  it('refuses an upload that brings its own data packet (not-key-packets)', async () => {
+    const forged = await encryptToKeys(new Uint8Array(200), [keys.B2.publicKey, keys.C.publicKey]);
+    await expectRefused(await putKeyPackets(forged), 422, 'not-key-packets');
+    // Bigger than key packets for the desk's keys can be: refused before it is even read whole.
+    await expectRefused(await putKeyPackets(await encryptToKeys(new Uint8Array(5000), [keys.B2.publicKey, keys.C.publicKey])), 413, 'too-large');
+    // Even the right key packets with a data packet behind them.
+    const keyPackets = await rewrapMessageHead(head, b2, [keys.B2.publicKey, keys.C.publicKey]);
+    await expectRefused(await putKeyPackets(concatBytes(keyPackets, split(forged).data)), 422, 'not-key-packets');
+  });
+
+  it('refuses key packets that add a key outside the desk, or drop a current one (wrong-recipients)', async () => {
+    await expectRefused(await putKeyPackets(await rewrapMessageHead(head, b2, [keys.B2.publicKey, keys.C.publicKey, keys.A.publicKey])), 422, 'wrong-recipients');
+    await expectRefused(await putKeyPackets(await rewrapMessageHead(head, b2, [keys.B2.publicKey])), 422, 'wrong-recipients');
+  });
+
+  it('refuses garbage and a literal-data packet (not-key-packets)', async () => {
+    await expectRefused(await putKeyPackets(randomBytes(300)), 422, 'not-key-packets');
+    const literal = await openpgp.createMessage({ binary: new Uint8Array(64) });
+    await expectRefused(await putKeyPackets(literal.write() as Uint8Array), 422, 'not-key-packets');
+  });
+
+  it('refuses new key packets for a head that is not the current one (blob-changed)', async () => {
+    const keyPackets = await rewrapMessageHead(head, b2, [keys.B2.publicKey, keys.C.publicKey]);
+    await expectRefused(await putKeyPackets(keyPackets, sha256(split(blobBefore).keyPackets)), 409, 'blob-changed');
+    await expectRefused(await putKeyPackets(keyPackets, 'f'.repeat(64)), 409, 'blob-changed');
+  });
+
+  it('refuses an id that tries to leave the blob folder, and a bad body (404, 400)', async () => {
+    const keyPackets = await rewrapMessageHead(head, b2, [keys.B2.publicKey, keys.C.publicKey]);
+    for (const id of ['..%2F..%2Fetc%2Fpasswd', '..%252F..%252Fetc%252Fpasswd', `..%2F${blobId}`, 'A'.repeat(22)]) {
+      await expectRefused(await putKeyPackets(keyPackets, undefined, id), 404, 'not-found');
+      await expectRefused(await request(`/api/v1/journalist/blobs/${id}/head`), 404, 'not-found');
+    }
+    await expectRefused(await request(`/api/v1/journalist/blobs/${blobId}/key-packets`, json('PUT', { keyPackets: base64.encode(keyPackets) })), 400, 'bad-request');
+  });
+
+  it("refuses A's token: 401", async () => {
+    const res = await request(`/api/v1/journalist/blobs/${blobId}/head`, { headers: auth(tokens.A) });
+    expect(res.status).toBe(401);
+  });
+
+  it('takes a correct re-key (fresh key packets to the same keys), which C then opens', async () => {
+    const keyPackets = await rewrapMessageHead(head, b2, [keys.C.publicKey, keys.B2.publicKey]);
+    const res = await putKeyPackets(keyPackets);
+    expect(res.status).toBe(200);
+    const after = await storedBlob();
+    expect(await res.json()).toMatchObject({ id: blobId, size: after.length, dataSha256: sha256(split(blob).data), changed: true });
+    expect(Buffer.from(after).equals(concatBytes(keyPackets, split(blob).data))).toBe(true);
+    expect((await gpgOpens('C', after, 'again')).equals(FILE)).toBe(true);
+    expect(await stagingFiles()).toEqual([]);
+  });
+
+  describe('for reply copies', () => {
+    let copy: Uint8Array;
+    beforeAll(async () => {
+      copy = await storedCopy();
+    });
+    const putCopy = (bytes: Uint8Array) => request(`/api/v1/journalist/replies/${replyId}/copy`, json('PUT', { copy: base64.encode(bytes) }));
+    async function expectCopyRefused(res: Response, status: number, code: string): Promise<void> {
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+      expect(await storedCopy()).toEqual(copy);
+    }
+
+    it('refuses another data packet, a key outside the desk, a dropped key and garbage', async () => {
+      const fresh = await encryptToKeys(padToBucket(encodeTipDocument({ type: 'reply', message: 'forged', fields: {} })), [keys.B2.publicKey, keys.C.publicKey]);
+      await expectCopyRefused(await putCopy(fresh), 422, 'data-changed');
+      await expectCopyRefused(await putCopy(await rewrapSessionKey(copy, b2, [keys.B2.publicKey, keys.C.publicKey, keys.A.publicKey])), 422, 'wrong-recipients');
+      await expectCopyRefused(await putCopy(await rewrapSessionKey(copy, b2, [keys.C.publicKey])), 422, 'wrong-recipients');
+      await expectCopyRefused(await putCopy(randomBytes(700)), 422, 'not-encrypted');
+      await expectCopyRefused(await request(`/api/v1/journalist/replies/${'A'.repeat(22)}/copy`, json('PUT', { copy: base64.encode(copy) })), 404, 'not-found');
+    });
+
+    it('takes a correct re-key', async () => {
+      const again = await rewrapSessionKey(copy, b2, [keys.C.publicKey, keys.B2.publicKey]);
+      expect((await putCopy(again)).status).toBe(200);
+      expect(await storedCopy()).toEqual(again);
+    });
+  });
+});
+
+describe('BlobStore.replace and BlobRekeying', () => {
+  let root: string;
+  let blobs: BlobStore;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tipline-blob-replace-'));
+    blobs = await BlobStore.open(root);
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  async function blobWith(bytes: Uint8Array): Promise<string> {
+    const id = randomId();
+    await blobs.write(id, 0, streamOf(bytes), { maxBytes: bytes.length });
+    return id;
+  }
+  const leftovers = async () => (await readdir(root)).filter((name) => name.includes('.'));
+
+  /** Some bytes, then an error: a connection or disk that fails half-way. */
+  function failingAfter(bytes: number): ReadableStream<Uint8Array> {
+    let sent = false;
+    return new ReadableStream({
+      pull(controller) {
+        if (sent) return controller.error(new Error('the body broke off'));
+        sent = true;
+        controller.enqueue(randomBytes(bytes));
+      },
+    });
+  }
+
+  it('swaps in the whole new content', async () => {
+    const id = await blobWith(randomBytes(1000));
+    const next = randomBytes(3 * 1024 * 1024 + 17);
+    expect(await blobs.replace(id, streamOf(next), { maxBytes: next.length })).toBe(next.length);
+    expect((await readFile(blobs.path(id))).equals(next)).toBe(true);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('keeps the old blob, and leaves no staging file, when the body fails half-way or is too long', async () => {
+    const old = randomBytes(2 * 1024 * 1024);
+    const id = await blobWith(old);
+    await expect(blobs.replace(id, failingAfter(1024 * 1024 + 5), { maxBytes: 10 * 1024 * 1024 })).rejects.toThrow('the body broke off');
+    await expect(blobs.replace(id, streamOf(randomBytes(5000)), { maxBytes: 4999 })).rejects.toBeInstanceOf(ChunkTooLargeError);
+    expect((await readFile(blobs.path(id))).equals(old)).toBe(true);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('refuses a blob that does not exist, and a path outside the store', async () => {
+    const id = randomId();
+    await expect(blobs.replace(id, streamOf(randomBytes(10)), { maxBytes: 10 })).rejects.toThrow();
+    await expect(stat(join(root, id))).rejects.toThrow();
+    await expect(blobs.replace('../../etc/passwd', streamOf(randomBytes(10)), { maxBytes: 10 })).rejects.toBeInstanceOf(BlobPathError);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('refuses to swap when the data packet read for the copy is not the one hashed before (blob-changed)', async () => {
+    const { publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: 'x@example.org' }], format: 'object' });
+    const message = new Uint8Array(await new Response(await encryptFileStream(streamOf(randomBytes(100_000)), [publicKey])).arrayBuffer());
+    const id = await blobWith(message);
+    const { keyPackets, data } = split(message);
+    // A store whose second read of the data (the copy) returns other bytes: a disk going bad, or a writer behind our back.
+    let reads = 0;
+    const flaky = Object.create(blobs) as BlobStore;
+    flaky.read = (blobIdArg: string, start = 0) => {
+      reads++;
+      if (reads < 2) return blobs.read(blobIdArg, start);
+      const altered = data.slice();
+      altered[altered.length - 100]! ^= 1;
+      return streamOf(altered);
+    };
+    const rekeying = new BlobRekeying(flaky);
+    const error = await rekeying.replaceKeyPackets(id, { keyPackets: keyPackets.slice().reverse(), previousKeyPacketsSha256: sha256(keyPackets) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BlobRekeyError);
+    expect((error as BlobRekeyError).code).toBe('blob-changed');
+    expect((await readFile(blobs.path(id))).equals(message)).toBe(true);
+    expect(await leftovers()).toEqual([]);
+  });
+});
