@@ -29,6 +29,8 @@ import { padToBucket } from '../crypto/padding.ts';
 import { rewrapMessageHead, rewrapSessionKey } from '../crypto/rekey.ts';
 import { sealReply } from '../crypto/reply-box.ts';
 import { decodeTipDocument, encodeTipDocument } from '../crypto/tip-document.ts';
+import { fetchTips } from '../client/journalist/fetch-tips.ts';
+import { rekeyTips } from '../client/journalist/rekey-tips.ts';
 import { addJournalist, removeJournalist, replaceJournalistKey } from '../server/admin/newsroom.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { BlobRekeyError, BlobRekeying } from '../server/uploads/blob-rekey.ts';
@@ -421,5 +423,84 @@ describe('BlobStore.replace and BlobRekeying', () => {
     expect((error as BlobRekeyError).code).toBe('blob-changed');
     expect((await readFile(blobs.path(id))).equals(message)).toBe(true);
     expect(await leftovers()).toEqual([]);
+  });
+});
+
+describe("desks: an attachment and a reply copy are re-keyed to their conversation's desk, by its journalists only", () => {
+  type Person = 'Ana' | 'Bo' | 'Cy';
+  let room: TestNewsroom;
+  let app: TestApp;
+  let live: ServerProcess;
+  let dir: string;
+  const people = {} as Record<Person, { token: string; privateKey: PrivateKey; publicKey: PublicKey; keyId: string }>;
+  let deskBlob: string;
+  let deskReply: string;
+
+  const blobOnDisk = async () => new Uint8Array(await readFile(join((await readDataDir(room.dataDir)).blobDir, deskBlob)));
+  const copyInDb = async () => new Uint8Array((await app.db.selectFrom('replies').select('copy').where('id', '=', deskReply).executeTakeFirstOrThrow()).copy);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tipline-rekey-desks-'));
+    room = await makeNewsroom();
+    for (const [name, desks] of [['Ana', ['Community']], ['Bo', ['Investigations']], ['Cy', []]] as const) {
+      const pair = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: `${name.toLowerCase()}@example.org` }], format: 'object' });
+      const { token } = await addJournalist({ dataDir: room.dataDir, signingKeyFile: room.signingKeyFile, name, armoredKey: pair.publicKey.armor(), desks: [...desks] });
+      people[name] = { token, privateKey: pair.privateKey, publicKey: pair.publicKey, keyId: await encryptionKeyIdOf(pair.publicKey) };
+    }
+    app = await openTestApp(room);
+    const community = [people.Ana.publicKey, people.Cy.publicKey];
+    const blob = new Uint8Array(await new Response(await encryptFileStream(streamOf(randomBytes(20_000)), community)).arrayBuffer());
+    const created = await app.app.request('/api/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes: blob.length, desk: 'community' }) });
+    deskBlob = ((await created.json()) as { id: string }).id;
+    await app.app.request(`/api/v1/uploads/${deskBlob}?offset=0`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: blob });
+    expect((await app.app.request(`/api/v1/uploads/${deskBlob}/complete`, { method: 'POST' })).status).toBe(200);
+    const doc = encodeTipDocument({ type: 'tip', message: 'for Community', fields: {}, attachments: [{ blobId: deskBlob, name: 'x.bin', type: '', size: 20_000, sha256: '0'.repeat(64) }] });
+    const tip = await app.app.request('/api/v1/tips', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ciphertext: base64.encode(await encryptToKeys(padToBucket(doc), community)), lookupSecret: base64.encode(randomBytes(32)), desk: 'community', attachments: [deskBlob] }),
+    });
+    expect(tip.status).toBe(201);
+    const listed = (await (await app.app.request('/api/v1/journalist/tips', { headers: auth(people.Ana.token) })).json()) as { tips: { threadId: string }[] };
+    const padded = padToBucket(encodeTipDocument({ type: 'reply', message: 'thanks', fields: {} }));
+    const reply = await app.app.request(
+      `/api/v1/journalist/threads/${listed.tips[0]!.threadId}/replies`,
+      json('POST', { box: base64.encode(sealReply(padded, x25519.getPublicKey(x25519.utils.randomSecretKey()))), copy: base64.encode(await encryptToKeys(padded, community)) }, people.Ana.token),
+    );
+    expect(reply.status).toBe(201);
+    deskReply = ((await reply.json()) as { id: string }).id;
+    live = await startServerProcess(room.dataDir, [], { TIPLINE_POW_DIFFICULTY: '0' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await live?.stop();
+    await app?.close();
+    await room?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("answers 404 to a journalist of another desk, for the head, new key packets and the reply copy", async () => {
+    const [blob, copy] = [await blobOnDisk(), await copyInDb()];
+    const { keyPackets } = split(blob);
+    expect((await app.app.request(`/api/v1/journalist/blobs/${deskBlob}/head`, { headers: auth(people.Bo.token) })).status).toBe(404);
+    const put = await app.app.request(`/api/v1/journalist/blobs/${deskBlob}/key-packets`, json('PUT', { keyPackets: base64.encode(keyPackets), previousKeyPacketsSha256: sha256(keyPackets) }, people.Bo.token));
+    expect(put.status).toBe(404);
+    expect((await app.app.request(`/api/v1/journalist/replies/${deskReply}/copy`, json('PUT', { copy: base64.encode(copy) }, people.Bo.token))).status).toBe(404);
+    expect(await blobOnDisk()).toEqual(blob);
+    expect(await copyInDb()).toEqual(copy);
+  });
+
+  it('re-keys both to what is left of Community once Cy leaves, and leaves them alone for Bo', async () => {
+    await removeJournalist({ dataDir: room.dataDir, signingKeyFile: room.signingKeyFile, name: 'Cy' });
+    for (const who of ['Bo', 'Ana'] as const) {
+      const inboxDir = join(dir, `inbox-${who}`);
+      await fetchTips({ server: live.url, token: people[who].token, outDir: inboxDir });
+      const r = await rekeyTips({ server: live.url, token: people[who].token, key: people[who].privateKey, inboxDir });
+      const seen = who === 'Ana' ? 1 : 0;
+      expect(r.attachments, who).toMatchObject({ rekeyed: seen ? [deskBlob] : [], alreadyCurrent: 0, notOpenable: [], failed: [] });
+      expect(r.replies, who).toMatchObject({ rekeyed: seen ? [deskReply] : [], alreadyCurrent: 0, notOpenable: [], failed: [] });
+    }
+    expect(inspectEncryptedMessage(await blobOnDisk()).recipientKeyIds).toEqual([people.Ana.keyId]);
+    expect(inspectEncryptedMessage(await copyInDb()).recipientKeyIds).toEqual([people.Ana.keyId]);
   });
 });
