@@ -504,3 +504,32 @@ describe("desks: an attachment and a reply copy are re-keyed to their conversati
     expect(inspectEncryptedMessage(await copyInDb()).recipientKeyIds).toEqual([people.Ana.keyId]);
   });
 });
+
+describe('crypto: re-keying from a head', () => {
+  const makeKey = async (email: string) =>
+    (await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email }], format: 'object' })) as { privateKey: PrivateKey; publicKey: PublicKey };
+  const fileMessage = async (bytes: Uint8Array, to: PublicKey[]) => new Uint8Array(await new Response(await encryptFileStream(streamOf(bytes), to)).arrayBuffer());
+
+  it('wraps the session key from the key packets and 32 bytes of data; the splice opens with the new key only', async () => {
+    const [a, b] = await Promise.all([makeKey('a@example.org'), makeKey('b@example.org')]);
+    const plaintext = randomBytes(70_000);
+    const message = await fileMessage(plaintext, [a.publicKey]);
+    const { keyPackets, data } = split(message);
+    const head = message.subarray(0, keyPackets.length + 32);
+    const fresh = await rewrapMessageHead(head, a.privateKey, [b.publicKey]);
+    const spliced = concatBytes(fresh, data);
+    const opened = await openpgp.decrypt({ message: await openpgp.readMessage({ binaryMessage: spliced }), decryptionKeys: b.privateKey, format: 'binary' });
+    expect(Buffer.from(opened.data as Uint8Array).equals(plaintext)).toBe(true);
+    await expect(openpgp.decrypt({ message: await openpgp.readMessage({ binaryMessage: spliced }), decryptionKeys: a.privateKey, format: 'binary' })).rejects.toThrow();
+  });
+
+  it('refuses a head whose data is not the key packets\' (wrong-session-key), a head cut short, and a key it does not name', async () => {
+    const [a, b] = await Promise.all([makeKey('a@example.org'), makeKey('b@example.org')]);
+    const one = await fileMessage(randomBytes(1000), [a.publicKey]);
+    const other = await fileMessage(randomBytes(1000), [a.publicKey]);
+    const spliced = concatBytes(split(one).keyPackets, split(other).data.subarray(0, 32));
+    await expect(rewrapMessageHead(spliced, a.privateKey, [b.publicKey])).rejects.toMatchObject({ name: 'RekeyError', code: 'wrong-session-key' });
+    await expect(rewrapMessageHead(one.subarray(0, split(one).keyPackets.length + 10), a.privateKey, [b.publicKey])).rejects.toMatchObject({ name: 'NotEncryptedError' });
+    await expect(rewrapMessageHead(one.subarray(0, 200), b.privateKey, [b.publicKey])).rejects.toMatchObject({ name: 'RekeyError', code: 'not-for-this-key' });
+  });
+});
