@@ -13,7 +13,7 @@
  * `BlobStore.replace` keeps the old blob when its body fails half-way.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
@@ -377,11 +377,19 @@ describe('BlobStore.replace and BlobRekeying', () => {
     });
   }
 
-  it('swaps in the whole new content', async () => {
-    const id = await blobWith(randomBytes(1000));
+  it('swaps in the whole new content, and overwrites the start of the old file before its blocks are freed', async () => {
+    const old = randomBytes(200_000);
+    const id = await blobWith(old);
+    // A second name for the old file lets the test see what becomes of its bytes.
+    const oldFile = join(root, `${id}-old-link`);
+    await link(blobs.path(id), oldFile);
     const next = randomBytes(3 * 1024 * 1024 + 17);
     expect(await blobs.replace(id, streamOf(next), { maxBytes: next.length })).toBe(next.length);
     expect((await readFile(blobs.path(id))).equals(next)).toBe(true);
+    const left = await readFile(oldFile);
+    expect(left.subarray(0, 64 * 1024).equals(Buffer.alloc(64 * 1024))).toBe(true);
+    expect(left.subarray(64 * 1024).equals(old.subarray(64 * 1024))).toBe(true);
+    await rm(oldFile);
     expect(await leftovers()).toEqual([]);
   });
 

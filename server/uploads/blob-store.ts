@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 
@@ -24,6 +24,8 @@ const WRITE_BYTES = 1024 * 1024;
 const STAGING_RE = /^[A-Za-z0-9_-]{22}\.replacing-[0-9a-f]{16}$/;
 /** A staging file this old is left over from a crash (a replace in progress writes to it all the time). */
 const STALE_STAGING_MS = 24 * 60 * 60 * 1000;
+/** How much of a replaced blob {@link BlobStore.replace} overwrites: more than the key packets of any attachment. */
+const WIPE_BYTES = 64 * 1024;
 
 export class BlobPathError extends Error {
   override name = 'BlobPathError';
@@ -105,6 +107,15 @@ export class BlobStore {
    * body stream errors, more than `maxBytes` arrive: ChunkTooLargeError, the
    * disk is full) the old blob is left as it was and the staging file is
    * removed. Returns the new size. Used to re-key attachments.
+   *
+   * Once the new content is in place, the first {@link WIPE_BYTES} of the old
+   * file are overwritten with zeros before its blocks are freed: after a
+   * re-key they are the old key packets, which still open the attachment with
+   * a removed journalist's key, and must not linger on the disk (like
+   * `secure_delete` for the database; a copy-on-write file system or an SSD
+   * may still keep old blocks). A download that opened the old file just
+   * before the swap and has not read its start yet gets zeros there, fails
+   * its check when decrypted, and is fetched again.
    */
   async replace(id: string, body: ReadableStream<Uint8Array>, o: { maxBytes: number }): Promise<number> {
     const target = this.path(id);
@@ -114,6 +125,7 @@ export class BlobStore {
     const file = await open(staging, 'wx', 0o600);
     const reader = body.getReader();
     let closed = false;
+    let replaced: FileHandle | undefined;
     let written = 0;
     try {
       const pending = new Uint8Array(WRITE_BYTES);
@@ -139,20 +151,33 @@ export class BlobStore {
       await file.sync();
       await file.close();
       closed = true;
+      // Held open across the rename, to wipe it afterwards; fails (and nothing changes) if the blob was deleted meanwhile.
+      replaced = await open(target, 'r+');
       await rename(staging, target);
     } catch (e) {
       // Stop the source too (it may be reading another file), then leave no trace.
       await reader.cancel().catch(() => {});
       if (!closed) await file.close().catch(() => {});
+      await replaced?.close().catch(() => {});
       await rm(staging, { force: true }).catch(() => {});
       throw e;
     }
-    // The rename is what makes the new content the blob's: make it survive a power cut too.
-    const dir = await open(this.root, 'r');
     try {
-      await dir.sync();
+      // The rename is what makes the new content the blob's: make it survive a power cut too.
+      const dir = await open(this.root, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+      const { size } = await replaced.stat();
+      const zeros = new Uint8Array(Math.min(size, WIPE_BYTES));
+      await replaced.write(zeros, 0, zeros.length, 0);
+      await replaced.sync();
+    } catch {
+      // The new content is the blob's already; a failed fsync or wipe must not report the swap as failed.
     } finally {
-      await dir.close();
+      await replaced.close().catch(() => {});
     }
     return written;
   }
