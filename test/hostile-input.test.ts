@@ -160,6 +160,7 @@ const ROUTES = [
   '/api/v1/source/followups', '/api/v1/source/logout', '/api/v1/source/thread',
   '/api/v1/journalist', '/api/v1/journalist/me', '/api/v1/journalist/tips', '/api/v1/journalist/tips/:s', '/api/v1/journalist/tips/:s/ciphertext', '/api/v1/journalist/replies',
   '/api/v1/journalist/replies/:s', '/api/v1/journalist/threads/:s/replies', '/api/v1/journalist/threads/:s', '/api/v1/journalist/:s',
+  '/api/v1/journalist/replies/:s/copy', '/api/v1/journalist/blobs/:s', '/api/v1/journalist/blobs/:s/head', '/api/v1/journalist/blobs/:s/key-packets',
   '/api/:s', '/api/v1/:s', '/:s', '/:s/:s/:s',
 ];
 
@@ -188,6 +189,7 @@ const REAL_ROUTES: [string, string][] = [
   ['GET', '/api/v1/source/replies'], ['DELETE', '/api/v1/source/replies/:id'], ['POST', '/api/v1/source/followups'], ['GET', '/api/v1/source/thread'],
   ['GET', '/api/v1/journalist/me'], ['GET', '/api/v1/journalist/tips'], ['GET', '/api/v1/journalist/tips/:id'], ['DELETE', '/api/v1/journalist/tips/:id'], ['PUT', '/api/v1/journalist/tips/:id/ciphertext'],
   ['GET', '/api/v1/journalist/replies'], ['GET', '/api/v1/journalist/replies/:id'], ['POST', '/api/v1/journalist/threads/:thread/replies'], ['DELETE', '/api/v1/journalist/threads/:thread'],
+  ['PUT', '/api/v1/journalist/replies/:id/copy'], ['GET', '/api/v1/journalist/blobs/:id/head'], ['PUT', '/api/v1/journalist/blobs/:id/key-packets'],
 ];
 const realRoute = fc
   .tuple(fc.constantFrom(...REAL_ROUTES), fc.oneof(base64urlId, segment), fc.oneof(hex64, segment), query)
@@ -514,10 +516,10 @@ describe('hostile input never gets a 5xx, a throw, or a response without the sec
     stats.label = 'journalist';
     const auth = { authorization: `Bearer ${ana.token}` };
     const journalistRequest = fc.oneof(
-      fc.tuple(fc.constantFrom('tips', 'replies'), query, fc.oneof(fc.constant(''), segment)).map(([what, q, id]) => ({
+      fc.tuple(fc.constantFrom('tips', 'replies', 'blobs'), query, fc.oneof(fc.constant(''), segment), fc.constantFrom('', '', '/head', '/copy')).map(([what, q, id, sub]) => ({
         kind: 'get' as const,
         method: 'GET',
-        path: `/api/v1/journalist/${what}${id ? `/${id}` : ''}${q}`,
+        path: `/api/v1/journalist/${what}${id ? `/${id}${sub}` : ''}${q}`,
         payload: {} as Payload,
       })),
       fc.record({

@@ -63,6 +63,8 @@ export async function rekeyAttachment(o: {
   }
   await o.api.putBlobKeyPackets(o.blobId, keyPackets, createHash('sha256').update(inspected.keyPackets).digest('hex'));
   o.log(`re-keyed attachment ${o.blobId} for ${o.target.length} current key(s)`);
+  // A download fetch left unfinished holds the old bytes: resuming it from the re-keyed blob would mix the two.
+  await rm(`${localFile}.partial`, { force: true }).catch(() => {});
   return { outcome: 'rekeyed', localCopyUpdated: await updateLocalCopy(localFile, inspected.keyPackets, keyPackets, o.log) };
 }
 
