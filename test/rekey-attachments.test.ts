@@ -184,6 +184,8 @@ describe('rekey of attachments and reply copies', () => {
   it("re-keys both to B2 and C with B's old key, after B's key is replaced and A is removed", async () => {
     await replaceJournalistKey({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name: 'Journalist B', armoredKey: keys.B2.armoredPublic });
     await removeJournalist({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name: 'Journalist A' });
+    // An unfinished download of the old bytes: resumed against the re-keyed blob, it would mix the two.
+    await writeFile(join(inbox, `${blobId}.gpg.partial`), blobBefore.subarray(0, 1000));
     const r = await rekeyCli(keys.B.secretFile);
     expect(r, r.stderr).toMatchObject({ code: 0 });
     expect(r.stdout).toContain('1 tip(s) re-keyed; 0 already current; 0 not openable with this key; 0 failed.');
@@ -191,6 +193,7 @@ describe('rekey of attachments and reply copies', () => {
     expect(r.stdout).toContain('1 reply copy(ies) re-keyed; 0 already current; 0 not openable with this key; 0 failed.');
     // The tip, the attachment and the reply copy in the inbox.
     expect(r.stdout).toContain(`3 copy(ies) in ${inbox} updated`);
+    await expect(stat(join(inbox, `${blobId}.gpg.partial`))).rejects.toThrow();
   });
 
   it('leaves the attachment with new key packets in front of the very same data packet, its size recorded', async () => {
