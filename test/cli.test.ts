@@ -98,13 +98,16 @@ describe('tipline admin', () => {
     await writeFile(file, publicKey);
     const add = await runCli(['admin', 'journalist', 'add', '--data', newsroom.dataDir, '--signing-key', newsroom.signingKeyFile, '--name', 'Dee', '--key', file]);
     expect(add.code).toBe(0);
-    const token = /tl_[A-Za-z0-9_-]+/.exec(add.stdout)![0];
+    const token = /tl_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{43}/.exec(add.stdout)![0];
     expect((await runCli(['admin', 'journalist', 'list', '--data', newsroom.dataDir])).stdout).toContain('Dee');
     // The token is nowhere on disk: only its hash is.
     const db = await readFile(join(newsroom.dataDir, 'tipline.db'));
     const wal = await readFile(join(newsroom.dataDir, 'tipline.db-wal')).catch(() => Buffer.alloc(0));
-    expect(db.includes(Buffer.from(token.split('_').at(-1)!))).toBe(false);
-    expect(wal.includes(Buffer.from(token.split('_').at(-1)!))).toBe(false);
+    // The secret is the last 43 characters (`tl_<id 22>_<secret 43>`; both parts may hold '_' themselves).
+    const secret = token.slice(-43);
+    expect(secret).toHaveLength(43);
+    expect(db.includes(Buffer.from(secret))).toBe(false);
+    expect(wal.includes(Buffer.from(secret))).toBe(false);
     const dup = await runCli(['admin', 'journalist', 'add', '--data', newsroom.dataDir, '--signing-key', newsroom.signingKeyFile, '--name', 'Dee', '--key', file]);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain('already exists');
