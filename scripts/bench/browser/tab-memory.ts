@@ -1,0 +1,110 @@
+/**
+ * Watches a Chromium tab's memory while it works: the resident memory (VmRSS
+ * in /proc) of every renderer process, which is what the tab costs the
+ * machine (JavaScript heap, ArrayBuffers, Blink, everything), and the tab's
+ * JavaScript heap (`Performance.getMetrics`, JSHeapUsedSize), which says
+ * whether it is JavaScript that holds on to bytes. The tab's renderer is the
+ * one whose peak is highest (the others are spare or blank).
+ *
+ * Renderer pids come from the browser's own list (`SystemInfo.getProcessInfo`)
+ * and are read again now and then, since Chromium may start one late. Linux
+ * only: elsewhere `start` rejects.
+ *
+ * @example
+ * const memory = await TabMemory.start(browser, page);
+ * await work();
+ * const { peakRssBytes, peakJsHeapBytes } = await memory.stop();
+ */
+import { readFileSync } from 'node:fs';
+import type { Browser, CDPSession, Page } from 'playwright-core';
+
+export type TabMemoryFigures = {
+  /** The tab's renderer: VmRSS when watching started, and the highest seen. */
+  startRssBytes: number;
+  peakRssBytes: number;
+  startJsHeapBytes: number;
+  peakJsHeapBytes: number;
+  samples: number;
+};
+
+const RSS_EVERY_MS = 20;
+const HEAP_EVERY_MS = 200;
+const PIDS_EVERY_MS = 2000;
+
+export class TabMemory {
+  private readonly rss = new Map<number, { start: number; peak: number }>();
+  private heapStart = 0;
+  private heapPeak = 0;
+  private samples = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private heapReading: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly browserSession: CDPSession,
+    private readonly pageSession: CDPSession,
+  ) {}
+
+  static async start(browser: Browser, page: Page): Promise<TabMemory> {
+    const browserSession = await browser.newBrowserCDPSession();
+    const pageSession = await page.context().newCDPSession(page);
+    await pageSession.send('Performance.enable');
+    const m = new TabMemory(browserSession, pageSession);
+    await m.readPids();
+    if (m.rss.size === 0) throw new Error('no renderer process whose memory can be read (/proc is Linux only)');
+    m.heapStart = m.heapPeak = await m.jsHeap();
+    m.timers = [
+      setInterval(() => m.readRss(), RSS_EVERY_MS),
+      setInterval(() => void (m.heapReading = m.readHeap()), HEAP_EVERY_MS),
+      setInterval(() => void m.readPids().catch(() => {}), PIDS_EVERY_MS),
+    ];
+    return m;
+  }
+
+  async stop(): Promise<TabMemoryFigures> {
+    for (const t of this.timers) clearInterval(t);
+    await this.heapReading;
+    this.readRss();
+    await this.readHeap();
+    await this.pageSession.detach().catch(() => {});
+    await this.browserSession.detach().catch(() => {});
+    let tab = { start: 0, peak: 0 };
+    for (const r of this.rss.values()) if (r.peak > tab.peak) tab = r;
+    return { startRssBytes: tab.start, peakRssBytes: tab.peak, startJsHeapBytes: this.heapStart, peakJsHeapBytes: this.heapPeak, samples: this.samples };
+  }
+
+  private async readPids(): Promise<void> {
+    const { processInfo } = (await this.browserSession.send('SystemInfo.getProcessInfo')) as { processInfo: { type: string; id: number }[] };
+    for (const p of processInfo) {
+      if (p.type !== 'renderer' || this.rss.has(p.id)) continue;
+      const now = readRss(p.id);
+      if (now !== undefined) this.rss.set(p.id, { start: now, peak: now });
+    }
+  }
+
+  private readRss(): void {
+    this.samples++;
+    for (const [pid, r] of this.rss) {
+      const now = readRss(pid);
+      if (now !== undefined && now > r.peak) r.peak = now;
+    }
+  }
+
+  private async readHeap(): Promise<void> {
+    const used = await this.jsHeap().catch(() => 0);
+    if (used > this.heapPeak) this.heapPeak = used;
+  }
+
+  private async jsHeap(): Promise<number> {
+    const { metrics } = (await this.pageSession.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
+    return metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? 0;
+  }
+}
+
+function readRss(pid: number): number | undefined {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * browser-upload: the source's real page, end to end, in headless Chromium
+ * against the real server on 127.0.0.1: /submit, a generated file given to
+ * "Attach files" by its path (Chromium reads it from disk; Node never holds
+ * it), Submit, and the page's own picker, SHA-256, openpgp.js encryption and
+ * chunked upload, until it says the tip was received. Done at two sizes, each
+ * in a fresh browser, while the tab's memory is watched (browser/tab-memory.ts).
+ *
+ * The figure is the tab's peak resident memory at the large size; the baseline
+ * is the same at the small size. Flat, as the issue asks, means the large file
+ * costs no more than the small one, give or take {@link FLAT_MARGIN_MIB}.
+ * The details add the speeds, read from the page's own Resource Timing: the
+ * file phase runs from the upload's creation to the last chunk's answer;
+ * upload is the time spent in the chunk PUTs, encrypt the rest of the phase
+ * (reading, hashing, encrypting: the page encrypts while no chunk is in
+ * flight). The final `complete` is left out: Chromium files no timing for a
+ * response whose body the page never reads.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { makeBenchNewsroom } from '../bench-newsroom.ts';
+import { TabMemory, type TabMemoryFigures } from '../browser/tab-memory.ts';
+import { writeRandomFile } from '../browser/random-file.ts';
+import type { BenchContext } from '../context.ts';
+import { BENCH_POW_DIFFICULTY } from '../presolved-pow.ts';
+import { lowerIsBetter, notAvailable, round, type SectionResult } from '../result.ts';
+
+const MiB = 1024 * 1024;
+/** How much more the large file may cost than the small one and still count as flat (GC timing alone moves RSS by a few MiB). */
+const FLAT_MARGIN_MIB = 32;
+const UNIT = 'MiB (peak tab RSS)';
+// Debian's Chromium (STACK.md), with the flags that keep it from phoning home.
+const CHROMIUM_PATH = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+/** A bound on one send, whatever the machine (512 MiB at the slowest speed seen, 4 MiB/s, is about 130 s). */
+const SEND_TIMEOUT_MS = 600_000;
+
+export const browserUploadTarget = (sizes: readonly [number, number]) =>
+  `tab memory flat: peak at ${sizes[1] / MiB} MiB ≤ peak at ${sizes[0] / MiB} MiB + ${FLAT_MARGIN_MIB} MiB`;
+
+type Run = { bytes: number; memory: TabMemoryFigures; phaseSeconds: number; uploadSeconds: number; chunks: number; blobBytes: number };
+
+export async function browserUploadSection(ctx: BenchContext): Promise<SectionResult> {
+  const sizes = ctx.sizes.browserUpload.bytes;
+  const target = browserUploadTarget(sizes);
+  if (!existsSync(CHROMIUM_PATH)) return notAvailable({ unit: UNIT, target }, `Chromium is not installed at ${CHROMIUM_PATH} (apt-get install chromium)`);
+  if (!existsSync('/proc/self/status')) return notAvailable({ unit: UNIT, target }, 'process memory can only be read on Linux (/proc)');
+  const keys = await ctx.keys();
+  const newsroom = await makeBenchNewsroom(ctx.workDir, keys);
+  const server = await ctx.startServer(['app', newsroom.dataDir, String(BENCH_POW_DIFFICULTY)]);
+  const runs: Run[] = [];
+  try {
+    for (const bytes of sizes) {
+      const file = join(ctx.workDir, `browser-upload-${bytes}.bin`);
+      await writeRandomFile(file, bytes);
+      try {
+        const run = await sendThroughPage(server.url, file, bytes, newsroom.blobDir);
+        runs.push(run);
+        ctx.log(
+          `browser-upload: ${round(bytes / MiB)} MiB: peak tab RSS ${round(run.memory.peakRssBytes / MiB)} MiB (from ${round(run.memory.startRssBytes / MiB)}), ` +
+            `JS heap ${round(run.memory.peakJsHeapBytes / MiB)} MiB; encrypt ${round(mibPerSecond(bytes, run.phaseSeconds - run.uploadSeconds))} MiB/s, ` +
+            `upload ${round(mibPerSecond(run.blobBytes, run.uploadSeconds))} MiB/s`,
+        );
+      } finally {
+        await rm(file, { force: true });
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+  const [small, large] = runs as [Run, Run];
+  const both = (f: (r: Run) => number) => `${round(f(large))} vs ${round(f(small))}`;
+  return lowerIsBetter({
+    value: large.memory.peakRssBytes / MiB,
+    baseline: small.memory.peakRssBytes / MiB,
+    unit: UNIT,
+    target,
+    meets: large.memory.peakRssBytes <= small.memory.peakRssBytes + FLAT_MARGIN_MIB * MiB,
+    details: {
+      'file MiB': both((r) => r.bytes / MiB),
+      'tab RSS growth MiB': both((r) => (r.memory.peakRssBytes - r.memory.startRssBytes) / MiB),
+      'peak JS heap MiB': both((r) => r.memory.peakJsHeapBytes / MiB),
+      'encrypt MiB/s': both((r) => mibPerSecond(r.bytes, r.phaseSeconds - r.uploadSeconds)),
+      'upload MiB/s': both((r) => mibPerSecond(r.blobBytes, r.uploadSeconds)),
+      'encrypt + upload MiB/s': both((r) => mibPerSecond(r.bytes, r.phaseSeconds)),
+      chunks: both((r) => r.chunks),
+    },
+  });
+}
+
+/** One tip with one attachment, through the page, in a fresh browser. */
+async function sendThroughPage(url: string, file: string, bytes: number, blobDir: string): Promise<Run> {
+  const blobsBefore = new Set(await readdir(blobDir).catch(() => []));
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(30_000);
+    await page.goto(`${url}/submit`);
+    await page.getByLabel('Message').fill('The ledger, attached.');
+    await page.getByLabel('Attach files').setInputFiles(file);
+    // Prepared (the picker has looked at it) before the clock starts.
+    await page.locator('.attachment-note').filter({ hasText: /./ }).waitFor();
+    // Every chunk's timing, not just the first 250.
+    await page.evaluate(() => performance.setResourceTimingBufferSize(100_000));
+    const memory = await TabMemory.start(browser, page);
+    let figures: TabMemoryFigures;
+    try {
+      await page.getByRole('button', { name: 'Submit tip' }).click();
+      await page.locator('#tip-sent:not([hidden]), #form-error:not([hidden])').first().waitFor({ timeout: SEND_TIMEOUT_MS });
+    } finally {
+      figures = await memory.stop();
+    }
+    if (await page.locator('#form-error').isVisible()) throw new Error(`the page did not send the tip: ${await page.locator('#form-error').textContent()}`);
+    const timing = await page.evaluate(() =>
+      performance.getEntriesByType('resource').map((e) => ({ name: e.name, start: e.startTime, end: (e as PerformanceResourceTiming).responseEnd })),
+    );
+    const path = (name: string) => new URL(name).pathname + new URL(name).search;
+    const created = timing.find((e) => path(e.name) === '/api/v1/uploads');
+    const puts = timing.filter((e) => path(e.name).includes('?offset='));
+    if (!created || puts.length === 0) throw new Error('the page made no upload');
+    const blobs = (await readdir(blobDir)).filter((b) => !blobsBefore.has(b));
+    if (blobs.length !== 1) throw new Error(`expected one new blob on the server, found ${blobs.length}`);
+    const blobBytes = (await stat(join(blobDir, blobs[0]!))).size;
+    if (blobBytes < bytes) throw new Error(`the server holds ${blobBytes} bytes for a ${bytes}-byte file`);
+    await rm(join(blobDir, blobs[0]!), { force: true });
+    return {
+      bytes,
+      memory: figures,
+      phaseSeconds: (Math.max(...puts.map((e) => e.end)) - created.end) / 1000,
+      uploadSeconds: puts.reduce((s, e) => s + (e.end - e.start), 0) / 1000,
+      chunks: puts.length,
+      blobBytes,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+function mibPerSecond(bytes: number, seconds: number): number {
+  return bytes / MiB / seconds;
+}
