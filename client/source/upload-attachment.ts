@@ -34,6 +34,8 @@ export const CHUNK_BYTES = 4 * 1024 * 1024;
  * packet per journalist), capped at the server's limit.
  */
 const DECLARED_OVERHEAD_BYTES = 1024 * 1024;
+/** The size of the pieces of plaintext handed to openpgp.js. */
+const PLAINTEXT_PIECE_BYTES = 1024 * 1024;
 /** Failures in a row before the upload pauses itself and waits for the source. */
 const FAILURES_BEFORE_STALL = 6;
 
@@ -74,12 +76,29 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
 
   const hash = sha256.create();
   let plainBytes = 0;
+  // Blob.stream() gives 64 KiB pieces; openpgp.js copies each several times on its way
+  // (framing, CFB, WebCrypto). Fewer, larger pieces mean fewer calls and less garbage.
+  let piece = new Uint8Array(PLAINTEXT_PIECE_BYTES);
+  let pieceFilled = 0;
   const plaintext = o.blob.stream().pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         hash.update(chunk);
         plainBytes += chunk.length;
-        controller.enqueue(chunk);
+        for (let at = 0; at < chunk.length; ) {
+          const n = Math.min(chunk.length - at, piece.length - pieceFilled);
+          piece.set(chunk.subarray(at, at + n), pieceFilled);
+          pieceFilled += n;
+          at += n;
+          if (pieceFilled === piece.length) {
+            controller.enqueue(piece);
+            piece = new Uint8Array(PLAINTEXT_PIECE_BYTES);
+            pieceFilled = 0;
+          }
+        }
+      },
+      flush(controller) {
+        if (pieceFilled > 0) controller.enqueue(piece.subarray(0, pieceFilled));
       },
     }),
   );

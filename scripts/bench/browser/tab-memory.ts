@@ -11,12 +11,12 @@
  * only: elsewhere `start` rejects.
  *
  * @example
- * const memory = await TabMemory.start(browser, page);
+ * const memory = await TabMemory.start(chrome.send, tab.send);
  * await work();
  * const { peakRssBytes, peakJsHeapBytes } = await memory.stop();
  */
 import { readFileSync } from 'node:fs';
-import type { Browser, CDPSession, Page } from 'playwright-core';
+import type { Send } from './cdp-pipe.ts';
 
 export type TabMemoryFigures = {
   /** The tab's renderer: VmRSS when watching started, and the highest seen. */
@@ -40,15 +40,14 @@ export class TabMemory {
   private heapReading: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly browserSession: CDPSession,
-    private readonly pageSession: CDPSession,
+    private readonly browserSend: Send,
+    private readonly tabSend: Send,
   ) {}
 
-  static async start(browser: Browser, page: Page): Promise<TabMemory> {
-    const browserSession = await browser.newBrowserCDPSession();
-    const pageSession = await page.context().newCDPSession(page);
-    await pageSession.send('Performance.enable');
-    const m = new TabMemory(browserSession, pageSession);
+  /** `browserSend` talks to the browser, `tabSend` to the tab's session (cdp-pipe.ts). */
+  static async start(browserSend: Send, tabSend: Send): Promise<TabMemory> {
+    await tabSend('Performance.enable');
+    const m = new TabMemory(browserSend, tabSend);
     await m.readPids();
     if (m.rss.size === 0) throw new Error('no renderer process whose memory can be read (/proc is Linux only)');
     m.heapStart = m.heapPeak = await m.jsHeap();
@@ -65,15 +64,14 @@ export class TabMemory {
     await this.heapReading;
     this.readRss();
     await this.readHeap();
-    await this.pageSession.detach().catch(() => {});
-    await this.browserSession.detach().catch(() => {});
+    await this.tabSend('Performance.disable').catch(() => {});
     let tab = { start: 0, peak: 0 };
     for (const r of this.rss.values()) if (r.peak > tab.peak) tab = r;
     return { startRssBytes: tab.start, peakRssBytes: tab.peak, startJsHeapBytes: this.heapStart, peakJsHeapBytes: this.heapPeak, samples: this.samples };
   }
 
   private async readPids(): Promise<void> {
-    const { processInfo } = (await this.browserSession.send('SystemInfo.getProcessInfo')) as { processInfo: { type: string; id: number }[] };
+    const { processInfo } = (await this.browserSend('SystemInfo.getProcessInfo')) as { processInfo: { type: string; id: number }[] };
     for (const p of processInfo) {
       if (p.type !== 'renderer' || this.rss.has(p.id)) continue;
       const now = readRss(p.id);
@@ -95,7 +93,7 @@ export class TabMemory {
   }
 
   private async jsHeap(): Promise<number> {
-    const { metrics } = (await this.pageSession.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
+    const { metrics } = (await this.tabSend('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
     return metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? 0;
   }
 }
