@@ -1,10 +1,11 @@
 /**
  * Watches a Chromium tab's memory while it works: the resident memory (VmRSS
  * in /proc) of every renderer process, which is what the tab costs the
- * machine (JavaScript heap, ArrayBuffers, Blink, everything), and the tab's
- * JavaScript heap (`Performance.getMetrics`, JSHeapUsedSize), which says
- * whether it is JavaScript that holds on to bytes. The tab's renderer is the
- * one whose peak is highest (the others are spare or blank).
+ * machine (JavaScript heap, ArrayBuffers, Blink, everything), and, from
+ * `Runtime.getHeapUsage`, the tab's JavaScript heap and the memory behind its
+ * ArrayBuffers (live or not yet collected), which say whether it is
+ * JavaScript that holds on to bytes. The tab's renderer is the one whose peak
+ * is highest (the others are spare or blank).
  *
  * Renderer pids come from the browser's own list (`SystemInfo.getProcessInfo`)
  * and are read again now and then, since Chromium may start one late. Linux
@@ -24,6 +25,8 @@ export type TabMemoryFigures = {
   peakRssBytes: number;
   startJsHeapBytes: number;
   peakJsHeapBytes: number;
+  /** ArrayBuffer memory (0 where Chromium doesn't report it). */
+  peakArrayBufferBytes: number;
   samples: number;
 };
 
@@ -35,6 +38,7 @@ export class TabMemory {
   private readonly rss = new Map<number, { start: number; peak: number }>();
   private heapStart = 0;
   private heapPeak = 0;
+  private arrayBufferPeak = 0;
   private samples = 0;
   private timers: NodeJS.Timeout[] = [];
   private heapReading: Promise<void> = Promise.resolve();
@@ -46,11 +50,10 @@ export class TabMemory {
 
   /** `browserSend` talks to the browser, `tabSend` to the tab's session (cdp-pipe.ts). */
   static async start(browserSend: Send, tabSend: Send): Promise<TabMemory> {
-    await tabSend('Performance.enable');
     const m = new TabMemory(browserSend, tabSend);
     await m.readPids();
     if (m.rss.size === 0) throw new Error('no renderer process whose memory can be read (/proc is Linux only)');
-    m.heapStart = m.heapPeak = await m.jsHeap();
+    m.heapStart = m.heapPeak = (await m.heapUsage()).usedSize;
     m.timers = [
       setInterval(() => m.readRss(), RSS_EVERY_MS),
       setInterval(() => void (m.heapReading = m.readHeap()), HEAP_EVERY_MS),
@@ -64,10 +67,9 @@ export class TabMemory {
     await this.heapReading;
     this.readRss();
     await this.readHeap();
-    await this.tabSend('Performance.disable').catch(() => {});
     let tab = { start: 0, peak: 0 };
     for (const r of this.rss.values()) if (r.peak > tab.peak) tab = r;
-    return { startRssBytes: tab.start, peakRssBytes: tab.peak, startJsHeapBytes: this.heapStart, peakJsHeapBytes: this.heapPeak, samples: this.samples };
+    return { startRssBytes: tab.start, peakRssBytes: tab.peak, startJsHeapBytes: this.heapStart, peakJsHeapBytes: this.heapPeak, peakArrayBufferBytes: this.arrayBufferPeak, samples: this.samples };
   }
 
   private async readPids(): Promise<void> {
@@ -88,13 +90,13 @@ export class TabMemory {
   }
 
   private async readHeap(): Promise<void> {
-    const used = await this.jsHeap().catch(() => 0);
-    if (used > this.heapPeak) this.heapPeak = used;
+    const usage = await this.heapUsage().catch(() => ({ usedSize: 0, backingStorageSize: 0 }));
+    this.heapPeak = Math.max(this.heapPeak, usage.usedSize);
+    this.arrayBufferPeak = Math.max(this.arrayBufferPeak, usage.backingStorageSize ?? 0);
   }
 
-  private async jsHeap(): Promise<number> {
-    const { metrics } = (await this.tabSend('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
-    return metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? 0;
+  private async heapUsage(): Promise<{ usedSize: number; backingStorageSize?: number }> {
+    return (await this.tabSend('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
   }
 }
 

@@ -66,7 +66,7 @@ export async function browserUploadSection(ctx: BenchContext): Promise<SectionRe
         runs.push(run);
         ctx.log(
           `browser-upload: ${round(bytes / MiB)} MiB: peak tab RSS ${round(run.memory.peakRssBytes / MiB)} MiB (from ${round(run.memory.startRssBytes / MiB)}), ` +
-            `JS heap ${round(run.memory.peakJsHeapBytes / MiB)} MiB; encrypt ${round(mibPerSecond(bytes, run.phaseSeconds - run.uploadSeconds))} MiB/s, ` +
+            `JS heap ${round(run.memory.peakJsHeapBytes / MiB)} MiB, ArrayBuffers ${round(run.memory.peakArrayBufferBytes / MiB)} MiB; encrypt ${round(mibPerSecond(bytes, run.phaseSeconds - run.uploadSeconds))} MiB/s, ` +
             `upload ${round(mibPerSecond(run.blobBytes, run.uploadSeconds))} MiB/s`,
         );
       } finally {
@@ -88,6 +88,7 @@ export async function browserUploadSection(ctx: BenchContext): Promise<SectionRe
       'file MiB': both((r) => r.bytes / MiB),
       'tab RSS growth MiB': both((r) => (r.memory.peakRssBytes - r.memory.startRssBytes) / MiB),
       'peak JS heap MiB': both((r) => r.memory.peakJsHeapBytes / MiB),
+      'peak ArrayBuffer MiB': both((r) => r.memory.peakArrayBufferBytes / MiB),
       'encrypt MiB/s': both((r) => mibPerSecond(r.bytes, r.phaseSeconds - r.uploadSeconds)),
       'upload MiB/s': both((r) => mibPerSecond(r.blobBytes, r.uploadSeconds)),
       'encrypt + upload MiB/s': both((r) => mibPerSecond(r.bytes, r.phaseSeconds)),
