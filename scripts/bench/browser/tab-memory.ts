@@ -14,7 +14,7 @@
  * @example
  * const memory = await TabMemory.start(chrome.send, tab.send);
  * await work();
- * const { peakRssBytes, peakJsHeapBytes } = await memory.stop();
+ * const { peakRssBytes, medianRssBytes, afterGcRssBytes } = await memory.stop(); // stop() runs a full GC
  */
 import { readFileSync } from 'node:fs';
 import type { Send } from './cdp-pipe.ts';
@@ -23,6 +23,10 @@ export type TabMemoryFigures = {
   /** The tab's renderer: VmRSS when watching started, and the highest seen. */
   startRssBytes: number;
   peakRssBytes: number;
+  /** The median of the tab's samples: where it sits, not where GC timing briefly took it. */
+  medianRssBytes: number;
+  /** After the work, once a full garbage collection has run: what the tab still holds. */
+  afterGcRssBytes: number;
   startJsHeapBytes: number;
   peakJsHeapBytes: number;
   /** ArrayBuffer memory (0 where Chromium doesn't report it). */
@@ -35,7 +39,7 @@ const HEAP_EVERY_MS = 200;
 const PIDS_EVERY_MS = 2000;
 
 export class TabMemory {
-  private readonly rss = new Map<number, { start: number; peak: number }>();
+  private readonly rss = new Map<number, { start: number; peak: number; samples: number[] }>();
   private heapStart = 0;
   private heapPeak = 0;
   private arrayBufferPeak = 0;
@@ -67,9 +71,19 @@ export class TabMemory {
     await this.heapReading;
     this.readRss();
     await this.readHeap();
-    let tab = { start: 0, peak: 0 };
-    for (const r of this.rss.values()) if (r.peak > tab.peak) tab = r;
-    return { startRssBytes: tab.start, peakRssBytes: tab.peak, startJsHeapBytes: this.heapStart, peakJsHeapBytes: this.heapPeak, peakArrayBufferBytes: this.arrayBufferPeak, samples: this.samples };
+    let tabPid = 0;
+    let tab = { start: 0, peak: 0, samples: [0] };
+    for (const [pid, r] of this.rss) if (r.peak > tab.peak) [tabPid, tab] = [pid, r];
+    await this.tabSend('HeapProfiler.collectGarbage');
+    // Let the renderer hand freed memory back before reading it.
+    await new Promise((r) => setTimeout(r, 1000));
+    const sorted = [...tab.samples].sort((a, b) => a - b);
+    return {
+      startRssBytes: tab.start,
+      peakRssBytes: tab.peak,
+      medianRssBytes: sorted[Math.floor(sorted.length / 2)]!,
+      afterGcRssBytes: readRss(tabPid) ?? 0,
+      startJsHeapBytes: this.heapStart, peakJsHeapBytes: this.heapPeak, peakArrayBufferBytes: this.arrayBufferPeak, samples: this.samples };
   }
 
   private async readPids(): Promise<void> {
@@ -77,7 +91,7 @@ export class TabMemory {
     for (const p of processInfo) {
       if (p.type !== 'renderer' || this.rss.has(p.id)) continue;
       const now = readRss(p.id);
-      if (now !== undefined) this.rss.set(p.id, { start: now, peak: now });
+      if (now !== undefined) this.rss.set(p.id, { start: now, peak: now, samples: [now] });
     }
   }
 
@@ -85,7 +99,9 @@ export class TabMemory {
     this.samples++;
     for (const [pid, r] of this.rss) {
       const now = readRss(pid);
-      if (now !== undefined && now > r.peak) r.peak = now;
+      if (now === undefined) continue;
+      r.samples.push(now);
+      if (now > r.peak) r.peak = now;
     }
   }
 
