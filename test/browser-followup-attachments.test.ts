@@ -97,6 +97,8 @@ describe('attachments on follow-ups', () => {
       const page = await context.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (e) => pageErrors.push(String(e)));
+      const fetched: string[] = [];
+      context.on('request', (r) => fetched.push(new URL(r.url()).pathname));
       await logIn(page, codename);
       await page.getByLabel('Reply').fill('Here is the ledger I promised.');
       await page.getByLabel('Attach files').setInputFiles(path);
@@ -106,6 +108,8 @@ describe('attachments on follow-ups', () => {
       await expect.poll(() => page.locator('#reply-status').textContent(), { timeout: SEND_TIMEOUT_MS }).toBe('Your message was sent.');
       expect(await page.locator('#reply-error').isVisible()).toBe(false);
       expect(pageErrors).toEqual([]);
+      // The file's SHA-256 was computed beside the encryption, in the worker (file-hash.ts).
+      expect(fetched).toContain('/static/hash-worker.js');
       // Ready for the next message: the file is not sent again with it.
       expect(await page.locator('.attachment').count()).toBe(0);
       expect(await page.getByLabel('Attach files').evaluate((input: HTMLInputElement) => input.files?.length)).toBe(0);
