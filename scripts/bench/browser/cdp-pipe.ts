@@ -19,6 +19,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
+const COMMAND_TIMEOUT_MS = 60_000;
+
 type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void };
 export type Send = (method: string, params?: Record<string, unknown>) => Promise<Record<string, unknown>>;
 
@@ -40,8 +42,11 @@ export type Tab = {
 export async function launchOverPipe(executable: string, args: string[], workDir: string): Promise<PipeBrowser> {
   const profile = await mkdtemp(join(workDir, 'chromium-profile-'));
   const child: ChildProcess = spawn(executable, [...args, '--headless', '--remote-debugging-pipe', `--user-data-dir=${profile}`, 'about:blank'], {
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
   });
+  // The last words Chromium printed, for the error when it dies.
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const toBrowser = child.stdio[3] as Writable;
   const fromBrowser = child.stdio[4] as Readable;
   const pending = new Map<number, Pending>();
@@ -49,8 +54,8 @@ export async function launchOverPipe(executable: string, args: string[], workDir
   let nextId = 1;
   let buffered = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('exit', () => {
-    for (const p of pending.values()) p.reject(new Error('Chromium exited'));
+  child.once('exit', (code, signal) => {
+    for (const p of pending.values()) p.reject(new Error(`Chromium exited (${signal ?? code}): ${stderr.trim().split('\n').pop() ?? ''}`));
     pending.clear();
   });
   fromBrowser.setEncoding('utf8');
@@ -74,7 +79,15 @@ export async function launchOverPipe(executable: string, args: string[], workDir
     (method, params = {}) =>
       new Promise((resolve, reject) => {
         const id = nextId++;
-        pending.set(id, { resolve, reject });
+        // Bounded: a Chromium that stops answering fails the section instead of hanging the run.
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`Chromium did not answer ${method} within ${COMMAND_TIMEOUT_MS / 1000} s`));
+        }, COMMAND_TIMEOUT_MS);
+        pending.set(id, {
+          resolve: (v) => (clearTimeout(timer), resolve(v)),
+          reject: (e) => (clearTimeout(timer), reject(e)),
+        });
         toBrowser.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
       });
   const once = (sessionId: string, method: string) =>
@@ -93,7 +106,9 @@ export async function launchOverPipe(executable: string, args: string[], workDir
       await tabSend('Page.enable');
       const loaded = once(sessionId, 'Page.loadEventFired');
       await tabSend('Page.navigate', { url });
-      await loaded;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${url} did not load within ${COMMAND_TIMEOUT_MS / 1000} s`)), COMMAND_TIMEOUT_MS)));
+      await Promise.race([loaded, late]).finally(() => clearTimeout(timer));
       const evaluate = async <T>(expression: string): Promise<T> => {
         const r = (await tabSend('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true })) as { result: { value?: T }; exceptionDetails?: { text: string; exception?: { description?: string } } };
         if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text);
