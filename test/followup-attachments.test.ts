@@ -72,10 +72,11 @@ async function followup(cookie: string | undefined, message: string, refs: Attac
   return t.app.request('/api/v1/source/followups', post({ ciphertext: base64.encode(ciphertext), attachments: ids }, cookie));
 }
 
-type Listed = { id: string; threadId: string; kind: string; attachments: { id: string; size: number }[] };
+type Listed = { id: string; threadId: string; kind: string; seq: number; attachments: { id: string; size: number }[] };
 async function listed(threadId: string): Promise<Listed[]> {
   const res = await t.app.request('/api/v1/journalist/tips?limit=500', auth);
-  return ((await res.json()) as { tips: Listed[] }).tips.filter((x) => x.threadId === threadId);
+  // In the conversation's order (the list itself is by day and random id).
+  return ((await res.json()) as { tips: Listed[] }).tips.filter((x) => x.threadId === threadId).sort((a, b) => a.seq - b.seq);
 }
 
 async function expectError(res: Response, status: number, code: string): Promise<void> {
