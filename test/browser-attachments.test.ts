@@ -240,6 +240,36 @@ describe('attachments from a real browser', () => {
     }
   }, TEST_TIMEOUT_MS);
 
+  it('hashes the file in the page when the hashing worker can\'t load; the journalist\'s SHA-256 check still passes', async () => {
+    const context = await freshContext(browser!);
+    try {
+      const file = randomBytes(3 * MiB + 17);
+      const path = join(filesDir, 'no-worker.bin');
+      await writeFile(path, file);
+      const blocked: string[] = [];
+      await context.route('**/static/hash-worker.js', (route) => {
+        blocked.push(route.request().url());
+        return route.abort('connectionreset');
+      });
+      const page = await context.newPage();
+      await page.goto(`${server!.url}/submit`);
+      await page.getByLabel('Message').fill('Sent while the worker could not load.');
+      await page.getByLabel('Attach files').setInputFiles(path);
+      await expect.poll(() => page.locator('.attachment-note').textContent()).toContain("can't remove hidden information");
+      await page.getByRole('button', { name: 'Submit tip' }).click();
+      await page.getByRole('heading', { name: RECEIVED_HEADING }).waitFor({ state: 'visible', timeout: SEND_TIMEOUT_MS });
+      // The worker was asked for and refused, so the hash below is the page's own.
+      expect(blocked).toHaveLength(1);
+
+      const [message] = await receive();
+      const [attachment] = message!.meta.attachments as MetaAttachment[];
+      expect(attachment!.sha256).toBe(sha256(file));
+      expect(sha256(await readFile(join(message!.folder, attachment!.savedAs)))).toBe(sha256(file));
+    } finally {
+      await context.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
   it('refuses too many files before reading any, in the source\'s language', async () => {
     const context = await freshContext(browser!);
     try {

@@ -1,6 +1,7 @@
 /**
- * "Attach files" on the tip form, where JavaScript runs (without it the
- * picker stays hidden and a <noscript> note says files need JavaScript).
+ * "Attach files" on the tip form and on the conversation's reply form, where
+ * JavaScript runs (without it the picker stays hidden and the page says files
+ * need JavaScript).
  *
  * On every choice of files it first checks the limits the server gave the
  * page (how many files, how large each, how large together) and refuses, in
@@ -12,7 +13,7 @@
  *
  * @example
  * const picker = enhanceAttachments(document.getElementById('attachments')!, 'en');
- * const files = await picker.ready(); // AttachmentToSend[] for sendTip
+ * const files = await picker.ready(); // AttachmentToSend[] for sendTip or sendFollowup
  */
 import { formatFileSize } from '../../server/i18n/file-size.ts';
 import { PauseGate } from './pause-gate.ts';
@@ -26,6 +27,8 @@ export type AttachmentPicker = {
   /** Before a send: every row shows its progress bar, waiting its turn. */
   startSending: () => void;
   setBusy: (busy: boolean) => void;
+  /** After a send: no files chosen, ready for the next message. */
+  clear: () => void;
   maxUploadBytes: number;
   /** The picker's strings (`tFiles`, `tFailed`, …) for the sending code. */
   strings: Record<string, string | undefined>;
@@ -37,7 +40,8 @@ export type AttachmentPicker = {
  */
 const FRAMING_PER_FILE = 64 * 1024;
 
-export function enhanceAttachments(container: HTMLElement, lang: string): AttachmentPicker {
+/** `status` shows "Checking the files…" while they are prepared. */
+export function enhanceAttachments(container: HTMLElement, lang: string, status: HTMLElement | null = document.getElementById('status')): AttachmentPicker {
   const d = container.dataset as Record<string, string>;
   const limits = { files: Number(d.maxFiles), fileBytes: Number(d.maxFileBytes), tipBytes: Number(d.maxTipBytes) };
   const input = container.querySelector<HTMLInputElement>('input[type="file"]')!;
@@ -63,7 +67,6 @@ export function enhanceAttachments(container: HTMLElement, lang: string): Attach
     if (refusal) return refuse(refusal);
     rows = files.map((f) => addRow(f));
     if (files.length === 0) return [];
-    const status = document.getElementById('status');
     if (status) status.textContent = d.tPreparing ?? '';
     try {
       const { prepareAttachment, AttachmentProblem } = await import('./prepare-attachment.ts');
@@ -165,6 +168,12 @@ export function enhanceAttachments(container: HTMLElement, lang: string): Attach
     ready: () => chosen,
     startSending: () => rows.forEach((r) => r.waiting()),
     setBusy: (busy) => (input.disabled = busy),
+    clear: () => {
+      input.value = '';
+      list.replaceChildren();
+      rows = [];
+      chosen = Promise.resolve([]);
+    },
     maxUploadBytes: Number(d.maxUploadBytes),
     strings: d,
   };

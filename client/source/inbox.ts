@@ -1,9 +1,13 @@
 /**
  * The codename login and conversation, improved where JavaScript runs: the
  * codename is read and its keys derived in the browser, replies are opened in
- * the page, and follow-ups are encrypted before they leave. Without JavaScript
- * the same forms post to the server, which does this in memory for one request.
+ * the page, and follow-ups are encrypted before they leave, with any files
+ * attached (the tip form's picker and upload, attachment-picker.ts). Without
+ * JavaScript the same forms post to the server, which does this in memory for
+ * one request; files can't go that way, and the page says so.
  */
+import { enhanceAttachments } from './attachment-picker.ts';
+
 type Conversation = typeof import('./conversation.ts');
 
 export function enhanceLogin(form: HTMLFormElement): void {
@@ -85,26 +89,46 @@ export function enhanceLogin(form: HTMLFormElement): void {
     const replyButton = replyForm.querySelector('button[type="submit"]') as HTMLButtonElement;
     const replyError = replyForm.querySelector<HTMLElement>('#reply-error')!;
     const replyStatus = replyForm.querySelector<HTMLElement>('#reply-status')!;
+    const attachmentBox = replyForm.querySelector<HTMLElement>('#attachments');
+    const picker = attachmentBox ? enhanceAttachments(attachmentBox, lang, replyStatus) : undefined;
+    let busy = false;
     replyForm.addEventListener('submit', async (event) => {
       // Never fall back to posting the plaintext form once the page has taken over.
       event.preventDefault();
+      if (busy) return;
       if (textarea.value.trim() === '') {
         replyError.textContent = t.tErrorEmpty ?? '';
         replyError.hidden = false;
         return;
       }
+      busy = true;
       replyButton.disabled = true;
+      picker?.setBusy(true);
       replyError.hidden = true;
       try {
-        await conversation.sendFollowup({ message: textarea.value, lang, newsroomKey, strings: t, onStatus: (s) => (replyStatus.textContent = s ?? '') });
+        // ready() fails only if the cleaning code could not be loaded (the connection dropped).
+        const attachments = picker ? await picker.ready().catch(() => Promise.reject(new Error(t.tErrorNetwork))) : [];
+        picker?.startSending();
+        await conversation.sendFollowup({
+          message: textarea.value,
+          lang,
+          newsroomKey,
+          strings: { ...t, ...picker?.strings },
+          onStatus: (s) => (replyStatus.textContent = s ?? ''),
+          attachments,
+          ...(picker ? { maxUploadBytes: picker.maxUploadBytes } : {}),
+        });
         textarea.value = '';
+        picker?.clear();
         replyStatus.textContent = t.tSent ?? '';
       } catch (e) {
         replyStatus.textContent = '';
         replyError.textContent = `${t.tNotSent ?? ''} ${e instanceof Error ? e.message : String(e)}`;
         replyError.hidden = false;
       } finally {
+        busy = false;
         replyButton.disabled = false;
+        picker?.setBusy(false);
       }
     });
   }

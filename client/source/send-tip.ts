@@ -30,7 +30,7 @@ export type SendTipOptions = {
   desk?: string;
   strings: Record<string, string | undefined>;
   onStatus: (text: string | undefined) => void;
-  /** Files to send with a first tip, each encrypted and uploaded on its own before the tip. */
+  /** Files to send with the tip or follow-up, each encrypted and uploaded on its own before it. */
   attachments?: AttachmentToSend[];
   /** The server's limit for one upload (ciphertext), from the page. */
   maxUploadBytes?: number;
@@ -64,18 +64,22 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
   return { receipt: ((await response.json()) as { receipt: string }).receipt, codename };
 }
 
-/** Sends a follow-up on the logged-in source's conversation, encrypted here like a tip. */
+/** Sends a follow-up on the logged-in source's conversation, encrypted here like a tip, with its files if any. */
 export async function sendFollowup(o: SendTipOptions): Promise<void> {
   const t = o.strings;
   const thread = await request('/api/v1/source/thread', { cache: 'no-store' }, t.tErrorNetwork);
   if (!thread.ok) throw new Error(fill(t.tErrorServer, await errorMessage(thread)));
-  const { desk } = (await thread.json()) as { desk: string | null };
-  const keys = await journalistKeys(o, desk ?? undefined);
+  const desk = ((await thread.json()) as { desk: string | null }).desk ?? undefined;
+  const keys = await journalistKeys(o, desk);
+  // Files first, to the conversation's desk, exactly as with a first tip.
+  const attachments = o.attachments?.length
+    ? await sendAttachments(o.attachments, { keys, desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: () => proofOfWork('upload', o), strings: t, onStatus: o.onStatus })
+    : undefined;
   o.onStatus(t.tEncrypting);
-  const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang }, keys);
+  const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang, ...(attachments ? { attachments } : {}) }, keys);
   const pow = await proofOfWork('followup', o);
   o.onStatus(t.tSending);
-  await postJson('/api/v1/source/followups', { ciphertext: base64.encode(ciphertext), pow }, t);
+  await postJson('/api/v1/source/followups', { ciphertext: base64.encode(ciphertext), attachments: attachments?.map((a) => a.blobId), pow }, t);
 }
 
 /**

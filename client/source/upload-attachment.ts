@@ -1,7 +1,8 @@
 /**
  * Sends one attachment the way a Tor circuit can bear it. The file is read
- * from `Blob.stream()`, hashed (SHA-256, for the tip document) and encrypted
- * as its own OpenPGP message on the way (crypto/file-envelope.ts), and the
+ * from `Blob.stream()` and encrypted as its own OpenPGP message on the way
+ * (crypto/file-envelope.ts), and hashed (SHA-256, for the tip document) at the
+ * same time, in a worker where it can be (file-hash.ts); the
  * ciphertext goes up in chunks of 4 MiB with the resumable protocol in
  * server/uploads/upload-api.ts:
  *
@@ -19,10 +20,9 @@
  * @example
  * const { blobId, sha256, size } = await uploadAttachment({ blob, keys, desk, maxUploadBytes, pow, strings, hooks });
  */
-import { sha256 } from '@noble/hashes/sha2.js';
-import { hex } from '../../crypto/bytes.ts';
 import type { PublicKey } from '../../crypto/envelope.ts';
 import { encryptFileStream } from '../../crypto/file-envelope.ts';
+import { startHashing } from './file-hash.ts';
 import { errorMessage, request } from './http.ts';
 import type { PauseGate } from './pause-gate.ts';
 
@@ -34,6 +34,8 @@ export const CHUNK_BYTES = 4 * 1024 * 1024;
  * packet per journalist), capped at the server's limit.
  */
 const DECLARED_OVERHEAD_BYTES = 1024 * 1024;
+/** The size of the pieces of plaintext handed to openpgp.js. */
+const PLAINTEXT_PIECE_BYTES = 1024 * 1024;
 /** Failures in a row before the upload pauses itself and waits for the source. */
 const FAILURES_BEFORE_STALL = 6;
 
@@ -72,44 +74,68 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
   const { id, chunkBytes } = (await created.json()) as { id: string; chunkBytes: number };
   const chunkSize = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes));
 
-  const hash = sha256.create();
   let plainBytes = 0;
+  // Blob.stream() gives 64 KiB pieces; openpgp.js copies each several times on its way
+  // (framing, CFB, WebCrypto). Fewer, larger pieces mean fewer calls and less garbage.
+  let piece = new Uint8Array(PLAINTEXT_PIECE_BYTES);
+  let pieceFilled = 0;
   const plaintext = o.blob.stream().pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
-        hash.update(chunk);
         plainBytes += chunk.length;
-        controller.enqueue(chunk);
+        for (let at = 0; at < chunk.length; ) {
+          const n = Math.min(chunk.length - at, piece.length - pieceFilled);
+          piece.set(chunk.subarray(at, at + n), pieceFilled);
+          pieceFilled += n;
+          at += n;
+          if (pieceFilled === piece.length) {
+            controller.enqueue(piece);
+            piece = new Uint8Array(PLAINTEXT_PIECE_BYTES);
+            pieceFilled = 0;
+          }
+        }
+      },
+      flush(controller) {
+        if (pieceFilled > 0) controller.enqueue(piece.subarray(0, pieceFilled));
       },
     }),
   );
-  const reader = (await encryptFileStream(plaintext, o.keys)).getReader();
-  const sender = new ChunkSender(id, o);
-  o.hooks.onState('sending');
+  // The SHA-256 runs beside the encryption (another core, where a worker starts).
+  const hashing = startHashing(o.blob);
+  // Read only at the end; a failure meanwhile (the file became unreadable) waits its turn.
+  hashing.result.catch(() => {});
+  try {
+    const reader = (await encryptFileStream(plaintext, o.keys)).getReader();
+    const sender = new ChunkSender(id, o);
+    o.hooks.onState('sending');
 
-  const buffer = new Uint8Array(chunkSize);
-  let filled = 0;
-  let offset = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    for (let at = 0; at < value.length; ) {
-      const n = Math.min(value.length - at, chunkSize - filled);
-      buffer.set(value.subarray(at, at + n), filled);
-      filled += n;
-      at += n;
-      if (filled === chunkSize) {
-        offset = await sender.put(offset, buffer);
-        filled = 0;
+    const buffer = new Uint8Array(chunkSize);
+    let filled = 0;
+    let offset = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (let at = 0; at < value.length; ) {
+        const n = Math.min(value.length - at, chunkSize - filled);
+        buffer.set(value.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled === chunkSize) {
+          offset = await sender.put(offset, buffer);
+          filled = 0;
+        }
       }
     }
+    if (filled > 0) offset = await sender.put(offset, buffer.subarray(0, filled));
+    const hashed = await hashing.result.catch(() => undefined);
+    // The file changed on disk while it was read: what was hashed is not what was picked.
+    if (plainBytes !== o.blob.size || hashed?.size !== o.blob.size) throw new Error(fill(t.tErrorServer, 'the file changed while it was being sent; choose it again'));
+    await sender.complete();
+    o.hooks.onState('sent');
+    return { blobId: id, sha256: hashed.sha256, size: hashed.size };
+  } finally {
+    hashing.stop();
   }
-  if (filled > 0) offset = await sender.put(offset, buffer.subarray(0, filled));
-  // The file changed on disk while it was read: what was hashed is not what was picked.
-  if (plainBytes !== o.blob.size) throw new Error(fill(t.tErrorServer, 'the file changed while it was being sent; choose it again'));
-  await sender.complete();
-  o.hooks.onState('sent');
-  return { blobId: id, sha256: hex.encode(hash.digest()), size: plainBytes };
 }
 
 /** PUTs chunks and finishes the upload, resuming after every interruption. */

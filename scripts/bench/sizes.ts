@@ -12,6 +12,8 @@ export type Sizes = {
   serverEncrypt: { seconds: number; maxTips: number };
   upload: { bytes: number };
   browserEncrypt: { bytes: number };
+  /** The two file sizes whose tab memory is compared (small, large). */
+  browserUpload: { bytes: readonly [number, number] };
   journalist: { tips: number };
   scale: { levels: number[]; seconds: number; connections: number; maxRequests: number; budgetSeconds: number };
   jitless: { runs: number; powHashes: number };
@@ -28,6 +30,7 @@ export const SIZES: Record<SizeName, Sizes> = {
     serverEncrypt: { seconds: 5, maxTips: 5_000 },
     upload: { bytes: 1024 * MiB },
     browserEncrypt: { bytes: 256 * MiB },
+    browserUpload: { bytes: [64 * MiB, 512 * MiB] },
     journalist: { tips: 1_000 },
     scale: { levels: [10_000, 100_000, 1_000_000], seconds: 5, connections: 10, maxRequests: 20_000, budgetSeconds: 420 },
     jitless: { runs: 5, powHashes: 65_536 },
@@ -38,6 +41,7 @@ export const SIZES: Record<SizeName, Sizes> = {
     serverEncrypt: { seconds: 2, maxTips: 10 },
     upload: { bytes: 1 * MiB },
     browserEncrypt: { bytes: 1 * MiB },
+    browserUpload: { bytes: [1 * MiB, 2 * MiB] },
     journalist: { tips: 20 },
     scale: { levels: [50, 100, 200], seconds: 2, connections: 2, maxRequests: 20, budgetSeconds: 60 },
     jitless: { runs: 1, powHashes: 2_048 },

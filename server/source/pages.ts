@@ -118,7 +118,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     return c.html(successPage(ctx, 'server', codename), 201);
   });
 
-  pages.get('/login', (c) => c.html(loginPage(pageContext(c), { newsroomPublicKey: newsroomKeyHex })));
+  pages.get('/login', (c) => c.html(loginPage(pageContext(c), { newsroomPublicKey: newsroomKeyHex, attachments })));
 
   // No-JavaScript login: derive the keys in memory, open the replies for this one response, forget.
   pages.post('/login', async (c) => {
@@ -128,7 +128,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     try {
       entropy = parseCodename(form.get('codename') ?? '', ctx.lang).entropy;
     } catch (e) {
-      if (e instanceof CodenameError) return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, error: ctx.t(CODENAME_ERRORS[e.code]) }), 400);
+      if (e instanceof CodenameError) return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, attachments, error: ctx.t(CODENAME_ERRORS[e.code]) }), 400);
       throw e;
     }
     const keys = deriveCodenameKeys(entropy);
@@ -136,14 +136,14 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
       const threadId = threadIdOf(keys.lookupSecret);
       if (!(await deps.replies.threadExists(threadId))) {
         // The same answer for a codename that never existed and one whose conversation was deleted.
-        return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, error: ctx.t('login.error.unknown') }), 401);
+        return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, attachments, error: ctx.t('login.error.unknown') }), 401);
       }
       startSession(c, deps.sessions, threadId);
       const shown: ShownReply[] = [];
       for (const r of await deps.replies.forSource(threadId)) {
         shown.push({ id: r.id, day: r.day, text: replyText(ctx, r.box, keys.replySecretKey) });
       }
-      return c.html(inboxPage(ctx, { replies: shown, newsroomPublicKey: newsroomKeyHex }));
+      return c.html(inboxPage(ctx, { replies: shown, newsroomPublicKey: newsroomKeyHex, attachments }));
     } finally {
       wipe(entropy, keys.lookupSecret, keys.replySecretKey);
     }
@@ -153,7 +153,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   pages.get('/inbox', (c) => {
     const ctx = pageContext(c);
     if (!deps.sessions.threadOf(getCookie(c, SESSION_COOKIE))) return c.redirect(href(ctx, '/login'), 303);
-    return c.html(inboxPage(ctx, { replies: 'locked', newsroomPublicKey: newsroomKeyHex }));
+    return c.html(inboxPage(ctx, { replies: 'locked', newsroomPublicKey: newsroomKeyHex, attachments }));
   });
 
   pages.post('/inbox/reply', async (c) => {
@@ -162,9 +162,9 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if (!threadId) return c.html(messagePage(ctx, ctx.t('login.heading'), ctx.t('inbox.expired')), 401);
     const form = await readForm(c.req.raw, formLimit);
     const message = (form.get('message') ?? '').replace(/\r\n/g, '\n');
-    if (message.trim() === '') return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.empty'), newsroomPublicKey: newsroomKeyHex }), 400);
+    if (message.trim() === '') return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.empty'), newsroomPublicKey: newsroomKeyHex, attachments }), 400);
     if ([...message].length > deps.limits.maxMessageChars) {
-      return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), newsroomPublicKey: newsroomKeyHex }), 413);
+      return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), newsroomPublicKey: newsroomKeyHex, attachments }), 413);
     }
     await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
     if (!deps.noJsBucket.take()) return busy(c, ctx);
@@ -174,7 +174,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
       if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);
       throw e;
     }
-    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.sent'), newsroomPublicKey: newsroomKeyHex }), 201);
+    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.sent'), newsroomPublicKey: newsroomKeyHex, attachments }), 201);
   });
 
   pages.post('/inbox/delete', async (c) => {
@@ -183,7 +183,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if (!threadId) return c.html(messagePage(ctx, ctx.t('login.heading'), ctx.t('inbox.expired')), 401);
     const id = (await readForm(c.req.raw, 1024)).get('id') ?? '';
     if (!/^[A-Za-z0-9_-]{22}$/.test(id) || !(await deps.replies.deleteForSource(threadId, id))) throw new ApiError(404, 'not-found', ctx.t('error.notFound'));
-    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.deleted'), newsroomPublicKey: newsroomKeyHex }));
+    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.deleted'), newsroomPublicKey: newsroomKeyHex, attachments }));
   });
 
   pages.post('/logout', (c) => {

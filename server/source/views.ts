@@ -152,7 +152,7 @@ ${o.desks.map((d) => html`<option value="${d.id}"${d.id === o.desk ? raw(' selec
 <label for="message">${t('submit.message')}</label>
 <p id="message-hint" class="hint">${t('submit.messageHint')}</p>
 <textarea id="message" name="message" rows="12" maxlength="${o.maxMessageChars}" aria-describedby="message-hint" required>${o.message ?? ''}</textarea>
-${o.attachments ? attachmentPicker(ctx, o.attachments) : ''}
+${o.attachments ? attachmentPicker(ctx, o.attachments, 'tip') : ''}
 <p id="status" class="status" role="status" aria-live="polite"></p>
 <button type="submit" id="submit-button">${t('submit.button')}</button>
 </form>
@@ -194,10 +194,12 @@ export type AttachmentLimits = {
 /**
  * "Attach files", for the page script only: the container starts `hidden` and
  * the input has no `name`, so a form posted without JavaScript never carries a
- * file (or its name); `<noscript>` says why there is no picker. Limits and
- * strings reach the script as data attributes, limits already in words.
+ * file (or its name); on the tip form `<noscript>` says why there is no picker
+ * (the conversation's picker is inside a part of the page only the script
+ * shows). Limits and strings reach the script as data attributes, limits
+ * already in words. A follow-up has the same limits as a tip, and says so.
  */
-function attachmentPicker(ctx: PageContext, a: AttachmentLimits): Html {
+function attachmentPicker(ctx: PageContext, a: AttachmentLimits, on: 'tip' | 'followup'): Html {
   const { t } = ctx;
   const size = (bytes: number) => formatFileSize(bytes, ctx.lang);
   const strings = {
@@ -206,9 +208,9 @@ function attachmentPicker(ctx: PageContext, a: AttachmentLimits): Html {
     cannotClean: t('submit.attach.cannotClean'),
     damaged: t('submit.attach.damaged'),
     unreadable: t('submit.attach.unreadable'),
-    tooMany: t('submit.attach.tooMany', { max: String(a.maxFiles) }),
+    tooMany: on === 'tip' ? t('submit.attach.tooMany', { max: String(a.maxFiles) }) : t('inbox.attach.tooMany', { max: String(a.maxFiles) }),
     fileTooLarge: t('submit.attach.fileTooLarge', { limit: size(a.maxFileBytes) }),
-    tipTooLarge: t('submit.attach.tipTooLarge', { limit: size(a.maxTipBytes) }),
+    tipTooLarge: on === 'tip' ? t('submit.attach.tipTooLarge', { limit: size(a.maxTipBytes) }) : t('inbox.attach.tooLarge', { limit: size(a.maxTipBytes) }),
     preparing: t('submit.attach.preparing'),
     pause: t('submit.attach.pause'),
     resume: t('submit.attach.resume'),
@@ -228,7 +230,7 @@ function attachmentPicker(ctx: PageContext, a: AttachmentLimits): Html {
 <div id="attach-error" class="error" role="alert" hidden></div>
 <ul id="attachment-list" class="attachment-list"></ul>
 </div>
-<noscript><p class="note">${t('submit.attach.noscript')}</p></noscript>`;
+${on === 'tip' ? html`<noscript><p class="note">${t('submit.attach.noscript')}</p></noscript>` : ''}`;
 }
 
 /** Strings for the page script, as `data-t-*` attributes (the CSP forbids inline script). */
@@ -250,7 +252,7 @@ ${codenameBlock(ctx, codename)}`,
   );
 }
 
-export function loginPage(ctx: PageContext, o: { newsroomPublicKey: string; error?: string }): Html {
+export function loginPage(ctx: PageContext, o: { newsroomPublicKey: string; error?: string; attachments?: AttachmentLimits }): Html {
   const { t } = ctx;
   const strings = {
     checking: t('login.status.checking'),
@@ -286,7 +288,7 @@ ${o.error ? html`<div id="login-error" class="error" role="alert">${o.error}</di
 <p id="login-status" class="status" role="status" aria-live="polite"></p>
 <button type="submit">${t('login.button')}</button>
 </form>
-<div id="js-inbox" hidden>${inboxBody(ctx, { replies: [], newsroomPublicKey: o.newsroomPublicKey })}</div>`,
+<div id="js-inbox" hidden>${inboxBody(ctx, { replies: [], newsroomPublicKey: o.newsroomPublicKey, files: o.attachments ?? 'none' })}</div>`,
     html`<meta name="tipline-newsroom-key" content="${o.newsroomPublicKey}">
 <meta name="tipline-lang" content="${ctx.lang}">`,
   );
@@ -294,8 +296,15 @@ ${o.error ? html`<div id="login-error" class="error" role="alert">${o.error}</di
 
 export type ShownReply = { id: string; day: string; text: string };
 
-/** The conversation: replies (when they could be decrypted for this request), the reply form, log out. */
-function inboxBody(ctx: PageContext, o: { replies: ShownReply[] | 'locked'; notice?: string; error?: string; newsroomPublicKey: string }): Html {
+type InboxOptions = { replies: ShownReply[] | 'locked'; notice?: string; error?: string; newsroomPublicKey: string };
+
+/**
+ * The conversation: replies (when they could be decrypted for this request),
+ * the reply form, log out. `files`: the picker (the page script's inbox), a
+ * plain note that files need JavaScript (the server-rendered inbox, whose form
+ * posts without the script), or nothing.
+ */
+function inboxBody(ctx: PageContext, o: InboxOptions & { files: AttachmentLimits | 'needs-js' | 'none' }): Html {
   const { t } = ctx;
   return html`<h2 id="inbox-heading" tabindex="-1">${t('inbox.heading')}</h2>
 ${o.notice ? html`<p class="notice" role="status">${o.notice}</p>` : ''}
@@ -315,15 +324,17 @@ ${o.error ? html`<div id="reply-error" class="error" role="alert"><strong>${t('s
 <label for="reply">${t('inbox.reply')}</label>
 <p id="reply-hint" class="hint">${t('inbox.replyHint')}</p>
 <textarea id="reply" name="message" rows="8" aria-describedby="reply-hint" required></textarea>
+${o.files === 'none' ? '' : o.files === 'needs-js' ? html`<p id="attach-needs-js" class="note">${t('inbox.attach.needsJs')}</p>` : attachmentPicker(ctx, o.files, 'followup')}
 <p id="reply-status" class="status" role="status" aria-live="polite"></p>
 <button type="submit">${t('inbox.send')}</button>
 </form>
 <form method="post" action="${href(ctx, '/logout')}" id="logout-form"><button type="submit" class="secondary">${t('inbox.logout')}</button></form>`;
 }
 
-export function inboxPage(ctx: PageContext, o: { replies: ShownReply[] | 'locked'; notice?: string; error?: string; newsroomPublicKey: string }): Html {
+export function inboxPage(ctx: PageContext, o: InboxOptions & { attachments?: AttachmentLimits }): Html {
   // Without JavaScript the replies are shown only on this response: don't offer a link that loses them.
-  return layout(ctx, ctx.t('inbox.heading'), html`<div id="inbox">${inboxBody(ctx, o)}</div>`, html``, { languageSwitch: o.replies === 'locked' });
+  // This page's reply form posts to the server, which can't take files: say so where there would be a picker.
+  return layout(ctx, ctx.t('inbox.heading'), html`<div id="inbox">${inboxBody(ctx, { ...o, files: o.attachments ? 'needs-js' : 'none' })}</div>`, html``, { languageSwitch: o.replies === 'locked' });
 }
 
 export function messagePage(ctx: PageContext, heading: string, text: string): Html {

@@ -6,12 +6,12 @@
  * gpg writes to /dev/null), so both measure encryption alone.
  */
 import { existsSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import { randomFillSync } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { PageEncryptResult } from '../browser/encrypt-in-page.ts';
 import { startPageServer } from '../browser/page-server.ts';
+import { writeRandomFile } from '../browser/random-file.ts';
 import type { BenchContext } from '../context.ts';
 import { higherIsBetter, notAvailable, round, type SectionResult } from '../result.ts';
 
@@ -63,20 +63,5 @@ export async function browserEncryptSection(ctx: BenchContext): Promise<SectionR
     });
   } finally {
     await rm(file, { force: true });
-  }
-}
-
-/** Random bytes (compression, were any on, would gain nothing), written 1 MiB at a time. */
-async function writeRandomFile(file: string, bytes: number): Promise<void> {
-  const block = randomFillSync(new Uint8Array(Math.min(MiB, bytes)));
-  const out = await open(file, 'w', 0o600);
-  try {
-    for (let written = 0; written < bytes; ) {
-      const n = Math.min(block.length, bytes - written);
-      await out.write(block, 0, n);
-      written += n;
-    }
-  } finally {
-    await out.close();
   }
 }

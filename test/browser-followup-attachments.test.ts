@@ -1,0 +1,173 @@
+/**
+ * Files on follow-ups, in a real headless Chromium against a real `tipline
+ * serve`: a source sends a tip, logs in later with the codename (JavaScript
+ * on), and attaches a file to a follow-up with the tip form's own picker,
+ * limits, encryption and upload. The journalist's `fetch` and `decrypt` put
+ * the file, byte for byte, in the follow-up's folder inside the same
+ * conversation as the tip. With JavaScript off, the inbox has no file input
+ * (a file could not go that way), says so, and still sends text.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptTips } from '../client/journalist/decrypt-tips.ts';
+import { fetchTips } from '../client/journalist/fetch-tips.ts';
+import { randomBytes } from '../crypto/bytes.ts';
+import { freshContext, launchChromium, readDecryptedMessages, type DecryptedMessage } from './helpers/browser.ts';
+import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+
+/** Proofs of work (tip, upload, follow-up) and openpgp.js in the page, on a busy two-core machine. */
+const SEND_TIMEOUT_MS = 120_000;
+const TEST_TIMEOUT_MS = 200_000;
+const MiB = 1024 * 1024;
+
+let newsroom: TestNewsroom | undefined;
+let journalist: TestJournalist;
+let server: ServerProcess | undefined;
+let browser: Browser | undefined;
+let inboxDir: string;
+let decryptedDir: string;
+let filesDir: string;
+
+beforeAll(async () => {
+  newsroom = await makeNewsroom();
+  journalist = await addTestJournalist(newsroom, 'Avery Reporter');
+  // A lower difficulty than the default keeps the proofs of work quick; the protocol is the same.
+  server = await startServerProcess(newsroom.dataDir, ['--pow-difficulty', '8']);
+  inboxDir = join(newsroom.root, 'inbox');
+  decryptedDir = join(newsroom.root, 'decrypted');
+  filesDir = join(newsroom.root, 'files');
+  await mkdir(inboxDir, { recursive: true });
+  await mkdir(filesDir, { recursive: true });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await newsroom?.cleanup();
+});
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** What the journalist gets: fetch, decrypt, and the new message folders. */
+async function receive(): Promise<DecryptedMessage[]> {
+  await fetchTips({ server: server!.url, token: journalist.token, outDir: inboxDir });
+  const result = await decryptTips({ key: journalist.privateKey, inDir: inboxDir, outDir: decryptedDir });
+  expect(result.failed).toEqual([]);
+  return (await Promise.all(result.decrypted.map((f) => readDecryptedMessages(f)))).flat();
+}
+
+/** A first tip through the page (JavaScript on); returns the codename it shows. */
+async function sendTip(context: BrowserContext, message: string): Promise<string> {
+  const page = await context.newPage();
+  await page.goto(`${server!.url}/submit`);
+  await page.getByLabel('Message').fill(message);
+  await page.getByRole('button', { name: 'Submit tip' }).click();
+  await page.getByRole('heading', { name: 'Your tip was received' }).waitFor({ state: 'visible', timeout: SEND_TIMEOUT_MS });
+  const codename = (await page.locator('#codename').textContent())!.trim();
+  expect(codename.split(/\s+/)).toHaveLength(12);
+  await page.close();
+  return codename;
+}
+
+async function logIn(page: Page, codename: string): Promise<void> {
+  await page.goto(`${server!.url}/login`);
+  await page.getByLabel('Codename').fill(codename);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.locator('#inbox-heading').waitFor({ state: 'visible' });
+}
+
+type MetaAttachment = { name: string; savedAs: string; size: number; sha256: string };
+
+describe('attachments on follow-ups', () => {
+  let codename: string;
+
+  it('a logged-in source attaches a file to a follow-up; the journalist gets it byte for byte, in the conversation', async () => {
+    const context = await freshContext(browser!);
+    try {
+      codename = await sendTip(context, 'The first tip: more to come.');
+      const file = randomBytes(5 * MiB + 4321);
+      const path = join(filesDir, 'ledger-2024.bin');
+      await writeFile(path, file);
+
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      const fetched: string[] = [];
+      context.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+      await logIn(page, codename);
+      await page.getByLabel('Reply').fill('Here is the ledger I promised.');
+      await page.getByLabel('Attach files').setInputFiles(path);
+      // The same warning as on the tip form, before anything is sent.
+      await expect.poll(() => page.locator('.attachment-note').textContent()).toContain("can't remove hidden information");
+      await page.getByRole('button', { name: 'Send' }).click();
+      await expect.poll(() => page.locator('#reply-status').textContent(), { timeout: SEND_TIMEOUT_MS }).toBe('Your message was sent.');
+      expect(await page.locator('#reply-error').isVisible()).toBe(false);
+      expect(pageErrors).toEqual([]);
+      // The file's SHA-256 was computed beside the encryption, in the worker (file-hash.ts).
+      expect(fetched).toContain('/static/hash-worker.js');
+      // Ready for the next message: the file is not sent again with it.
+      expect(await page.locator('.attachment').count()).toBe(0);
+      expect(await page.getByLabel('Attach files').evaluate((input: HTMLInputElement) => input.files?.length)).toBe(0);
+
+      const messages = await receive();
+      expect(messages).toHaveLength(2);
+      const tip = messages.find((m) => m.message.includes('The first tip'))!;
+      const followup = messages.find((m) => m.message.includes('Here is the ledger'))!;
+      expect(tip.meta.attachments ?? []).toEqual([]);
+      // One conversation folder, the follow-up's own message folder inside it.
+      expect(dirname(followup.folder)).toBe(dirname(tip.folder));
+      expect(basename(followup.folder)).toMatch(/followup/);
+      const [attachment, ...more] = followup.meta.attachments as MetaAttachment[];
+      expect(more).toEqual([]);
+      expect(attachment!.name).toBe('ledger-2024.bin');
+      expect(attachment!.sha256).toBe(sha256(file));
+      const got = new Uint8Array(await readFile(join(followup.folder, attachment!.savedAs)));
+      expect(got.length).toBe(file.length);
+      expect(sha256(got)).toBe(sha256(file));
+    } finally {
+      await context.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  it('refuses too many files for one follow-up before reading any, in words about a message', async () => {
+    const context = await freshContext(browser!);
+    try {
+      const page = await context.newPage();
+      await logIn(page, codename);
+      const files = Array.from({ length: 21 }, (_, i) => ({ name: `page-${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`page ${i}`) }));
+      await page.getByLabel('Attach files').setInputFiles(files);
+      await expect.poll(() => page.locator('#attach-error').textContent()).toBe('You can attach at most 20 files to one message. Choose fewer files.');
+      expect(await page.locator('.attachment').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('without JavaScript, the inbox has no file input, says files need JavaScript, and still sends a follow-up', async () => {
+    const context = await freshContext(browser!, { javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server!.url}/login`);
+      await page.getByLabel('Codename').fill(codename);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.locator('#inbox-heading').waitFor({ state: 'visible' });
+      expect(await page.locator('input[type="file"]').count()).toBe(0);
+      expect(await page.locator('#attach-needs-js').textContent()).toContain('Attaching files needs JavaScript');
+      expect(await page.locator('#attach-needs-js').isVisible()).toBe(true);
+      await page.getByLabel('Reply').fill('One more thing, sent without JavaScript.');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await page.getByText('Your message was sent.').waitFor({ state: 'visible' });
+
+      const followup = (await receive()).find((m) => m.message.includes('One more thing, sent without JavaScript.'));
+      expect(followup).toBeDefined();
+      expect(followup!.meta.attachments ?? []).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
