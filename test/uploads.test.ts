@@ -25,7 +25,7 @@ import { verifyManifest, type SignedManifest } from '../crypto/manifest.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument, type AttachmentRef } from '../crypto/tip-document.ts';
 import { readDataDir } from '../server/data-dir.ts';
-import { BlobStore } from '../server/uploads/blob-store.ts';
+import { FileBlobStore } from '../server/uploads/blob-store.ts';
 import { UploadStore } from '../server/uploads/upload-store.ts';
 import { readDecryptedMessages } from './helpers/browser.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
@@ -321,7 +321,7 @@ describe('cleaning up', () => {
     const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
     await utimes(join(blobDir, stale), twoDaysAgo, twoDaysAgo);
     await utimes(join(blobDir, claimed), twoDaysAgo, twoDaysAgo);
-    const janitor = new UploadStore(t.db, await BlobStore.open(blobDir));
+    const janitor = new UploadStore(t.db, await FileBlobStore.open(blobDir));
     expect(await janitor.sweep(24 * 3600 * 1000)).toBeGreaterThanOrEqual(1);
 
     expect(await blobSize(stale)).toBeUndefined();

@@ -1,19 +1,20 @@
 /**
- * Where attachment ciphertext lives: one file per upload in `<data>/blobs/`,
+ * The file {@link BlobStore} (blobs.ts), for one instance: one file per upload in `<data>/blobs/`,
  * named by the upload's random id. Every path is built from a checked id and
  * then checked again to resolve inside the root (as SecureDrop's
  * `store_contains` does), so no name can reach outside it. Bytes stream to and
  * from disk; a file is never held whole in memory.
  *
  * @example
- * const blobs = await BlobStore.open('/srv/tipline/blobs');
+ * const blobs = await FileBlobStore.open('/srv/tipline/blobs');
  * await blobs.write(id, offset, request.body, { maxBytes });
  * const stream = blobs.read(id, 0);
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import type { BlobStore, BlobWriteOptions } from './blobs.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 /** Bytes gathered before each write to the blob file. */
@@ -26,12 +27,12 @@ export class ChunkTooLargeError extends Error {
   override name = 'ChunkTooLargeError';
 }
 
-export class BlobStore {
+export class FileBlobStore implements BlobStore {
   private constructor(readonly root: string) {}
 
-  static async open(root: string): Promise<BlobStore> {
+  static async open(root: string): Promise<FileBlobStore> {
     await mkdir(root, { recursive: true, mode: 0o700 });
-    return new BlobStore(resolve(root));
+    return new FileBlobStore(resolve(root));
   }
 
   path(id: string): string {
@@ -46,7 +47,7 @@ export class BlobStore {
    * ChunkTooLargeError once more than `maxBytes` arrive. On any error the file
    * is cut back to `offset`, so a failed chunk leaves nothing behind.
    */
-  async write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxBytes: number }): Promise<number> {
+  async write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: BlobWriteOptions): Promise<number> {
     const file = await open(this.path(id), offset === 0 ? 'w' : 'r+', 0o600);
     let written = 0;
     // The body arrives in pieces of 64 KiB or less; gathering them into bigger writes
@@ -80,6 +81,7 @@ export class BlobStore {
       }
       await file.truncate(offset + written);
       await file.sync();
+      await o.commit?.(written, undefined);
       return written;
     } catch (e) {
       await file.truncate(offset).catch(() => {});
@@ -88,6 +90,44 @@ export class BlobStore {
       await file.close();
     }
   }
+
+  /** Writes the new content to a file beside the old one, then renames it over the old one. */
+  async replace(id: string, body: ReadableStream<Uint8Array>, o: { maxBytes: number }): Promise<number> {
+    const target = this.path(id);
+    await stat(target);
+    const aside = `${target}.replacing`;
+    try {
+      await this.writeFile(aside, body, o.maxBytes);
+      await rename(aside, target);
+    } catch (e) {
+      await rm(aside, { force: true });
+      throw e;
+    }
+    return (await stat(target)).size;
+  }
+
+  private async writeFile(path: string, body: ReadableStream<Uint8Array>, maxBytes: number): Promise<void> {
+    const file = await open(path, 'w', 0o600);
+    try {
+      let written = 0;
+      const reader = body.getReader();
+      for (let next = await reader.read(); !next.done; next = await reader.read()) {
+        const value = next.value;
+        written += value.length;
+        if (written > maxBytes) {
+          await reader.cancel().catch(() => {});
+          throw new ChunkTooLargeError(`more than ${maxBytes} bytes`);
+        }
+        for (let at = 0; at < value.length; ) at += (await file.write(value, at)).bytesWritten;
+      }
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Nothing to do: a `.replacing` file an interrupted replace left is overwritten by the next one, and no id names it. */
+  async sweepAbandoned(): Promise<void> {}
 
   /** A Web stream of the blob from `start` (for resumable downloads). */
   read(id: string, start = 0): ReadableStream<Uint8Array> {

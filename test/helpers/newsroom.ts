@@ -16,17 +16,20 @@ import { publicDir } from '../../server/paths.ts';
 export type TestNewsroom = {
   root: string;
   dataDir: string;
+  /** Set when the newsroom's database is PostgreSQL (else SQLite in dataDir). */
+  databaseUrl?: string | undefined;
   signingKeyFile: string;
   fingerprint: string;
   cleanup: () => Promise<void>;
 };
 
-export async function makeNewsroom(): Promise<TestNewsroom> {
+/** `databaseUrl`: an empty PostgreSQL database to use instead of SQLite (see postgres.ts). */
+export async function makeNewsroom(o: { databaseUrl?: string | undefined } = {}): Promise<TestNewsroom> {
   const root = await mkdtemp(join(tmpdir(), 'tipline-test-'));
   const dataDir = join(root, 'data');
   const signingKeyFile = join(root, 'newsroom.key');
-  const { fingerprint } = await initNewsroom({ dataDir, signingKeyFile });
-  return { root, dataDir, signingKeyFile, fingerprint, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const { fingerprint } = await initNewsroom({ dataDir, signingKeyFile, databaseUrl: o.databaseUrl });
+  return { root, dataDir, databaseUrl: o.databaseUrl, signingKeyFile, fingerprint, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
 export type TestJournalist = { name: string; token: string; publicKey: string; privateKey: openpgp.PrivateKey; armoredPrivateKey: string };
@@ -39,7 +42,7 @@ export async function addTestJournalist(newsroom: TestNewsroom, name: string): P
     userIDs: [{ name, email: `${name.toLowerCase().replace(/\W/g, '')}@example.org` }],
     format: 'armored',
   });
-  const { token } = await addJournalist({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name, armoredKey: publicKey });
+  const { token } = await addJournalist({ dataDir: newsroom.dataDir, databaseUrl: newsroom.databaseUrl, signingKeyFile: newsroom.signingKeyFile, name, armoredKey: publicKey });
   return { name, token, publicKey, privateKey: await openpgp.readPrivateKey({ armoredKey: privateKey }), armoredPrivateKey: privateKey };
 }
 
@@ -50,8 +53,8 @@ export type TestApp = { app: Awaited<ReturnType<typeof createApp>>; db: TiplineD
  * The proof of work is off unless `options.pow` sets it: the proof-of-work tests turn it on.
  */
 export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOptions> = {}): Promise<TestApp> {
-  const dir = await readDataDir(newsroom.dataDir);
-  const db = await openDatabase(dir.dbFile);
+  const dir = await readDataDir(newsroom.dataDir, newsroom);
+  const db = await openDatabase(dir.database);
   const logs: string[] = [];
   const app = await createApp({
     db,
