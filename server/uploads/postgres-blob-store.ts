@@ -188,6 +188,7 @@ export class PostgresBlobStore implements BlobStore {
    * it was last written ended more than `ageMs` ago: never early, at most a day late.
    */
   async olderThan(ageMs: number, now = Date.now()): Promise<string[]> {
+    if (!Number.isFinite(ageMs)) return [];
     const rows = await this.db.selectFrom('blobs').select('id').where('written_day', '<', utcDay(new Date(now - ageMs))).execute();
     return rows.map((r) => r.id);
   }
@@ -198,6 +199,7 @@ export class PostgresBlobStore implements BlobStore {
 
   /** Chunks that a write streamed aside but never spliced in (the instance stopped halfway). */
   async sweepAbandoned(ageMs: number, now = Date.now()): Promise<void> {
+    if (!Number.isFinite(ageMs)) return;
     const rows = await this.db.selectFrom('blob_staging').select('content').where('started_day', '<', utcDay(new Date(now - ageMs))).execute();
     for (const r of rows) await this.discard(r.content);
   }

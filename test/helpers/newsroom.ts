@@ -1,6 +1,10 @@
 /**
  * Test fixtures: a newsroom in a temporary folder, journalists, and an app or a
  * real listening server on 127.0.0.1 over it.
+ *
+ * In vitest's `postgres` project (vitest.config.ts) every newsroom gets its
+ * own fresh PostgreSQL database instead of SQLite, dropped at cleanup, so the
+ * same suites run against both.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +16,17 @@ import { readDataDir } from '../../server/data-dir.ts';
 import { openDatabase, type TiplineDb } from '../../server/db/open-database.ts';
 import { loadStaticFiles } from '../../server/http/static-files.ts';
 import { publicDir } from '../../server/paths.ts';
+import { createTestDatabase } from './postgres.ts';
+
+/** The suites of the `postgres` project run with this (vitest.config.ts). */
+export const ON_POSTGRES = process.env.TIPLINE_TEST_DATABASE === 'postgres';
+const databaseOf = new Map<string, string>();
+
+/** The database URL of a newsroom made here on PostgreSQL, for the CLI and server child processes. */
+export function databaseEnvFor(dataDir: string): NodeJS.ProcessEnv {
+  const url = databaseOf.get(dataDir);
+  return url ? { DATABASE_URL: url } : {};
+}
 
 export type TestNewsroom = {
   root: string;
@@ -28,8 +43,21 @@ export async function makeNewsroom(o: { databaseUrl?: string | undefined } = {})
   const root = await mkdtemp(join(tmpdir(), 'tipline-test-'));
   const dataDir = join(root, 'data');
   const signingKeyFile = join(root, 'newsroom.key');
-  const { fingerprint } = await initNewsroom({ dataDir, signingKeyFile, databaseUrl: o.databaseUrl });
-  return { root, dataDir, databaseUrl: o.databaseUrl, signingKeyFile, fingerprint, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const own = !o.databaseUrl && ON_POSTGRES ? await createTestDatabase() : undefined;
+  const databaseUrl = o.databaseUrl ?? own?.url;
+  if (databaseUrl) databaseOf.set(dataDir, databaseUrl);
+  // Suites call the admin functions with only { dataDir }, as the CLI does: on PostgreSQL they
+  // find the database through DATABASE_URL, as the CLI would. It names the oldest newsroom
+  // still open, the one a suite's tests are about (a second is usually a short-lived extra).
+  if (own && !process.env.DATABASE_URL) process.env.DATABASE_URL = own.url;
+  const { fingerprint } = await initNewsroom({ dataDir, signingKeyFile, databaseUrl });
+  const cleanup = async () => {
+    if (own && process.env.DATABASE_URL === own.url) process.env.DATABASE_URL = '';
+    databaseOf.delete(dataDir);
+    await rm(root, { recursive: true, force: true });
+    await own?.drop();
+  };
+  return { root, dataDir, databaseUrl, signingKeyFile, fingerprint, cleanup };
 }
 
 export type TestJournalist = { name: string; token: string; publicKey: string; privateKey: openpgp.PrivateKey; armoredPrivateKey: string };
