@@ -35,8 +35,9 @@ export interface BlobStore {
   /**
    * Writes `body` at `offset` (at most the blob's current size; 0 starts the
    * blob afresh), replacing whatever was stored from there on. Throws
-   * ChunkTooLargeError once more than `maxBytes` arrive; on any error the blob
-   * is as it was before. Returns the bytes written.
+   * ChunkTooLargeError once more than `maxBytes` arrive. On any error the
+   * bytes before `offset` are as they were; what followed `offset` is cut off
+   * (files) or kept (rows). Returns the bytes written.
    */
   write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: BlobWriteOptions): Promise<number>;
   /**
