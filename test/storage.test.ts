@@ -13,7 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Migrator, NO_MIGRATIONS } from 'kysely';
+import { Migrator, NO_MIGRATIONS, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomId } from '../crypto/bytes.ts';
 import type { SignedManifest } from '../crypto/manifest.ts';
@@ -108,6 +108,22 @@ describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
       const count = await db.selectFrom('uploads').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       expect(count.n).toBe(1);
       await db.deleteFrom('uploads').execute();
+    });
+
+    it('keeps the SQLite schema an earlier version made (so its files open unchanged), and branches only on PostgreSQL', async () => {
+      if (name === 'SQLite') {
+        const tables = await sql<{ name: string; sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'table'`.execute(db);
+        const ddl = Object.fromEntries(tables.rows.map((r) => [r.name, r.sql]));
+        expect(ddl.tips).toMatch(/"ciphertext" blob not null.*without rowid/is);
+        expect(ddl.uploads).toMatch(/"declared_bytes" integer not null.*without rowid/is);
+        expect(ddl.blob_chunks).toBeUndefined();
+      } else {
+        const columns = await sql<{ table_name: string; column_name: string; data_type: string }>`
+          SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema()`.execute(db);
+        const type = (t: string, c: string) => columns.rows.find((r) => r.table_name === t && r.column_name === c)?.data_type;
+        expect([type('tips', 'ciphertext'), type('replies', 'box'), type('blob_chunks', 'bytes')]).toEqual(['bytea', 'bytea', 'bytea']);
+        expect([type('uploads', 'declared_bytes'), type('uploads', 'received_bytes'), type('spent_challenges', 'expires')]).toEqual(['bigint', 'bigint', 'bigint']);
+      }
     });
 
     it('stores tips, pages them by cursor, swaps ciphertext only while unchanged, and deletes them', async () => {
