@@ -52,16 +52,17 @@ function parseUrl(location: string): URL {
   return url;
 }
 
-/** `text` with every form of the URL's password removed (plain and percent-encoded). */
+/** `text` with every form of the URL's password removed (plain and percent-encoded, in the userinfo or a `password=` parameter). */
 export function withoutPassword(text: string, location: string): string {
-  let password = '';
+  let passwords: string[];
   try {
-    password = new URL(location).password;
+    const url = new URL(location);
+    passwords = [url.password, url.searchParams.get('password') ?? ''];
   } catch {
     return text.split(location).join('[database URL]');
   }
   let out = text.split(location).join(describeDatabaseUrl(location));
-  for (const form of new Set([password, decodeURIComponentSafe(password)])) if (form) out = out.split(form).join('***');
+  for (const form of new Set(passwords.flatMap((p) => [p, decodeURIComponentSafe(p), encodeURIComponent(p)]))) if (form) out = out.split(form).join('***');
   return out;
 }
 
