@@ -73,6 +73,20 @@ const failingStream = (before: Uint8Array) =>
 const readAll = async (s: ReadableStream<Uint8Array>) => new Uint8Array(await new Response(s).arrayBuffer());
 const threadId = () => randomBytes(32).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '');
 
+describe.skipIf(postgresStatus().reason !== undefined)('PostgreSQL, first start', () => {
+  it('lets two instances that start at once on an empty database both migrate it', async () => {
+    const pg = await createTestDatabase();
+    try {
+      const both = await Promise.all([openDatabase(pg.url), openDatabase(pg.url)]);
+      const names = await both[1].selectFrom('kysely_migration' as never).select('name' as never).execute();
+      expect(names).toHaveLength(Object.keys(await migrationProvider.getMigrations()).length);
+      await Promise.all(both.map((d) => d.destroy()));
+    } finally {
+      await pg.drop();
+    }
+  });
+});
+
 describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
   describe.skipIf(skip !== undefined)(skip ? `skipped: ${skip}` : 'with a fresh database', () => {
     let opened: Opened;
