@@ -14,6 +14,7 @@
 import { mkdir, readFile, rename, stat, writeFile, chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { hex } from '../crypto/bytes.ts';
+import { isPostgresUrl } from './db/postgres.ts';
 
 export type StoredConfig = {
   /** Ed25519 newsroom public key, hex. */
@@ -44,7 +45,11 @@ export async function initDataDir(root: string, config: { newsroomPublicKey: str
 
 /** Where the database is: `databaseUrl` if given, else `DATABASE_URL`, else `tipline.db` in the folder. */
 export function databaseLocation(root: string, databaseUrl?: string | undefined): string {
-  return databaseUrl || process.env.DATABASE_URL || dataDirPaths(root).dbFile;
+  const url = databaseUrl || process.env.DATABASE_URL;
+  if (!url) return dataDirPaths(root).dbFile;
+  // Not quoted: it may hold a password.
+  if (!isPostgresUrl(url)) throw new DataDirError('the database URL (DATABASE_URL or --database-url) must start with postgres://; without one, tipline uses SQLite in the data directory');
+  return url;
 }
 
 export async function readDataDir(

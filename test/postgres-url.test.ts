@@ -3,6 +3,7 @@
  * database without it, and cuts it out of any driver text before it is shown.
  */
 import { describe, expect, it } from 'vitest';
+import { databaseLocation } from '../server/data-dir.ts';
 import { DatabaseUrlError, describeDatabaseUrl, isPostgresUrl, openPostgresDatabase, withoutPassword } from '../server/db/postgres.ts';
 
 describe('database URLs', () => {
@@ -11,6 +12,20 @@ describe('database URLs', () => {
     expect(isPostgresUrl('POSTGRESQL://u@h/db')).toBe(true);
     expect(isPostgresUrl('/srv/tipline/tipline.db')).toBe(false);
     expect(isPostgresUrl('./postgres://x')).toBe(false);
+  });
+
+  it('takes the URL over the data directory\'s SQLite file, and only a postgres:// one', () => {
+    expect(databaseLocation('/srv/tipline')).toBe('/srv/tipline/tipline.db');
+    expect(databaseLocation('/srv/tipline', 'postgres://u@h/db')).toBe('postgres://u@h/db');
+    const error = (() => {
+      try {
+        return databaseLocation('/srv/tipline', 'mysql://u:hunter2-secret@h/db');
+      } catch (e) {
+        return e as Error;
+      }
+    })() as Error;
+    expect(error.message).toMatch(/must start with postgres:\/\//);
+    expect(error.message).not.toContain('hunter2');
   });
 
   it('names a database without its password or parameters', () => {
