@@ -4,8 +4,10 @@
  * the order tips arrived in.
  */
 import { type Kysely, sql } from 'kysely';
+import { columnTypes } from './column-types.ts';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('tips')
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -13,8 +15,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('size_bucket', 'integer', (c) => c.notNull())
     .addColumn('manifest_version', 'integer', (c) => c.notNull())
     .addColumn('via', 'text', (c) => c.notNull().check(sql`via in ('browser', 'server')`))
-    .addColumn('ciphertext', 'blob', (c) => c.notNull())
-    .modifyEnd(sql`without rowid`)
+    .addColumn('ciphertext', t.binary, (c) => c.notNull())
+    .$call(t.withoutRowid)
     .execute();
   await db.schema.createIndex('tips_by_day').on('tips').columns(['received_day', 'id']).execute();
 

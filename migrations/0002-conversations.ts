@@ -5,15 +5,17 @@
  * which journalists need to read a conversation in order; across threads
  * nothing reveals arrival order.
  */
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { columnTypes } from './column-types.ts';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('threads')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('created_day', 'text', (c) => c.notNull())
     .addColumn('next_seq', 'integer', (c) => c.notNull().defaultTo(1))
-    .modifyEnd(sql`without rowid`)
+    .$call(t.withoutRowid)
     .execute();
 
   await db.schema.alterTable('tips').addColumn('thread_id', 'text', (c) => c.references('threads.id').onDelete('cascade')).execute();
@@ -28,10 +30,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('seq', 'integer', (c) => c.notNull())
     .addColumn('created_day', 'text', (c) => c.notNull())
     // For the source: a reply box to their X25519 key (crypto/reply-box.ts).
-    .addColumn('box', 'blob', (c) => c.notNull())
+    .addColumn('box', t.binary, (c) => c.notNull())
     // For the newsroom: the same reply as OpenPGP to the journalist keys.
-    .addColumn('copy', 'blob', (c) => c.notNull())
-    .modifyEnd(sql`without rowid`)
+    .addColumn('copy', t.binary, (c) => c.notNull())
+    .$call(t.withoutRowid)
     .execute();
   await db.schema.createIndex('replies_by_thread').on('replies').columns(['thread_id', 'seq']).execute();
 }

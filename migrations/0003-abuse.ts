@@ -5,17 +5,19 @@
  * expire (minutes), so none can be replayed; rows are deleted once expired.
  */
 import type { Kysely } from 'kysely';
+import { columnTypes } from './column-types.ts';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('server_secrets')
     .addColumn('name', 'text', (c) => c.primaryKey())
-    .addColumn('value', 'blob', (c) => c.notNull())
+    .addColumn('value', t.binary, (c) => c.notNull())
     .execute();
   await db.schema
     .createTable('spent_challenges')
     .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('expires', 'integer', (c) => c.notNull())
+    .addColumn('expires', t.bigInteger, (c) => c.notNull())
     .execute();
 }
 

@@ -5,18 +5,20 @@
  * a tip only when the tip naming it arrives; unclaimed ones are deleted after a
  * day (by the blob file's age, so no time is stored here).
  */
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { columnTypes } from './column-types.ts';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('uploads')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('desk', 'text')
-    .addColumn('declared_bytes', 'integer', (c) => c.notNull())
-    .addColumn('received_bytes', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('declared_bytes', t.bigInteger, (c) => c.notNull())
+    .addColumn('received_bytes', t.bigInteger, (c) => c.notNull().defaultTo(0))
     .addColumn('complete', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('tip_id', 'text', (c) => c.references('tips.id').onDelete('cascade'))
-    .modifyEnd(sql`without rowid`)
+    .$call(t.withoutRowid)
     .execute();
   await db.schema.createIndex('uploads_by_tip').on('uploads').column('tip_id').execute();
 }

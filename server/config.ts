@@ -49,6 +49,8 @@ export const DEFAULT_LIMITS: Limits = {
 
 export type ServeSettings = {
   dataDir: string;
+  /** PostgreSQL instead of `<data>/tipline.db` (README: "PostgreSQL (more than one instance)"). */
+  databaseUrl?: string | undefined;
   port: number;
   host: string;
   onion?: string | undefined;
@@ -58,7 +60,7 @@ export type ServeSettings = {
   powDifficulty: number;
 };
 
-export type ServeFlags = { data?: string; port?: string; host?: string; onion?: string; 'retention-days'?: string; 'pow-difficulty'?: string };
+export type ServeFlags = { data?: string; 'database-url'?: string; port?: string; host?: string; onion?: string; 'retention-days'?: string; 'pow-difficulty'?: string };
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -72,6 +74,7 @@ export function serveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeS
   };
   return {
     dataDir: flags.data ?? env.TIPLINE_DATA ?? './data',
+    databaseUrl: flags['database-url'] || env.DATABASE_URL || undefined,
     port: int(flags.port ?? env.PORT, 8080, '--port', 65535),
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     onion: flags.onion ?? env.TIPLINE_ONION ?? undefined,

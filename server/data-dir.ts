@@ -3,13 +3,18 @@
  * *public* key and settings). The newsroom *secret* key never lives here.
  * The directory is 0700 and its files 0600.
  *
+ * With a database URL (`DATABASE_URL` or `--database-url`, README: "PostgreSQL
+ * (more than one instance)") the database is in PostgreSQL instead, and the
+ * folder holds only config.json, the same file on every instance.
+ *
  * @example
  * await initDataDir('/srv/tipline', { newsroomPublicKey: hex.encode(pk) });
- * const { config, dbFile } = await readDataDir('/srv/tipline');
+ * const { config, database } = await readDataDir('/srv/tipline'); // database: the SQLite file, or the URL
  */
 import { mkdir, readFile, rename, stat, writeFile, chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { hex } from '../crypto/bytes.ts';
+import { isPostgresUrl } from './db/postgres.ts';
 
 export type StoredConfig = {
   /** Ed25519 newsroom public key, hex. */
@@ -38,7 +43,19 @@ export async function initDataDir(root: string, config: { newsroomPublicKey: str
   return paths;
 }
 
-export async function readDataDir(root: string): Promise<ReturnType<typeof dataDirPaths> & { config: StoredConfig; newsroomPublicKey: Uint8Array }> {
+/** Where the database is: `databaseUrl` if given, else `DATABASE_URL`, else `tipline.db` in the folder. */
+export function databaseLocation(root: string, databaseUrl?: string | undefined): string {
+  const url = databaseUrl || process.env.DATABASE_URL;
+  if (!url) return dataDirPaths(root).dbFile;
+  // Not quoted: it may hold a password.
+  if (!isPostgresUrl(url)) throw new DataDirError('the database URL (DATABASE_URL or --database-url) must start with postgres://; without one, tipline uses SQLite in the data directory');
+  return url;
+}
+
+export async function readDataDir(
+  root: string,
+  o: { databaseUrl?: string | undefined } = {},
+): Promise<ReturnType<typeof dataDirPaths> & { config: StoredConfig; newsroomPublicKey: Uint8Array; database: string }> {
   const paths = dataDirPaths(root);
   let text: string;
   try {
@@ -55,7 +72,7 @@ export async function readDataDir(root: string): Promise<ReturnType<typeof dataD
   if (typeof config.newsroomPublicKey !== 'string' || !/^[0-9a-f]{64}$/.test(config.newsroomPublicKey)) {
     throw new DataDirError(`${paths.configFile} has no valid newsroomPublicKey`);
   }
-  return { ...paths, config, newsroomPublicKey: hex.decode(config.newsroomPublicKey) };
+  return { ...paths, config, newsroomPublicKey: hex.decode(config.newsroomPublicKey), database: databaseLocation(root, o.databaseUrl) };
 }
 
 /** Rewrites config.json (atomically), e.g. after a newsroom key rotation. */

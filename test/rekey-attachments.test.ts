@@ -34,7 +34,7 @@ import { rekeyTips } from '../client/journalist/rekey-tips.ts';
 import { addJournalist, removeJournalist, replaceJournalistKey } from '../server/admin/newsroom.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { BlobRekeyError, BlobRekeying } from '../server/uploads/blob-rekey.ts';
-import { BlobPathError, BlobStore, ChunkTooLargeError } from '../server/uploads/blob-store.ts';
+import { BlobPathError, ChunkTooLargeError, FileBlobStore } from '../server/uploads/blob-store.ts';
 import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
 import { makeNewsroom, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
@@ -354,10 +354,10 @@ describe('the server takes only key packets to exactly the current keys, for the
 
 describe('BlobStore.replace and BlobRekeying', () => {
   let root: string;
-  let blobs: BlobStore;
+  let blobs: FileBlobStore;
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'tipline-blob-replace-'));
-    blobs = await BlobStore.open(root);
+    blobs = await FileBlobStore.open(root);
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
@@ -420,7 +420,7 @@ describe('BlobStore.replace and BlobRekeying', () => {
     const { keyPackets, data } = split(message);
     // A store whose second read of the data (the copy) returns other bytes: a disk going bad, or a writer behind our back.
     let reads = 0;
-    const flaky = Object.create(blobs) as BlobStore;
+    const flaky = Object.create(blobs) as FileBlobStore;
     flaky.read = (blobIdArg: string, start = 0) => {
       reads++;
       if (reads < 2) return blobs.read(blobIdArg, start);

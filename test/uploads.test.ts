@@ -25,10 +25,10 @@ import { verifyManifest, type SignedManifest } from '../crypto/manifest.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument, type AttachmentRef } from '../crypto/tip-document.ts';
 import { readDataDir } from '../server/data-dir.ts';
-import { BlobStore } from '../server/uploads/blob-store.ts';
+import { openBlobStore, type BlobStore } from '../server/uploads/blobs.ts';
 import { UploadStore } from '../server/uploads/upload-store.ts';
 import { readDecryptedMessages } from './helpers/browser.ts';
-import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { addTestJournalist, makeNewsroom, ON_POSTGRES, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 
 const CHUNK = 256 * 1024;
 const MAX_FILE = 4 * 1024 * 1024;
@@ -37,6 +37,8 @@ let newsroom: TestNewsroom;
 let ana: TestJournalist;
 let t: TestApp;
 let blobDir: string;
+/** The app's blob store (files on SQLite, rows on PostgreSQL), to look at what it holds. */
+let blobs: BlobStore;
 let deskKeys: openpgp.PublicKey[];
 
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -50,6 +52,7 @@ beforeAll(async () => {
   auth.headers.authorization = `Bearer ${ana.token}`;
   t = await openTestApp(newsroom, { limits: { maxChunkBytes: CHUNK, maxFileBytes: MAX_FILE, maxAttachmentBytesPerTip: 2 * MAX_FILE } });
   blobDir = (await readDataDir(newsroom.dataDir)).blobDir;
+  blobs = await openBlobStore(t.db, blobDir);
   const signed = (await (await t.app.request('/api/v1/manifest')).json()) as SignedManifest;
   const manifest = verifyManifest(signed, (await readDataDir(newsroom.dataDir)).newsroomPublicKey, { today: utcDay() });
   deskKeys = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
@@ -91,7 +94,7 @@ async function state(id: string): Promise<{ received: number; complete: boolean 
 }
 
 async function blobSize(id: string): Promise<number | undefined> {
-  return stat(join(blobDir, id)).then((s) => s.size, () => undefined);
+  return (await blobs.ids()).includes(id) ? blobs.size(id) : undefined;
 }
 
 /** Chunks `bytes` from `from`, then asks for the check. Returns /complete's response. */
@@ -319,9 +322,11 @@ describe('cleaning up', () => {
     const { receipt } = (await tip.json()) as { receipt: string };
 
     const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
-    await utimes(join(blobDir, stale), twoDaysAgo, twoDaysAgo);
-    await utimes(join(blobDir, claimed), twoDaysAgo, twoDaysAgo);
-    const janitor = new UploadStore(t.db, await BlobStore.open(blobDir));
+    for (const id of [stale, claimed]) {
+      if (ON_POSTGRES) await t.db.updateTable('blobs').set({ written_day: utcDay(twoDaysAgo) }).where('id', '=', id).execute();
+      else await utimes(join(blobDir, id), twoDaysAgo, twoDaysAgo);
+    }
+    const janitor = new UploadStore(t.db, await openBlobStore(t.db, blobDir));
     expect(await janitor.sweep(24 * 3600 * 1000)).toBeGreaterThanOrEqual(1);
 
     expect(await blobSize(stale)).toBeUndefined();

@@ -17,6 +17,7 @@ import { sql } from 'kysely';
 import { utcDay } from '../../crypto/day.ts';
 import { readDataDir } from '../data-dir.ts';
 import { openDatabase } from '../db/open-database.ts';
+import { describeDatabaseUrl, isPostgresUrl } from '../db/postgres.ts';
 import { checkOnionAddress } from '../onion-address.ts';
 import { newsroomStatus } from './manifests.ts';
 import { containsSigningKey } from './signing-key-scan.ts';
@@ -26,6 +27,8 @@ export type Finding = { level: FindingLevel; topic: string; message: string };
 
 export type DoctorOptions = {
   dataDir: string;
+  /** PostgreSQL instead of the folder's SQLite file (else `DATABASE_URL`). */
+  databaseUrl?: string | undefined;
   host: string;
   onion?: string | undefined;
   retentionDays: number;
@@ -54,15 +57,23 @@ export async function runDoctor(o: DoctorOptions): Promise<Finding[]> {
     }
   }
   try {
-    dir = await readDataDir(o.dataDir);
+    dir = await readDataDir(o.dataDir, o);
   } catch (e) {
     add('error', 'data directory', (e as Error).message);
     return findings;
   }
 
   await checkFiles(dir.dir, add);
-  await checkNewsroom(o.dataDir, o.today ?? utcDay(), add);
-  await checkDatabaseSettings(dir.dbFile, add);
+  const postgres = isPostgresUrl(dir.database);
+  try {
+    await checkNewsroom(o.dataDir, o.databaseUrl, o.today ?? utcDay(), add);
+    if (postgres) await checkPostgresSettings(dir.database, add);
+    else await checkDatabaseSettings(dir.database, add);
+  } catch (e) {
+    if (!postgres) throw e;
+    // Can't reach PostgreSQL: the message names the database, never its password (db/postgres.ts).
+    add('error', 'database', `${(e as Error).message}. Fix: check DATABASE_URL, and that the database server runs and lets this role in.`);
+  }
   checkListenAddress(o.host, add);
   checkOnion(o.onion, add);
   if (o.retentionDays === 0) add('warning', 'retention', 'tips, follow-ups and replies are kept forever (--retention-days 0). Whoever seizes the server gets all of them. Fix: set --retention-days (or TIPLINE_RETENTION_DAYS), e.g. 90, unless keeping everything is a decision you made.');
@@ -107,8 +118,8 @@ async function checkFiles(root: string, add: Add): Promise<void> {
   if (!keys.length) add('ok', 'signing key', 'no newsroom signing key in the data directory');
 }
 
-async function checkNewsroom(dataDir: string, today: string, add: Add): Promise<void> {
-  const s = await newsroomStatus({ dataDir, today });
+async function checkNewsroom(dataDir: string, databaseUrl: string | undefined, today: string, add: Add): Promise<void> {
+  const s = await newsroomStatus({ dataDir, databaseUrl, today });
   const publish = `tipline admin manifest export --data ${dataDir} --out next.json, sign it offline (tipline admin manifest sign), then tipline admin manifest import`;
   if (!s.manifest) {
     add('error', 'manifest', `no manifest is published, so sources cannot send tips. Fix: add a journalist with tipline admin journalist add --data ${dataDir} --signing-key FILE --name NAME --key KEY.asc`);
@@ -142,6 +153,32 @@ async function checkDatabaseSettings(dbFile: string, add: Add): Promise<void> {
     if (secureDelete !== 1) add('error', 'database', 'secure_delete is off: deleted tips stay readable in the database file. Fix: this build of tipline is broken; reinstall it (npm ci) and report the bug.');
     else add('ok', 'database', 'secure_delete is on (deleted tips are overwritten)');
     if (journal !== 'wal' || synchronous !== 2) add('error', 'database', `the database runs with journal_mode=${journal}, synchronous=${synchronous}; tipline needs wal and FULL (2) so that a tip with a receipt survives a power cut. Fix: reinstall tipline (npm ci) and report the bug.`);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * PostgreSQL has no secure_delete: a deleted tip's row stays in the table's
+ * files until VACUUM lets the space be reused and something overwrites it, and
+ * in WAL segments, archives and replicas. What still matters is that a commit
+ * (a tip's receipt) reaches the disk.
+ */
+async function checkPostgresSettings(database: string, add: Add): Promise<void> {
+  const db = await openDatabase(database, { migrate: false });
+  try {
+    const show = async (name: 'fsync' | 'synchronous_commit') => String(Object.values((await sql.raw<Record<string, unknown>>(`SHOW ${name}`).execute(db)).rows[0] ?? {})[0]);
+    add('ok', 'database', `PostgreSQL at ${describeDatabaseUrl(database)} answers`);
+    const fsync = await show('fsync');
+    const synchronous = await show('synchronous_commit');
+    if (fsync !== 'on' || synchronous === 'off') {
+      add('error', 'database', `PostgreSQL runs with fsync=${fsync}, synchronous_commit=${synchronous}: a tip that got a receipt can be lost in a crash or power cut. Fix: set fsync = on and synchronous_commit = on in postgresql.conf (or for the role: ALTER ROLE … SET synchronous_commit = on), then reload PostgreSQL.`);
+    }
+    add(
+      'warning',
+      'database',
+      'PostgreSQL has no secure delete: deleted tips (ciphertext) stay in its data files until VACUUM frees the space and new rows overwrite it, and in WAL archives, replicas and pg_dump files. Decide on purpose: keep the database on an encrypted disk, keep WAL archives and dumps only as long as the retention period, and see README ("PostgreSQL (more than one instance)").',
+    );
   } finally {
     await db.destroy();
   }

@@ -178,7 +178,7 @@ export type NewsroomStatus = {
 };
 
 /** What an admin needs at a glance: expiry of the manifest and of keys, fingerprints, desks. */
-export async function newsroomStatus(o: { dataDir: string; today?: string }): Promise<NewsroomStatus> {
+export async function newsroomStatus(o: { dataDir: string; today?: string; databaseUrl?: string | undefined }): Promise<NewsroomStatus> {
   const dir = await readDataDir(o.dataDir);
   const today = o.today ?? utcDay();
   return withNewsroom(o, async (db) => {

@@ -14,7 +14,8 @@
  */
 import { hex } from '../../crypto/bytes.ts';
 import { checkJournalistKey } from '../../crypto/envelope.ts';
-import { dataDirPaths, exists, initDataDir, readDataDir } from '../data-dir.ts';
+import { databaseLocation, dataDirPaths, exists, initDataDir, readDataDir } from '../data-dir.ts';
+import { isPostgresUrl } from '../db/postgres.ts';
 import { openDatabase, type TiplineDb } from '../db/open-database.ts';
 import { createSigningKeyFile, readSigningKeyFile } from '../signing-key-file.ts';
 import { AuditLog } from '../store/audit-log.ts';
@@ -27,16 +28,18 @@ export class AdminError extends Error {
   override name = 'AdminError';
 }
 
-export async function initNewsroom(o: { dataDir: string; signingKeyFile: string }): Promise<{ fingerprint: string }> {
+export async function initNewsroom(o: { dataDir: string; signingKeyFile: string; databaseUrl?: string | undefined }): Promise<{ fingerprint: string }> {
   if (await exists(dataDirPaths(o.dataDir).configFile)) {
     throw new AdminError(`${o.dataDir} is already initialised; refusing to overwrite it`);
   }
   if (await exists(o.signingKeyFile)) {
     throw new AdminError(`${o.signingKeyFile} already exists; refusing to overwrite a signing key`);
   }
+  const database = databaseLocation(o.dataDir, o.databaseUrl);
+  if (isPostgresUrl(database)) await refuseSecondNewsroom(database, o.dataDir);
   const { publicKey, fingerprint } = await createSigningKeyFile(o.signingKeyFile);
-  const paths = await initDataDir(o.dataDir, { newsroomPublicKey: hex.encode(publicKey) });
-  const db = await openDatabase(paths.dbFile);
+  await initDataDir(o.dataDir, { newsroomPublicKey: hex.encode(publicKey) });
+  const db = await openDatabase(database);
   try {
     await new AuditLog(db).record('admin', 'newsroom.init', `fingerprint=${fingerprint}`);
   } finally {
@@ -45,14 +48,34 @@ export async function initNewsroom(o: { dataDir: string; signingKeyFile: string 
   return { fingerprint };
 }
 
-export type NewsroomAccess = { dataDir: string; signingKeyFile?: string | undefined };
+/**
+ * A shared PostgreSQL database holds one newsroom. A second `init` on it would
+ * make a second newsroom key whose manifests the first instances' pages refuse;
+ * a further instance needs the first one's config.json instead.
+ */
+async function refuseSecondNewsroom(database: string, dataDir: string): Promise<void> {
+  const db = await openDatabase(database);
+  try {
+    const inited = await db.selectFrom('audit_log').select('id').where('action', '=', 'newsroom.init').executeTakeFirst();
+    if (inited) {
+      throw new AdminError(
+        `this database already holds a newsroom. For another instance, copy config.json from the first instance's data directory into ${dataDir} instead of running init again.`,
+      );
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** `databaseUrl`: PostgreSQL instead of the folder's SQLite file (else `DATABASE_URL`, see data-dir.ts). */
+export type NewsroomAccess = { dataDir: string; signingKeyFile?: string | undefined; databaseUrl?: string | undefined };
 
 /**
  * Opens a data directory's database for an admin action, checks that the
  * signing key (if given) is this newsroom's, and hands both to `action`.
  */
 export async function withNewsroom<T>(o: NewsroomAccess, action: (db: TiplineDb, secretKey: Uint8Array | undefined) => Promise<T>): Promise<T> {
-  const dir = await readDataDir(o.dataDir);
+  const dir = await readDataDir(o.dataDir, o);
   let secretKey: Uint8Array | undefined;
   if (o.signingKeyFile) {
     const key = await readSigningKeyFile(o.signingKeyFile);
@@ -62,7 +85,7 @@ export async function withNewsroom<T>(o: NewsroomAccess, action: (db: TiplineDb,
     }
     secretKey = key.secretKey;
   }
-  const db = await openDatabase(dir.dbFile);
+  const db = await openDatabase(dir.database);
   try {
     return await action(db, secretKey);
   } finally {

@@ -19,6 +19,7 @@ import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { utcDay } from '../../crypto/day.ts';
 import { readDataDir } from '../data-dir.ts';
+import { isPostgresUrl } from '../db/postgres.ts';
 import { containsSigningKey } from '../admin/signing-key-scan.ts';
 import { BACKUP_FORMAT, BLOBS_ENTRY, BackupError, CONFIG_ENTRY, checkEntryName, DATABASE_ENTRY, MANIFEST_ENTRY, type BackupManifest } from './backup-layout.ts';
 import { TarWriter } from './tar-format.ts';
@@ -27,6 +28,9 @@ export type BackupResult = { out: string; tips: number; blobFiles: number; bytes
 
 export async function createBackup(o: { dataDir: string; out: string; today?: string }): Promise<BackupResult> {
   const dir = await readDataDir(o.dataDir);
+  if (isPostgresUrl(dir.database)) {
+    throw new BackupError('the database is PostgreSQL (DATABASE_URL), which admin backup cannot snapshot: back it up with pg_dump and keep a copy of config.json, as README says under "PostgreSQL (more than one instance)"');
+  }
   if (await lstat(o.out).then(() => true, () => false)) throw new BackupError(`${o.out} already exists; refusing to overwrite it`);
   const partial = join(dirname(o.out), `.${basename(o.out)}.partial-${process.pid}`);
   let output: FileHandle;

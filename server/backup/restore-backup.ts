@@ -21,7 +21,8 @@ import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { readDataDir } from '../data-dir.ts';
+import { databaseLocation, readDataDir } from '../data-dir.ts';
+import { isPostgresUrl } from '../db/postgres.ts';
 import { openDatabase } from '../db/open-database.ts';
 import { BackupError, CONFIG_ENTRY, DATABASE_ENTRY, MANIFEST_ENTRY, checkEntryName, parseBackupManifest, type BackupManifest } from './backup-layout.ts';
 import { TarFormatError, TarReader } from './tar-format.ts';
@@ -32,6 +33,9 @@ export type RestoreResult = { dataDir: string; tips: number; blobFiles: number; 
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 export async function restoreBackup(o: { in: string; dataDir: string }): Promise<RestoreResult> {
+  if (isPostgresUrl(databaseLocation(o.dataDir))) {
+    throw new BackupError('DATABASE_URL is set, but a backup restores a SQLite data directory, which tipline would then ignore. Unset DATABASE_URL to restore it, or restore a PostgreSQL database with pg_restore (README: "PostgreSQL (more than one instance)")');
+  }
   let input: FileHandle;
   try {
     input = await open(o.in, 'r');

@@ -29,7 +29,10 @@ export const ADMIN_USAGE = `Usage:
       (reads the same HOST, TIPLINE_ONION and TIPLINE_RETENTION_DAYS as serve)
 
   Without --signing-key, a change is recorded but not published: publish it with
-  manifest export, sign (offline) and import.`;
+  manifest export, sign (offline) and import.
+
+  Every admin command also takes --database-url postgres://… (or reads
+  DATABASE_URL): the database is then in PostgreSQL, and DIR holds config.json.`;
 
 const desks = (text: string | undefined) => (text ?? '').split(',').map((d) => d.trim()).filter(Boolean);
 

@@ -30,6 +30,26 @@ export function parseOptions<S extends OptionSpec>(argv: string[], spec: S, usag
   return values as never;
 }
 
+/**
+ * Takes `--NAME VALUE` (or `--NAME=VALUE`) out of `argv`, wherever it stands,
+ * and returns its value: for an option every subcommand of a group accepts.
+ */
+export function takeOption(argv: string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === `--${name}`) {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      value = argv.splice(i, 2)[1];
+      i--;
+    } else if (arg.startsWith(`--${name}=`)) {
+      value = arg.slice(name.length + 3);
+      argv.splice(i--, 1);
+    }
+  }
+  return value;
+}
+
 /** Reads a small secret file (token, passphrase) and trims the trailing newline. */
 export async function readSecretFile(file: string, what: string): Promise<string> {
   try {

@@ -6,16 +6,19 @@ import { journalistCommand, JOURNALIST_USAGE } from '../../client/journalist/cli
 import { verifyCommand, VERIFY_USAGE } from '../../client/verify/cli.ts';
 import { serveSettings } from '../config.ts';
 import { adminCommand, ADMIN_USAGE } from './admin.ts';
-import { parseOptions, UsageError } from './args.ts';
+import { describeDatabaseUrl } from '../db/postgres.ts';
+import { parseOptions, takeOption, UsageError } from './args.ts';
 import { demoCommand } from './demo.ts';
 import { startServer, type RunningServer } from './serve.ts';
 
 const HELP = `tipline: a secure, privacy-preserving tip line.
 
 Usage:
-  tipline serve [--data DIR] [--port N] [--host ADDR] [--onion ADDRESS.onion]
+  tipline serve [--data DIR] [--database-url URL] [--port N] [--host ADDR] [--onion ADDRESS.onion]
                 [--retention-days N] [--pow-difficulty BITS]
-      Run the server. Defaults: --data $TIPLINE_DATA or ./data, --port $PORT or 8080,
+      Run the server. Defaults: --data $TIPLINE_DATA or ./data, --database-url
+      $DATABASE_URL or none (SQLite in DIR; postgres://… for several instances,
+      see README), --port $PORT or 8080,
       --host $HOST or 127.0.0.1, --onion $TIPLINE_ONION, --retention-days
       $TIPLINE_RETENTION_DAYS or 90 (0 = keep forever), --pow-difficulty
       $TIPLINE_POW_DIFFICULTY or 16.
@@ -51,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': {
         const o = parseOptions(
           rest,
-          { data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, onion: { type: 'string' }, 'retention-days': { type: 'string' }, 'pow-difficulty': { type: 'string' } },
+          { data: { type: 'string' }, 'database-url': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, onion: { type: 'string' }, 'retention-days': { type: 'string' }, 'pow-difficulty': { type: 'string' } },
           HELP,
         );
         let settings;
@@ -61,16 +64,21 @@ export async function main(argv: string[]): Promise<number> {
           throw new UsageError((e as Error).message);
         }
         const server = await startServer({ ...settings, log: (l) => process.stderr.write(`${l}\n`) });
-        out(`tipline is listening on ${server.url} (data: ${settings.dataDir})`);
+        const database = settings.databaseUrl ? `, database: ${describeDatabaseUrl(settings.databaseUrl)}` : '';
+        out(`tipline is listening on ${server.url} (data: ${settings.dataDir}${database})`);
         await untilStopped(server);
         return 0;
       }
       case 'demo':
         await untilStopped(await demoCommand(rest, out));
         return 0;
-      case 'admin':
+      case 'admin': {
+        // Every admin command takes it; the rest of tipline reads it from the environment (data-dir.ts).
+        const databaseUrl = takeOption(rest, 'database-url');
+        if (databaseUrl) process.env.DATABASE_URL = databaseUrl;
         await adminCommand(rest, out);
         return 0;
+      }
       case 'verify':
         return await verifyCommand(rest, out);
       case 'journalist':

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../app.ts';
 import { DEFAULT_LIMITS, type Limits, type ServeSettings } from '../config.ts';
-import { BlobStore } from '../uploads/blob-store.ts';
+import { openBlobStore } from '../uploads/blobs.ts';
 import { UploadStore } from '../uploads/upload-store.ts';
 import { readDataDir } from '../data-dir.ts';
 import { openDatabase } from '../db/open-database.ts';
@@ -51,8 +51,8 @@ export function httpServerOptions(timeouts: typeof DEFAULT_TIMEOUTS) {
 }
 
 export async function startServer(settings: StartOptions): Promise<RunningServer> {
-  const dir = await readDataDir(settings.dataDir);
-  const db = await openDatabase(dir.dbFile);
+  const dir = await readDataDir(settings.dataDir, settings);
+  const db = await openDatabase(dir.database);
   const staticFiles = await loadStaticFiles(publicDir()).catch(() => {
     throw new Error('the browser assets are missing; run: npm run build');
   });
@@ -76,7 +76,7 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     limits: settings.limits,
     pow: { baseDifficulty: settings.powDifficulty ?? DEFAULT_POW.baseDifficulty },
   });
-  const janitor = new UploadStore(db, await BlobStore.open(dir.blobDir));
+  const janitor = new UploadStore(db, await openBlobStore(db, dir.blobDir));
   const stopRetention = startRetentionJob(db, {
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
     log: settings.log,

@@ -1,5 +1,7 @@
 /**
- * Opens the SQLite database with the settings a tip line needs, and runs migrations.
+ * Opens the database with the settings a tip line needs, and runs migrations.
+ * A `postgres://` URL opens PostgreSQL (postgres.ts); anything else is a SQLite
+ * file, which is the rest of this note:
  *
  * - WAL, with `synchronous=FULL`: a tip that got a receipt survives power loss.
  * - `secure_delete=ON`: deleted rows are overwritten, not just unlinked. It is a
@@ -9,11 +11,14 @@
  *
  * @example
  * const db = await openDatabase('/srv/tipline/tipline.db');
+ * const shared = await openDatabase(process.env.DATABASE_URL!); // postgres://…
  * await db.selectFrom('tips').select('id').execute();
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { migrationProvider } from '../../migrations/index.ts';
+import { isPostgres } from './dialect.ts';
+import { DatabaseConnectionError, describeDatabaseUrl, isPostgresUrl, openPostgresDatabase, withoutPassword } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { withStatementCache } from './statement-cache.ts';
 
@@ -26,12 +31,27 @@ export class MigrationError extends Error {
 /** Set on every connection (see the list above); exported so the benchmark's bare baseline runs with the same ones. */
 export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = FULL', 'secure_delete = ON', 'foreign_keys = ON', 'busy_timeout = 5000'] as const;
 
-export async function openDatabase(file: string, options: { migrate?: boolean } = {}): Promise<TiplineDb> {
+/** `location`: a SQLite file, or a `postgres://` URL. */
+export async function openDatabase(location: string, options: { migrate?: boolean } = {}): Promise<TiplineDb> {
+  if (isPostgresUrl(location)) return openPostgres(location, options);
+  const file = location;
   const sqlite = new BetterSqlite3(file);
   for (const pragma of SQLITE_PRAGMAS) sqlite.pragma(pragma);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   if (options.migrate !== false) await migrateToLatest(db);
   return db;
+}
+
+async function openPostgres(url: string, options: { migrate?: boolean }): Promise<TiplineDb> {
+  const db = await openPostgresDatabase(url);
+  try {
+    if (options.migrate !== false) await migrateToLatest(db);
+    else await sql`SELECT 1`.execute(db);
+    return db;
+  } catch (e) {
+    await db.destroy().catch(() => {});
+    throw new DatabaseConnectionError(`cannot use the PostgreSQL database ${describeDatabaseUrl(url)}: ${withoutPassword((e as Error).message ?? String(e), url)}`);
+  }
 }
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
@@ -42,7 +62,12 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   }
 }
 
-/** Moves the WAL into the main file and truncates it, so deleted pages don't linger in `-wal`. */
+/**
+ * Moves the WAL into the main file and truncates it, so deleted pages don't linger in `-wal`.
+ * PostgreSQL has nothing like it: deleted rows stay in its files until VACUUM
+ * reuses the space (README's threat model says so), so there it does nothing.
+ */
 export async function checkpoint(db: TiplineDb): Promise<void> {
+  if (isPostgres(db)) return;
   await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
 }

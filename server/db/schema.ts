@@ -94,6 +94,26 @@ export interface UploadsTable {
   tip_id: string | null;
 }
 
+/** PostgreSQL only (migration 0006): attachment ciphertext, see server/uploads/postgres-blob-store.ts. */
+export interface BlobsTable {
+  id: string;
+  /** The key of the chunks that are this blob's bytes now. */
+  content: string;
+  written_day: string;
+}
+
+export interface BlobChunksTable {
+  content: string;
+  /** The byte of the blob this row starts at. */
+  start: number;
+  bytes: Uint8Array;
+}
+
+export interface BlobStagingTable {
+  content: string;
+  started_day: string;
+}
+
 export interface Database {
   tips: TipsTable;
   journalists: JournalistsTable;
@@ -105,6 +125,9 @@ export interface Database {
   server_secrets: ServerSecretsTable;
   spent_challenges: SpentChallengesTable;
   uploads: UploadsTable;
+  blobs: BlobsTable;
+  blob_chunks: BlobChunksTable;
+  blob_staging: BlobStagingTable;
 }
 
 export type { Generated };

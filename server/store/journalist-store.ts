@@ -13,6 +13,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { base64url, randomBytes, randomId } from '../../crypto/bytes.ts';
+import { isUniqueViolation } from '../db/dialect.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 
 export type Journalist = {
@@ -25,6 +26,11 @@ export type Journalist = {
   desks: string[];
 };
 export type TokenInfo = { id: string; createdAt: string };
+
+/** Names are unique: two admins adding the same name at once get this for the second. */
+export class JournalistExistsError extends Error {
+  override name = 'JournalistExistsError';
+}
 
 const TOKEN_RE = /^tl_([A-Za-z0-9_-]{22})_([A-Za-z0-9_-]{43})$/;
 
@@ -40,7 +46,12 @@ export class JournalistStore {
       added_at: new Date().toISOString(),
       desks: JSON.stringify(j.desks ?? []),
     };
-    await this.db.insertInto('journalists').values(row).execute();
+    try {
+      await this.db.insertInto('journalists').values(row).execute();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new JournalistExistsError(`a journalist named "${j.name}" already exists; use replace to change their key`);
+      throw e;
+    }
     return toJournalist(row);
   }
 

@@ -7,6 +7,7 @@
  * const current = await manifests.latest();
  */
 import type { SignedManifest } from '../../crypto/manifest.ts';
+import { isUniqueViolation } from '../db/dialect.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 
 export class ManifestStore {
@@ -28,9 +29,15 @@ export class ManifestStore {
     if (signed.manifest.version <= current) {
       throw new RangeError(`manifest version ${signed.manifest.version} is not newer than ${current}`);
     }
-    await this.db
-      .insertInto('manifests')
-      .values({ version: signed.manifest.version, body: JSON.stringify(signed), created_at: new Date().toISOString() })
-      .execute();
+    try {
+      await this.db
+        .insertInto('manifests')
+        .values({ version: signed.manifest.version, body: JSON.stringify(signed), created_at: new Date().toISOString() })
+        .execute();
+    } catch (e) {
+      // Another admin (or instance) saved this version between the look above and this insert.
+      if (isUniqueViolation(e)) throw new RangeError(`manifest version ${signed.manifest.version} is not newer than the stored one`);
+      throw e;
+    }
   }
 }

@@ -64,9 +64,14 @@ export class TipStore {
       await tip.alongside?.(trx);
       let seq = 1;
       if (tip.kind === 'tip') {
-        const existing = await trx.selectFrom('threads').select('id').where('id', '=', tip.threadId).executeTakeFirst();
-        if (existing) throw new ThreadExistsError('this codename already has a conversation');
-        await trx.insertInto('threads').values({ id: tip.threadId, created_day: day, next_seq: 2, desk: tip.desk ?? null }).execute();
+        // One statement, not a look then an insert: on PostgreSQL two instances may
+        // open the same thread at once, and the second then waits and inserts nothing.
+        const opened = await trx
+          .insertInto('threads')
+          .values({ id: tip.threadId, created_day: day, next_seq: 2, desk: tip.desk ?? null })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .executeTakeFirst();
+        if (Number(opened.numInsertedOrUpdatedRows ?? 0n) === 0) throw new ThreadExistsError('this codename already has a conversation');
       } else {
         seq = await takeNextSeq(trx, tip.threadId);
       }
@@ -220,12 +225,20 @@ function decodeCursor(cursor: string | null | undefined): { day: string; id: str
   return { day: m[1]!, id: m[2]! };
 }
 
-/** Reserves the next message number in a thread (inside the caller's transaction). */
+/**
+ * Reserves the next message number in a thread (inside the caller's transaction).
+ * One UPDATE … RETURNING: the row lock it takes makes a concurrent reservation
+ * (another PostgreSQL connection or instance) wait and get the number after.
+ */
 export async function takeNextSeq(trx: TiplineDb, threadId: string): Promise<number> {
-  const thread = await trx.selectFrom('threads').select('next_seq').where('id', '=', threadId).executeTakeFirst();
+  const thread = await trx
+    .updateTable('threads')
+    .set((eb) => ({ next_seq: eb('next_seq', '+', 1) }))
+    .where('id', '=', threadId)
+    .returning('next_seq')
+    .executeTakeFirst();
   if (!thread) throw new NoSuchThreadError('no such conversation');
-  await trx.updateTable('threads').set({ next_seq: thread.next_seq + 1 }).where('id', '=', threadId).execute();
-  return thread.next_seq;
+  return thread.next_seq - 1;
 }
 
 /** The uploads named by a tip were not all complete, unclaimed and for its desk. */
@@ -241,5 +254,7 @@ async function claimUploads(trx: TiplineDb, tipId: string, ids: string[], desk: 
     throw new AttachmentClaimError('an attachment is unknown, unfinished, already used, or for another desk');
   }
   if (rows.reduce((n, r) => n + r.received_bytes, 0) > maxBytes) throw new AttachmentClaimError('the attachments together are larger than the limit');
-  await trx.updateTable('uploads').set({ tip_id: tipId }).where('id', 'in', unique).where('tip_id', 'is', null).execute();
+  // Another tip (another connection or instance) may have claimed one since the look above: count.
+  const claimed = await trx.updateTable('uploads').set({ tip_id: tipId }).where('id', 'in', unique).where('tip_id', 'is', null).where('complete', '=', 1).executeTakeFirst();
+  if (Number(claimed.numUpdatedRows) !== unique.length) throw new AttachmentClaimError('an attachment is unknown, unfinished, already used, or for another desk');
 }

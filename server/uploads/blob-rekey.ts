@@ -27,7 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead } from '../../crypto/packets.ts';
-import type { BlobStore } from './blob-store.ts';
+import type { BlobStore } from './blobs.ts';
 
 /** Why a re-key was refused with nothing changed; `code` becomes the API error code (409). */
 export class BlobRekeyError extends Error {

@@ -1,12 +1,12 @@
 /**
- * Where attachment ciphertext lives: one file per upload in `<data>/blobs/`,
+ * The file {@link BlobStore} (blobs.ts), for one instance: one file per upload in `<data>/blobs/`,
  * named by the upload's random id. Every path is built from a checked id and
  * then checked again to resolve inside the root (as SecureDrop's
  * `store_contains` does), so no name can reach outside it. Bytes stream to and
  * from disk; a file is never held whole in memory.
  *
  * @example
- * const blobs = await BlobStore.open('/srv/tipline/blobs');
+ * const blobs = await FileBlobStore.open('/srv/tipline/blobs');
  * await blobs.write(id, offset, request.body, { maxBytes });
  * const stream = blobs.read(id, 0);
  * await blobs.replace(id, rekeyedStream, { maxBytes }); // whole new content, swapped in atomically
@@ -16,6 +16,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import type { BlobStore, BlobWriteOptions } from './blobs.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 /** Bytes gathered before each write to the blob file. */
@@ -34,13 +35,13 @@ export class ChunkTooLargeError extends Error {
   override name = 'ChunkTooLargeError';
 }
 
-export class BlobStore {
+export class FileBlobStore implements BlobStore {
   private constructor(readonly root: string) {}
 
-  static async open(root: string): Promise<BlobStore> {
+  static async open(root: string): Promise<FileBlobStore> {
     await mkdir(root, { recursive: true, mode: 0o700 });
-    const store = new BlobStore(resolve(root));
-    await store.removeStaleStaging();
+    const store = new FileBlobStore(resolve(root));
+    await store.sweepAbandoned(STALE_STAGING_MS);
     return store;
   }
 
@@ -56,7 +57,7 @@ export class BlobStore {
    * ChunkTooLargeError once more than `maxBytes` arrive. On any error the file
    * is cut back to `offset`, so a failed chunk leaves nothing behind.
    */
-  async write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxBytes: number }): Promise<number> {
+  async write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: BlobWriteOptions): Promise<number> {
     const file = await open(this.path(id), offset === 0 ? 'w' : 'r+', 0o600);
     let written = 0;
     // The body arrives in pieces of 64 KiB or less; gathering them into bigger writes
@@ -90,6 +91,7 @@ export class BlobStore {
       }
       await file.truncate(offset + written);
       await file.sync();
+      await o.commit?.(written, undefined);
       return written;
     } catch (e) {
       await file.truncate(offset).catch(() => {});
@@ -182,12 +184,12 @@ export class BlobStore {
     return written;
   }
 
-  /** Staging files a crash left behind in the middle of a {@link replace}: the blob they were for is intact. */
-  private async removeStaleStaging(now = Date.now()): Promise<void> {
+  /** Staging files a crash left behind in the middle of a {@link replace} (the blob they were for is intact), once older than `ageMs`. */
+  async sweepAbandoned(ageMs: number, now = Date.now()): Promise<void> {
     for (const name of await readdir(this.root)) {
       if (!STAGING_RE.test(name)) continue;
       const s = await stat(join(this.root, name)).catch(() => undefined);
-      if (s && now - s.mtimeMs > STALE_STAGING_MS) await rm(join(this.root, name), { force: true });
+      if (s && now - s.mtimeMs > ageMs) await rm(join(this.root, name), { force: true });
     }
   }
 

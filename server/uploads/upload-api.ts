@@ -87,7 +87,9 @@ export function uploadApi(deps: { uploads: UploadStore; recipients: CurrentRecip
         }
         throw e;
       }
-      await deps.uploads.markComplete(id);
+      if (!(await deps.uploads.markComplete(id, upload.receivedBytes))) {
+        throw new ApiError(409, 'upload-changed', "A chunk arrived while the upload was checked. Ask for the upload's state, then complete it again.");
+      }
     }
     return c.json({ complete: true });
   });

@@ -12,9 +12,15 @@
 import { randomId } from '../../crypto/bytes.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 import { ApiError } from '../http/api-error.ts';
-import { ChunkTooLargeError, type BlobStore } from './blob-store.ts';
+import { ChunkTooLargeError } from './blob-store.ts';
+import type { BlobStore } from './blobs.ts';
 
 export type UploadState = { id: string; desk: string | null; declaredBytes: number; receivedBytes: number; complete: boolean; tipId: string | null };
+
+/** The upload's byte count moved on while this chunk was being stored (another request won). */
+class StaleChunkError extends Error {
+  override name = 'StaleChunkError';
+}
 
 export class UploadStore {
   /** The chunk being written to each upload, so the next one waits for it (see appendChunk). */
@@ -45,6 +51,9 @@ export class UploadStore {
    * sends the chunk again, and the stale request may still fail (or finish)
    * later. Unserialized, its clean-up would cut the file back under the newer
    * chunk. So a chunk waits for the one before it, then checks its offset.
+   * Across instances (PostgreSQL) that queue doesn't reach: there the byte
+   * count moves by compare-and-set in the transaction that stores the chunk,
+   * so of two chunks sent for one offset exactly one lands.
    */
   async appendChunk(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxChunkBytes: number }): Promise<number> {
     const before = this.writing.get(id);
@@ -66,18 +75,29 @@ export class UploadStore {
     }
     const room = upload.declaredBytes - upload.receivedBytes;
     let written: number;
+    const commit = async (n: number, trx: TiplineDb | undefined) => {
+      const r = await (trx ?? this.db)
+        .updateTable('uploads')
+        .set({ received_bytes: offset + n })
+        .where('id', '=', id)
+        .where('received_bytes', '=', offset)
+        .where('complete', '=', 0)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) throw new StaleChunkError();
+    };
     try {
-      written = await this.blobs.write(id, offset, body, { maxBytes: Math.min(o.maxChunkBytes, room) });
+      written = await this.blobs.write(id, offset, body, { maxBytes: Math.min(o.maxChunkBytes, room), commit });
     } catch (e) {
+      if (e instanceof StaleChunkError) {
+        throw new ApiError(409, 'wrong-offset', "Another request stored a chunk at this offset first. Ask for the upload's state and resume from there.");
+      }
       if (e instanceof ChunkTooLargeError) {
         throw new ApiError(413, 'too-large', room < o.maxChunkBytes ? 'The file is larger than the size declared for this upload.' : 'The chunk is larger than the limit.');
       }
       // Disk full or any write error: the blob was cut back to the last acknowledged byte.
       throw new ApiError(503, 'storage-error', 'The server could not store this chunk. Nothing was lost: resume in a moment.');
     }
-    const received = offset + written;
-    await this.db.updateTable('uploads').set({ received_bytes: received }).where('id', '=', id).where('received_bytes', '=', offset).execute();
-    return received;
+    return offset + written;
   }
 
   /** Records a claimed blob's new size after re-keying changed its key packets (see blob-rekey.ts). */
@@ -85,8 +105,14 @@ export class UploadStore {
     await this.db.updateTable('uploads').set({ received_bytes: bytes }).where('id', '=', id).execute();
   }
 
-  async markComplete(id: string): Promise<void> {
-    await this.db.updateTable('uploads').set({ complete: 1 }).where('id', '=', id).execute();
+  /**
+   * Marks an upload complete once its first `checkedBytes` passed the packet
+   * check, only if no chunk arrived meanwhile (else the check didn't see it).
+   * Returns false when one did.
+   */
+  async markComplete(id: string, checkedBytes: number): Promise<boolean> {
+    const r = await this.db.updateTable('uploads').set({ complete: 1 }).where('id', '=', id).where('received_bytes', '=', checkedBytes).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   /** Uploads a tip has claimed, for the journalist API. */
@@ -107,9 +133,12 @@ export class UploadStore {
    * uploads no tip claimed within `unclaimedMs`. Returns how many went.
    */
   async sweep(unclaimedMs: number, now = Date.now()): Promise<number> {
+    // Blob ids before rows: an upload's row is made before its blob, so every
+    // blob listed here whose upload still exists has its row in `rows`.
+    const blobIds = await this.blobs.ids();
     const rows = new Map((await this.db.selectFrom('uploads').select(['id', 'tip_id']).execute()).map((r) => [r.id, r.tip_id]));
     let removed = 0;
-    for (const id of await this.blobs.ids()) {
+    for (const id of blobIds) {
       if (!rows.has(id)) {
         await this.blobs.delete(id);
         removed++;
@@ -117,11 +146,14 @@ export class UploadStore {
     }
     for (const id of await this.blobs.olderThan(unclaimedMs, now)) {
       if (rows.has(id) && rows.get(id) === null) {
-        await this.db.deleteFrom('uploads').where('id', '=', id).where('tip_id', 'is', null).execute();
+        // A tip may claim it meanwhile (on another instance): then the row stays, and so does the blob.
+        const r = await this.db.deleteFrom('uploads').where('id', '=', id).where('tip_id', 'is', null).executeTakeFirst();
+        if (Number(r.numDeletedRows) === 0) continue;
         await this.blobs.delete(id);
         removed++;
       }
     }
+    await this.blobs.sweepAbandoned(unclaimedMs, now);
     return removed;
   }
 }

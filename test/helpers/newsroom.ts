@@ -1,6 +1,10 @@
 /**
  * Test fixtures: a newsroom in a temporary folder, journalists, and an app or a
  * real listening server on 127.0.0.1 over it.
+ *
+ * In vitest's `postgres` project (vitest.config.ts) every newsroom gets its
+ * own fresh PostgreSQL database instead of SQLite, dropped at cleanup, so the
+ * same suites run against both.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,21 +16,48 @@ import { readDataDir } from '../../server/data-dir.ts';
 import { openDatabase, type TiplineDb } from '../../server/db/open-database.ts';
 import { loadStaticFiles } from '../../server/http/static-files.ts';
 import { publicDir } from '../../server/paths.ts';
+import { createTestDatabase } from './postgres.ts';
+
+/** The suites of the `postgres` project run with this (vitest.config.ts). */
+export const ON_POSTGRES = process.env.TIPLINE_TEST_DATABASE === 'postgres';
+const databaseOf = new Map<string, string>();
+
+/** The database URL of a newsroom made here on PostgreSQL, for the CLI and server child processes. */
+export function databaseEnvFor(dataDir: string): NodeJS.ProcessEnv {
+  const url = databaseOf.get(dataDir);
+  return url ? { DATABASE_URL: url } : {};
+}
 
 export type TestNewsroom = {
   root: string;
   dataDir: string;
+  /** Set when the newsroom's database is PostgreSQL (else SQLite in dataDir). */
+  databaseUrl?: string | undefined;
   signingKeyFile: string;
   fingerprint: string;
   cleanup: () => Promise<void>;
 };
 
-export async function makeNewsroom(): Promise<TestNewsroom> {
+/** `databaseUrl`: an empty PostgreSQL database to use instead of SQLite (see postgres.ts). */
+export async function makeNewsroom(o: { databaseUrl?: string | undefined } = {}): Promise<TestNewsroom> {
   const root = await mkdtemp(join(tmpdir(), 'tipline-test-'));
   const dataDir = join(root, 'data');
   const signingKeyFile = join(root, 'newsroom.key');
-  const { fingerprint } = await initNewsroom({ dataDir, signingKeyFile });
-  return { root, dataDir, signingKeyFile, fingerprint, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const own = !o.databaseUrl && ON_POSTGRES ? await createTestDatabase() : undefined;
+  const databaseUrl = o.databaseUrl ?? own?.url;
+  if (databaseUrl) databaseOf.set(dataDir, databaseUrl);
+  // Suites call the admin functions with only { dataDir }, as the CLI does: on PostgreSQL they
+  // find the database through DATABASE_URL, as the CLI would. It names the oldest newsroom
+  // still open, the one a suite's tests are about (a second is usually a short-lived extra).
+  if (own && !process.env.DATABASE_URL) process.env.DATABASE_URL = own.url;
+  const { fingerprint } = await initNewsroom({ dataDir, signingKeyFile, databaseUrl });
+  const cleanup = async () => {
+    if (own && process.env.DATABASE_URL === own.url) process.env.DATABASE_URL = '';
+    databaseOf.delete(dataDir);
+    await rm(root, { recursive: true, force: true });
+    await own?.drop();
+  };
+  return { root, dataDir, databaseUrl, signingKeyFile, fingerprint, cleanup };
 }
 
 export type TestJournalist = { name: string; token: string; publicKey: string; privateKey: openpgp.PrivateKey; armoredPrivateKey: string };
@@ -39,7 +70,7 @@ export async function addTestJournalist(newsroom: TestNewsroom, name: string): P
     userIDs: [{ name, email: `${name.toLowerCase().replace(/\W/g, '')}@example.org` }],
     format: 'armored',
   });
-  const { token } = await addJournalist({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name, armoredKey: publicKey });
+  const { token } = await addJournalist({ dataDir: newsroom.dataDir, databaseUrl: newsroom.databaseUrl, signingKeyFile: newsroom.signingKeyFile, name, armoredKey: publicKey });
   return { name, token, publicKey, privateKey: await openpgp.readPrivateKey({ armoredKey: privateKey }), armoredPrivateKey: privateKey };
 }
 
@@ -50,8 +81,8 @@ export type TestApp = { app: Awaited<ReturnType<typeof createApp>>; db: TiplineD
  * The proof of work is off unless `options.pow` sets it: the proof-of-work tests turn it on.
  */
 export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOptions> = {}): Promise<TestApp> {
-  const dir = await readDataDir(newsroom.dataDir);
-  const db = await openDatabase(dir.dbFile);
+  const dir = await readDataDir(newsroom.dataDir, newsroom);
+  const db = await openDatabase(dir.database);
   const logs: string[] = [];
   const app = await createApp({
     db,

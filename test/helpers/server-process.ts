@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../server/paths.ts';
+import { databaseEnvFor } from './newsroom.ts';
 
 export type ServerProcess = { url: string; output: () => string; child: ChildProcess; stop: () => Promise<void> };
 
@@ -12,7 +13,7 @@ export const TIPLINE_BIN = join(packageRoot(), 'bin', 'tipline.js');
 
 export async function startServerProcess(dataDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [TIPLINE_BIN, 'serve', '--data', dataDir, '--port', '0', '--host', '127.0.0.1', ...extraArgs], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...databaseEnvFor(dataDir), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -49,7 +50,9 @@ export async function startServerProcess(dataDir: string, extraArgs: string[] = 
 /** Runs the `tipline` CLI and returns its exit code and output. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [TIPLINE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const dataDir = args[args.indexOf('--data') + 1];
+    const database = args.includes('--data') && dataDir ? databaseEnvFor(dataDir) : {};
+    const child = spawn(process.execPath, [TIPLINE_BIN, ...args], { env: { ...process.env, ...database, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

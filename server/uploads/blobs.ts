@@ -1,0 +1,65 @@
+/**
+ * Where attachment ciphertext lives, behind one interface with two
+ * implementations, chosen where the database is opened:
+ *
+ * - {@link FileBlobStore} (blob-store.ts): files in `<data>/blobs/`, for one
+ *   instance on SQLite;
+ * - {@link PostgresBlobStore} (postgres-blob-store.ts): rows of about 1 MiB in
+ *   PostgreSQL, which every instance on the database reaches.
+ *
+ * Both stream: no blob is ever held whole in memory.
+ *
+ * @example
+ * const blobs = await openBlobStore(db, '/srv/tipline/blobs');
+ * await blobs.write(id, 0, request.body, { maxBytes });
+ * const stream = blobs.read(id, 4096); // resume a download at byte 4096
+ */
+import type { TiplineDb } from '../db/open-database.ts';
+import { isPostgres } from '../db/dialect.ts';
+import { FileBlobStore } from './blob-store.ts';
+import { PostgresBlobStore } from './postgres-blob-store.ts';
+
+export type BlobWriteOptions = {
+  maxBytes: number;
+  /**
+   * Runs once the bytes are stored, before they count: on PostgreSQL inside
+   * the transaction that makes them visible (`trx`), so when it throws they
+   * never appear; on files just after the fsync (`trx` undefined), and a
+   * throw cuts the file back to `offset`. The upload store uses it to move
+   * its byte count in the same step.
+   */
+  commit?: (written: number, trx: TiplineDb | undefined) => Promise<void>;
+};
+
+export interface BlobStore {
+  /**
+   * Writes `body` at `offset` (at most the blob's current size; 0 starts the
+   * blob afresh), replacing whatever was stored from there on. Throws
+   * ChunkTooLargeError once more than `maxBytes` arrive. On any error the
+   * bytes before `offset` are as they were; what followed `offset` is cut off
+   * (files) or kept (rows). Returns the bytes written.
+   */
+  write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: BlobWriteOptions): Promise<number>;
+  /**
+   * Writes a whole new content aside, then swaps it in for the old one at
+   * once; on any error the old content stays as it was. Returns bytes written.
+   */
+  replace(id: string, body: ReadableStream<Uint8Array>, o: { maxBytes: number }): Promise<number>;
+  /** A Web stream of the blob from byte `start` (for resumable downloads). */
+  read(id: string, start?: number): ReadableStream<Uint8Array>;
+  /** Random access for the packet check: at most `length` bytes at `offset`. */
+  readAt(id: string, offset: number, length: number): Promise<Uint8Array>;
+  /** The blob's size in bytes, 0 when there is none. */
+  size(id: string): Promise<number>;
+  delete(id: string): Promise<void>;
+  /** Blob ids last written more than `ageMs` before `now`. */
+  olderThan(ageMs: number, now?: number): Promise<string[]>;
+  /** Every blob id in the store. */
+  ids(): Promise<string[]>;
+  /** Removes what interrupted writes left behind, once it is older than `ageMs`. */
+  sweepAbandoned(ageMs: number, now?: number): Promise<void>;
+}
+
+export async function openBlobStore(db: TiplineDb, blobDir: string): Promise<BlobStore> {
+  return isPostgres(db) ? new PostgresBlobStore(db) : FileBlobStore.open(blobDir);
+}
