@@ -21,6 +21,8 @@ const POSTGRES_SUITES = [
   'test/journalist-conversation.test.ts',
   'test/key-lifecycle.test.ts',
   'test/rekey.test.ts',
+  'test/rekey-attachments.test.ts',
+  'test/followup-attachments.test.ts',
 ];
 
 // Outside CI, a machine without PostgreSQL skips the second run (and says so); under CI=true

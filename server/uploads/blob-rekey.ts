@@ -14,7 +14,13 @@
  *
  * Compare-and-swap: the journalist names the key packets they re-keyed, by
  * SHA-256, and a blob whose key packets are something else by now (re-keyed
- * by a colleague meanwhile) is refused. One re-key per blob at a time.
+ * by a colleague meanwhile) is refused. That is checked twice: up front, and
+ * again at the swap itself (`replace`'s `ifStartsWith`: the key packets read
+ * up front must still be the blob's first bytes), which on PostgreSQL runs
+ * under the blob's row lock. So of two re-keys racing on two instances one
+ * swaps and the other is refused (blob-changed), its copy thrown away. The
+ * in-memory "one re-key per blob at a time" guard only spares this instance
+ * the wasted copy; it is not what keeps the blob whole.
  *
  * What the key packets may name (exactly the desk's current keys) is the
  * caller's check, before it calls {@link BlobRekeying.replaceKeyPackets}.
@@ -27,6 +33,7 @@
  */
 import { createHash } from 'node:crypto';
 import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead } from '../../crypto/packets.ts';
+import { BlobChangedError } from './blob-store.ts';
 import type { BlobStore } from './blobs.ts';
 
 /** Why a re-key was refused with nothing changed; `code` becomes the API error code (409). */
@@ -41,7 +48,7 @@ export class BlobRekeyError extends Error {
 }
 
 export class BlobRekeying {
-  /** Blobs being re-keyed now: a second request for one waits for nothing and is refused. */
+  /** Blobs being re-keyed by this instance now: a second request for one waits for nothing and is refused. */
   private readonly busy = new Set<string>();
 
   constructor(private readonly blobs: BlobStore) {}
@@ -77,8 +84,15 @@ export class BlobRekeying {
       const dataBytes = size - head.dataStart;
       const before = await this.dataDigest(id, head.dataStart);
       if (Buffer.from(o.keyPackets).equals(head.keyPackets)) return { size, dataSha256: before, changed: false };
-      const written = await this.blobs.replace(id, this.rekeyedStream(id, o.keyPackets, head.dataStart, dataBytes, before), { maxBytes: o.keyPackets.length + dataBytes });
+      const written = await this.blobs.replace(id, this.rekeyedStream(id, o.keyPackets, head.dataStart, dataBytes, before), {
+        maxBytes: o.keyPackets.length + dataBytes,
+        ifStartsWith: head.keyPackets,
+      });
       return { size: written, dataSha256: before, changed: true };
+    } catch (e) {
+      // Replaced (by a re-key on another instance) while this one read or copied it, or just before the swap.
+      if (e instanceof BlobChangedError) throw new BlobRekeyError('blob-changed', "The attachment's key packets changed while it was being re-keyed: someone re-keyed it meanwhile. Fetch its head again and re-key again. Nothing was changed.");
+      throw e;
     } finally {
       this.busy.delete(id);
     }

@@ -16,7 +16,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import type { BlobStore, BlobWriteOptions } from './blobs.ts';
+import type { BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blobs.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 /** Bytes gathered before each write to the blob file. */
@@ -33,6 +33,10 @@ export class BlobPathError extends Error {
 }
 export class ChunkTooLargeError extends Error {
   override name = 'ChunkTooLargeError';
+}
+/** The blob is not the content the operation was for any more: replaced or deleted meanwhile. */
+export class BlobChangedError extends Error {
+  override name = 'BlobChangedError';
 }
 
 export class FileBlobStore implements BlobStore {
@@ -119,7 +123,7 @@ export class FileBlobStore implements BlobStore {
    * before the swap and has not read its start yet gets zeros there, fails
    * its check when decrypted, and is fetched again.
    */
-  async replace(id: string, body: ReadableStream<Uint8Array>, o: { maxBytes: number }): Promise<number> {
+  async replace(id: string, body: ReadableStream<Uint8Array>, o: BlobReplaceOptions): Promise<number> {
     const target = this.path(id);
     // Replacing is for blobs that exist; this throws (ENOENT) before anything is written otherwise.
     await stat(target);
@@ -155,6 +159,8 @@ export class FileBlobStore implements BlobStore {
       closed = true;
       // Held open across the rename, to wipe it afterwards; fails (and nothing changes) if the blob was deleted meanwhile.
       replaced = await open(target, 'r+');
+      // One instance, and BlobRekeying runs one re-key per blob at a time, so nothing can swap the file between this check and the rename.
+      if (o.ifStartsWith && !(await startsWith(replaced, o.ifStartsWith))) throw new BlobChangedError('the blob changed before it could be replaced');
       await rename(staging, target);
     } catch (e) {
       // Stop the source too (it may be reading another file), then leave no trace.
@@ -237,4 +243,15 @@ export class FileBlobStore implements BlobStore {
   async ids(): Promise<string[]> {
     return (await readdir(this.root)).filter((n) => ID_RE.test(n));
   }
+}
+
+async function startsWith(file: FileHandle, prefix: Uint8Array): Promise<boolean> {
+  const bytes = new Uint8Array(prefix.length);
+  let filled = 0;
+  while (filled < bytes.length) {
+    const { bytesRead } = await file.read(bytes, filled, bytes.length - filled, filled);
+    if (bytesRead === 0) return false;
+    filled += bytesRead;
+  }
+  return Buffer.from(bytes).equals(prefix);
 }

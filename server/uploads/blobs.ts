@@ -31,6 +31,18 @@ export type BlobWriteOptions = {
   commit?: (written: number, trx: TiplineDb | undefined) => Promise<void>;
 };
 
+export type BlobReplaceOptions = {
+  maxBytes: number;
+  /**
+   * Swap only if the stored blob still begins with these bytes when the new
+   * content goes in; else throw BlobChangedError (blob-store.ts), the old
+   * content as it was. On PostgreSQL this is checked in the transaction that
+   * swaps, under the blob's row lock, so it holds across instances: it is
+   * what makes a re-key's compare-and-swap safe on several at once.
+   */
+  ifStartsWith?: Uint8Array;
+};
+
 export interface BlobStore {
   /**
    * Writes `body` at `offset` (at most the blob's current size; 0 starts the
@@ -44,7 +56,7 @@ export interface BlobStore {
    * Writes a whole new content aside, then swaps it in for the old one at
    * once; on any error the old content stays as it was. Returns bytes written.
    */
-  replace(id: string, body: ReadableStream<Uint8Array>, o: { maxBytes: number }): Promise<number>;
+  replace(id: string, body: ReadableStream<Uint8Array>, o: BlobReplaceOptions): Promise<number>;
   /** A Web stream of the blob from byte `start` (for resumable downloads). */
   read(id: string, start?: number): ReadableStream<Uint8Array>;
   /** Random access for the packet check: at most `length` bytes at `offset`. */

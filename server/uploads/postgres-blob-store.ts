@@ -11,7 +11,9 @@
  * `replace`, points the blob at them and drops the old ones. So a failed or
  * refused write changes nothing, two writers can't interleave rows, and a
  * reader that started before a `replace` either finishes on the old content or
- * stops with an error; it never mixes the two.
+ * stops with an error; it never mixes the two. A `replace` with `ifStartsWith`
+ * compares inside that transaction, after locking the blob's row, so two
+ * replaces on two instances can't both pass it on the same old content.
  *
  * @example
  * const blobs = new PostgresBlobStore(db);
@@ -22,8 +24,8 @@ import { sql } from 'kysely';
 import { randomId } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
 import type { TiplineDb } from '../db/open-database.ts';
-import { BlobPathError, ChunkTooLargeError } from './blob-store.ts';
-import type { BlobStore, BlobWriteOptions } from './blobs.ts';
+import { BlobChangedError, BlobPathError, ChunkTooLargeError } from './blob-store.ts';
+import type { BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blobs.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 /** The most bytes one row holds (rows are shorter only at a blob's end or where a write began). */
@@ -31,10 +33,6 @@ export const CHUNK_BYTES = 1024 * 1024;
 
 export class NoSuchBlobError extends Error {
   override name = 'NoSuchBlobError';
-}
-/** The blob was replaced or deleted while it was being read. */
-export class BlobChangedError extends Error {
-  override name = 'BlobChangedError';
 }
 
 export class PostgresBlobStore implements BlobStore {
@@ -84,7 +82,7 @@ export class PostgresBlobStore implements BlobStore {
     return written;
   }
 
-  async replace(id: string, body: ReadableStream<Uint8Array>, o: { maxBytes: number }): Promise<number> {
+  async replace(id: string, body: ReadableStream<Uint8Array>, o: BlobReplaceOptions): Promise<number> {
     checkId(id);
     const staged = randomId();
     const written = await this.stage(staged, 0, body, o.maxBytes);
@@ -92,6 +90,10 @@ export class PostgresBlobStore implements BlobStore {
       await this.db.transaction().execute(async (trx) => {
         const blob = await trx.selectFrom('blobs').select('content').where('id', '=', id).forUpdate().executeTakeFirst();
         if (!blob) throw new NoSuchBlobError('no such blob');
+        // Under the row lock: a replace on another instance that got it first has committed by now, and this reads its content.
+        if (o.ifStartsWith && !Buffer.from(await readRange(trx, blob.content, 0, o.ifStartsWith.length)).equals(o.ifStartsWith)) {
+          throw new BlobChangedError('the blob changed before it could be replaced');
+        }
         await trx.updateTable('blobs').set({ content: staged, written_day: this.today() }).where('id', '=', id).execute();
         await trx.deleteFrom('blob_chunks').where('content', '=', blob.content).execute();
         await trx.deleteFrom('blob_staging').where('content', '=', staged).execute();
@@ -142,29 +144,7 @@ export class PostgresBlobStore implements BlobStore {
     checkId(id);
     const blob = await this.db.selectFrom('blobs').select('content').where('id', '=', id).executeTakeFirst();
     if (!blob) throw new NoSuchBlobError('no such blob');
-    const until = offset + length;
-    // Only the overlapping part of each row leaves the server (EXTERNAL storage lets substring read just that).
-    const rows = await this.db
-      .selectFrom('blob_chunks')
-      .select([
-        'start',
-        sql<Uint8Array>`substring(bytes from (greatest(${offset}::bigint - start, 0) + 1)::int for (least(start + octet_length(bytes), ${until}::bigint) - greatest(start, ${offset}::bigint))::int)`.as('part'),
-      ])
-      .where('content', '=', blob.content)
-      .where('start', '<', until)
-      .where('start', '>', offset - CHUNK_BYTES)
-      .where(sql<boolean>`start + octet_length(bytes) > ${offset}::bigint`)
-      .orderBy('start')
-      .execute();
-    const out = new Uint8Array(length);
-    let filled = 0;
-    for (const r of rows) {
-      const at = Math.max(r.start, offset) - offset;
-      if (at !== filled) break; // a gap can't happen in a blob; stop rather than return bytes out of place
-      out.set(r.part, at);
-      filled += r.part.length;
-    }
-    return out.subarray(0, filled);
+    return readRange(this.db, blob.content, offset, length);
   }
 
   async size(id: string): Promise<number> {
@@ -274,4 +254,31 @@ async function sizeOf(db: TiplineDb, content: string): Promise<number> {
     .limit(1)
     .executeTakeFirst();
   return last ? Number(last.end) : 0;
+}
+
+/** At most `length` bytes of the content `content` from `offset`. */
+async function readRange(db: TiplineDb, content: string, offset: number, length: number): Promise<Uint8Array> {
+  const until = offset + length;
+  // Only the overlapping part of each row leaves the server (EXTERNAL storage lets substring read just that).
+  const rows = await db
+    .selectFrom('blob_chunks')
+    .select([
+      'start',
+      sql<Uint8Array>`substring(bytes from (greatest(${offset}::bigint - start, 0) + 1)::int for (least(start + octet_length(bytes), ${until}::bigint) - greatest(start, ${offset}::bigint))::int)`.as('part'),
+    ])
+    .where('content', '=', content)
+    .where('start', '<', until)
+    .where('start', '>', offset - CHUNK_BYTES)
+    .where(sql<boolean>`start + octet_length(bytes) > ${offset}::bigint`)
+    .orderBy('start')
+    .execute();
+  const out = new Uint8Array(length);
+  let filled = 0;
+  for (const r of rows) {
+    const at = Math.max(r.start, offset) - offset;
+    if (at !== filled) break; // a gap can't happen in a blob; stop rather than return bytes out of place
+    out.set(r.part, at);
+    filled += r.part.length;
+  }
+  return out.subarray(0, filled);
 }
