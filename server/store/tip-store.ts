@@ -12,6 +12,7 @@ import { utcDay } from '../../crypto/day.ts';
 import { bucketFor } from '../../crypto/padding.ts';
 import { checkpoint, type TiplineDb } from '../db/open-database.ts';
 import type { TipKind, Via } from '../db/schema.ts';
+import { CommitQueue } from './commit-queue.ts';
 
 export type TipSummary = {
   id: string;
@@ -36,14 +37,22 @@ export class NoSuchThreadError extends Error {
 export type TipPage = { tips: TipSummary[]; nextCursor: string | null };
 
 export class TipStore {
+  /** Tips that arrive together are committed together (one fsync for many); see commit-queue.ts. */
+  readonly commits: CommitQueue;
+
   constructor(
     private readonly db: TiplineDb,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+    options: { maxBatch?: number } = {},
+  ) {
+    this.commits = new CommitQueue(db, options);
+  }
 
   /**
    * Stores a tip and returns its random id. Resolves only after the row is committed.
    * A first tip (`kind: 'tip'`) opens its thread; a follow-up takes the thread's next number.
+   * Tips arriving at once share a transaction, each in its own savepoint: one that
+   * fails (its thread exists, its attachments or proof of work are refused) fails alone.
    */
   async add(tip: {
     ciphertext: Uint8Array;
@@ -60,7 +69,7 @@ export class TipStore {
   }): Promise<string> {
     const id = randomId();
     const day = utcDay(this.clock());
-    await this.db.transaction().execute(async (trx) => {
+    await this.commits.run(async (trx) => {
       await tip.alongside?.(trx);
       let seq = 1;
       if (tip.kind === 'tip') {
