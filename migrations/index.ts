@@ -8,6 +8,7 @@ import * as m0002 from './0002-conversations.ts';
 import * as m0003 from './0003-abuse.ts';
 import * as m0004 from './0004-desks.ts';
 import * as m0005 from './0005-uploads.ts';
+import * as m0006 from './0006-tip-list-index.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   '0003-abuse': m0003,
   '0004-desks': m0004,
   '0005-uploads': m0005,
+  '0006-tip-list-index': m0006,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -44,7 +44,9 @@ export class CommitQueue {
   constructor(
     private readonly db: TiplineDb,
     private readonly options: { maxBatch?: number } = {},
-  ) {}
+  ) {
+    if (process.env.TIPLINE_DEBUG_COMMITS) process.once('exit', () => process.stderr.write(`COMMITS ${JSON.stringify(this.stats)}\n`));
+  }
 
   /** Runs `work` in the next shared transaction; resolves with its result once that has committed. */
   run<T>(work: (trx: TiplineDb) => Promise<T>): Promise<T> {
