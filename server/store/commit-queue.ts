@@ -38,15 +38,13 @@ export const DEFAULT_MAX_BATCH = 64;
 export class CommitQueue {
   private waiting: Job[] = [];
   private draining = false;
-  /** Transactions committed and writes they carried, for the benchmarks' breakdown. */
+  /** Transactions committed and the writes they carried (how well batches form). */
   readonly stats = { commits: 0, writes: 0, batchFallbacks: 0 };
 
   constructor(
     private readonly db: TiplineDb,
     private readonly options: { maxBatch?: number } = {},
-  ) {
-    if (process.env.TIPLINE_DEBUG_COMMITS) process.once('exit', () => process.stderr.write(`COMMITS ${JSON.stringify(this.stats)}\n`));
-  }
+  ) {}
 
   /** Runs `work` in the next shared transaction; resolves with its result once that has committed. */
   run<T>(work: (trx: TiplineDb) => Promise<T>): Promise<T> {
