@@ -14,7 +14,9 @@
  * tus was considered: its servers and clients expect to own the request body
  * handling and add weight to the page; ours is five routes on Web streams.
  */
-import { Hono } from 'hono';
+import { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Hono, type Context } from 'hono';
 import * as z from 'zod';
 import { inspectEncryptedFile, NotEncryptedError } from '../../crypto/packets.ts';
 import { checkKeyIds } from '../../crypto/envelope.ts';
@@ -67,7 +69,7 @@ export function uploadApi(deps: { uploads: UploadStore; recipients: CurrentRecip
     if (!/^application\/octet-stream\b/i.test(type)) throw new ApiError(415, 'unsupported-media-type', 'Send chunks as application/octet-stream.');
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > deps.limits.maxChunkBytes) throw new ApiError(413, 'too-large', 'The chunk is larger than the limit.');
-    const received = await deps.uploads.appendChunk(id, offset, c.req.raw.body, { maxChunkBytes: deps.limits.maxChunkBytes });
+    const received = await deps.uploads.appendChunk(id, offset, requestBody(c), { maxChunkBytes: deps.limits.maxChunkBytes });
     return c.json({ received });
   });
 
@@ -93,4 +95,16 @@ export function uploadApi(deps: { uploads: UploadStore; recipients: CurrentRecip
   });
 
   return api;
+}
+
+/**
+ * The chunk's bytes. Under `tipline serve` that is the Node request stream
+ * itself (@hono/node-server hands it over as `c.env.incoming`): reading it
+ * directly skips building a Web Request and a Web stream over it. Only its
+ * body is read here, never its socket. Elsewhere (app.request in tests) it is
+ * the Web stream.
+ */
+function requestBody(c: Context): Readable | ReadableStream<Uint8Array> | null {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  return incoming instanceof IncomingMessage ? incoming : c.req.raw.body;
 }

@@ -9,6 +9,7 @@
  * const id = await uploads.create({ declaredBytes, desk });
  * await uploads.appendChunk(id, offset, body, limits);
  */
+import type { Readable } from 'node:stream';
 import { randomId } from '../../crypto/bytes.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -46,7 +47,7 @@ export class UploadStore {
    * later. Unserialized, its clean-up would cut the file back under the newer
    * chunk. So a chunk waits for the one before it, then checks its offset.
    */
-  async appendChunk(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxChunkBytes: number }): Promise<number> {
+  async appendChunk(id: string, offset: number, body: ReadableStream<Uint8Array> | Readable | null, o: { maxChunkBytes: number }): Promise<number> {
     const before = this.writing.get(id);
     const mine = (before ?? Promise.resolve(0)).catch(() => 0).then(() => this.appendChunkNow(id, offset, body, o));
     this.writing.set(id, mine);
@@ -57,7 +58,7 @@ export class UploadStore {
     }
   }
 
-  private async appendChunkNow(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxChunkBytes: number }): Promise<number> {
+  private async appendChunkNow(id: string, offset: number, body: ReadableStream<Uint8Array> | Readable | null, o: { maxChunkBytes: number }): Promise<number> {
     const upload = await this.get(id);
     if (!upload) throw new ApiError(404, 'no-upload', 'No such upload. Start it again.');
     if (upload.complete) throw new ApiError(409, 'upload-complete', 'This upload is already complete.');
