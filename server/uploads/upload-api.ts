@@ -14,9 +14,7 @@
  * tus was considered: its servers and clients expect to own the request body
  * handling and add weight to the page; ours is five routes on Web streams.
  */
-import { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import * as z from 'zod';
 import { inspectEncryptedFile, NotEncryptedError } from '../../crypto/packets.ts';
 import { checkKeyIds } from '../../crypto/envelope.ts';
@@ -24,7 +22,7 @@ import type { PowGuard } from '../abuse/pow-guard.ts';
 import type { Limits } from '../config.ts';
 import type { CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
-import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
+import { parseJson, readBodyWithLimit, requestBody } from '../http/read-body.ts';
 import { requireJson } from '../source/api.ts';
 import type { UploadStore } from './upload-store.ts';
 
@@ -95,16 +93,4 @@ export function uploadApi(deps: { uploads: UploadStore; recipients: CurrentRecip
   });
 
   return api;
-}
-
-/**
- * The chunk's bytes. Under `tipline serve` that is the Node request stream
- * itself (@hono/node-server hands it over as `c.env.incoming`): reading it
- * directly skips building a Web Request and a Web stream over it. Only its
- * body is read here, never its socket. Elsewhere (app.request in tests) it is
- * the Web stream.
- */
-function requestBody(c: Context): Readable | ReadableStream<Uint8Array> | null {
-  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
-  return incoming instanceof IncomingMessage ? incoming : c.req.raw.body;
 }
