@@ -24,7 +24,6 @@ export async function readBodyWithLimit(request: Request, limit: number, body: R
     if (total > limit) throw tooLarge(limit);
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {
