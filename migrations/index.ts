@@ -9,6 +9,7 @@ import * as m0003 from './0003-abuse.ts';
 import * as m0004 from './0004-desks.ts';
 import * as m0005 from './0005-uploads.ts';
 import * as m0006 from './0006-blob-chunks.ts';
+import * as m0007 from './0007-tip-list-index.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '0004-desks': m0004,
   '0005-uploads': m0005,
   '0006-blob-chunks': m0006,
+  '0007-tip-list-index': m0007,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -43,7 +43,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFileBytes: 2 * 1024 ** 3 + ATTACHMENT_FRAMING_BYTES,
   maxAttachmentBytesPerTip: 5 * 1024 ** 3,
   maxFilesPerTip: 20,
-  maxChunkBytes: 8 * 1024 * 1024,
+  maxChunkBytes: 16 * 1024 * 1024,
   unclaimedUploadMs: 24 * 60 * 60 * 1000,
 };
 

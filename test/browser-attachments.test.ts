@@ -166,7 +166,7 @@ describe('attachments from a real browser', () => {
       expect(photoPuts).toHaveLength(1);
       const seconds = (bigDone - bigStarted) / 1000;
       // A floor, not the page's speed: Playwright's network instrumentation slows large request bodies a lot.
-      console.log(`[browser-attachments] 20 MiB: encrypt + hash + upload in ${seconds.toFixed(2)} s = ${(20 / seconds).toFixed(1)} MiB/s (Chromium under Playwright, loopback, 4 MiB chunks)`);
+      console.log(`[browser-attachments] 20 MiB: encrypt + hash + upload in ${seconds.toFixed(2)} s = ${(20 / seconds).toFixed(1)} MiB/s (Chromium under Playwright, loopback, 8 MiB chunks)`);
 
       const messages = await receive();
       expect(messages).toHaveLength(1);
@@ -200,8 +200,8 @@ describe('attachments from a real browser', () => {
   it('pauses and resumes an upload; the file arrives whole', async () => {
     const context = await freshContext(browser!);
     try {
-      // Two chunks: 4 MiB, then the rest, which is held.
-      const file = randomBytes(5 * MiB + 12345);
+      // Two chunks: 8 MiB (CHUNK_BYTES), then the rest, which is held.
+      const file = randomBytes(9 * MiB + 12345);
       const path = join(filesDir, 'minutes.pdf');
       await writeFile(path, file);
       const page = await context.newPage();

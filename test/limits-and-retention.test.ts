@@ -188,3 +188,35 @@ describe('slow clients', () => {
     }
   });
 });
+
+describe('request bodies over a real socket', () => {
+  // Under `tipline serve` JSON bodies are read from the Node request stream itself (read-body.ts, requestBody).
+  it('refuses a tip body over the limit, declared or only counted as it streams, and stores nothing', async () => {
+    const server = await startServer({ dataDir: newsroom.dataDir, port: 0, host: '127.0.0.1', log: () => {}, powDifficulty: 0, limits: { maxTipBytes: 4096 } });
+    const countTips = async () => {
+      const res = await fetch(`${server.url}/api/v1/journalist/tips?limit=500`, { headers: { authorization: `Bearer ${ana.token}` } });
+      return ((await res.json()) as { tips: unknown[] }).tips.length;
+    };
+    try {
+      const before = await countTips();
+      const oversized = JSON.stringify({ ciphertext: base64.encode(randomBytes(20_000)), lookupSecret: base64.encode(randomBytes(32)) });
+      const declared = await fetch(`${server.url}/api/v1/tips`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: oversized });
+      expect(declared.status).toBe(413);
+      // No content-length: the server counts as the body streams in, and stops reading.
+      const streamed = await fetch(`${server.url}/api/v1/tips`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new Blob([oversized]).stream(),
+        duplex: 'half',
+      } as RequestInit).then((r) => r.status, () => 'cut');
+      expect([413, 'cut']).toContain(streamed);
+      // A body that is not JSON is a clear 400, read the same way.
+      const bad = await fetch(`${server.url}/api/v1/tips`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ciphertext": ' });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('bad-json');
+      expect(await countTips()).toBe(before);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -56,6 +56,7 @@ let before: TipRow[];
 type TipRow = {
   id: string;
   ciphertext: Uint8Array;
+  ciphertext_bytes: number;
   received_day: string;
   via: Via;
   kind: string;
@@ -220,10 +221,12 @@ describe('tipline journalist rekey', () => {
       expect(inspectEncryptedMessage(row.ciphertext).recipientKeyIds.sort()).toEqual([keys.B2.keyId, keys.C.keyId].sort());
       expect(Buffer.from(dataPacketOf(row.ciphertext)).equals(dataPacketOf(old.ciphertext))).toBe(true);
       expect(sameEncryptedData(old.ciphertext, row.ciphertext)).toBe(true);
-      const { ciphertext: _new, manifest_version, size_bucket: _bucket, ...kept } = row;
-      const { ciphertext: _old, manifest_version: _oldVersion, size_bucket: _oldBucket, ...keptBefore } = old;
+      const { ciphertext: _new, manifest_version, size_bucket: _bucket, ciphertext_bytes, ...kept } = row;
+      const { ciphertext: _old, manifest_version: _oldVersion, size_bucket: _oldBucket, ciphertext_bytes: _oldBytes, ...keptBefore } = old;
       expect(kept).toEqual(keptBefore);
       expect(manifest_version).toBe(manifest.version);
+      // The stored length follows the new key packets (the list of tips shows it).
+      expect(ciphertext_bytes).toBe(row.ciphertext.length);
       // The inbox copy is the server's new one, so it opens with the new keys too.
       expect((await readFile(join(inbox, `${row.id}.gpg`))).equals(row.ciphertext)).toBe(true);
     }

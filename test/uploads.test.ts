@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { serve } from '@hono/node-server';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -232,6 +233,56 @@ describe('resuming an upload', () => {
     expect(received).toBe(CHUNK);
     expect(await blobSize(id)).toBe(received);
     expect((await uploadRest(id, ciphertext, received)).status).toBe(200);
+  });
+});
+
+describe('over a real socket', () => {
+  // Under `tipline serve` a chunk is read from the Node request stream itself
+  // (upload-api.ts, requestBody), not from the Web stream app.request gives.
+  it('stores chunks byte for byte, and keeps nothing of one that is too long or whose connection dies', async () => {
+    const server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((ok) => server.once('listening', ok));
+    const port = (server.address() as AddressInfo).port;
+    /** A PUT sent by hand: `parts` are written one by one, then the request ends, or its socket is destroyed. */
+    const send = (id: string, offset: number, parts: Uint8Array[], o: { length?: number; destroyAfter?: boolean } = {}) =>
+      new Promise<{ status: number; body: string } | 'cut'>((resolve) => {
+        const req = request({ host: '127.0.0.1', port, method: 'PUT', path: `/api/v1/uploads/${id}?offset=${offset}`, agent: false, headers: { 'content-type': 'application/octet-stream', ...(o.length === undefined ? {} : { 'content-length': o.length }) } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+          res.on('error', () => resolve('cut'));
+        });
+        req.on('error', () => resolve('cut'));
+        for (const part of parts) req.write(part);
+        if (o.destroyAfter) setTimeout(() => req.destroy(), 100);
+        else req.end();
+      });
+    try {
+      const ciphertext = await encryptFile(randomBytes(CHUNK + 5000));
+      const id = await createUpload(ciphertext.length + 4096);
+      const first = ciphertext.subarray(0, CHUNK);
+      // In pieces, as a slow circuit delivers it.
+      expect(await send(id, 0, [first.subarray(0, 1000), first.subarray(1000, 70_000), first.subarray(70_000)], { length: CHUNK })).toEqual({ status: 200, body: JSON.stringify({ received: CHUNK }) });
+
+      // Longer than a chunk may be, sent without a length: refused while it streams.
+      const tooLong = await send(id, CHUNK, [randomBytes(CHUNK), randomBytes(1024)]);
+      expect(tooLong === 'cut' || tooLong.status === 413).toBe(true);
+      expect(await state(id)).toEqual({ received: CHUNK, complete: false });
+      expect(await blobSize(id)).toBe(CHUNK);
+
+      // Half a chunk, then the connection dies.
+      expect(await send(id, CHUNK, [ciphertext.subarray(CHUNK, CHUNK + 2000)], { length: ciphertext.length - CHUNK, destroyAfter: true })).toBe('cut');
+      for (let i = 0; i < 50 && (await blobSize(id)) !== CHUNK; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await state(id)).toEqual({ received: CHUNK, complete: false });
+      expect(await blobSize(id)).toBe(CHUNK);
+
+      const rest = ciphertext.subarray(CHUNK);
+      expect(await send(id, CHUNK, [rest], { length: rest.length })).toEqual({ status: 200, body: JSON.stringify({ received: ciphertext.length }) });
+      expect(Buffer.from(await readFile(join(blobDir, id))).equals(Buffer.from(ciphertext))).toBe(true);
+      expect((await t.app.request(`/api/v1/uploads/${id}/complete`, { method: 'POST' })).status).toBe(200);
+    } finally {
+      await new Promise((ok) => server.close(ok));
+    }
   });
 });
 

@@ -53,6 +53,7 @@ export async function bulkInsertTips(dbFile: string, o: { count: number; ciphert
       manifest_version: manifestVersion,
       via: 'browser',
       ciphertext: new Uint8Array(0),
+      ciphertext_bytes: 0,
       thread_id: '',
       kind: 'tip',
       seq: 1,
@@ -68,7 +69,7 @@ export async function bulkInsertTips(dbFile: string, o: { count: number; ciphert
         const ciphertext = o.ciphertext(i);
         const id = randomId();
         insertThread({ id: thread, created_day: day, next_seq: 2, desk });
-        insertTip({ id, received_day: day, size_bucket: bucketFor(ciphertext.length), manifest_version: manifestVersion, via: 'browser', ciphertext, thread_id: thread, kind: 'tip', seq: 1, desk });
+        insertTip({ id, received_day: day, size_bucket: bucketFor(ciphertext.length), manifest_version: manifestVersion, via: 'browser', ciphertext, ciphertext_bytes: ciphertext.length, thread_id: thread, kind: 'tip', seq: 1, desk });
         // Reservoir sampling: every tip equally likely to be a cursor.
         if (cursors.length < CURSOR_SAMPLE) cursors.push(`${day}.${id}`);
         else {

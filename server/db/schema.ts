@@ -11,6 +11,8 @@ export interface TipsTable {
   manifest_version: number;
   via: Via;
   ciphertext: Uint8Array;
+  /** `ciphertext`'s length, kept beside it so the list of tips is read from its index alone. */
+  ciphertext_bytes: number;
   thread_id: string | null;
   kind: TipKind;
   /** Position in its thread (1 = the first tip). */

@@ -4,25 +4,23 @@
  * (Hono's `bodyLimit` buffers chunked bodies).
  *
  * @example
- * const bytes = await readBodyWithLimit(c.req.raw, 2 * 1024 * 1024);
+ * const bytes = await readBodyWithLimit(c.req.raw, 2 * 1024 * 1024, requestBody(c));
  */
+import { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Context } from 'hono';
 import { ApiError } from './api-error.ts';
 
-export async function readBodyWithLimit(request: Request, limit: number): Promise<Uint8Array> {
+export async function readBodyWithLimit(request: Request, limit: number, body: ReadableStream<Uint8Array> | Readable | null = request.body): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
+  if (!body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+  // A Node stream is read as it is (for await); breaking off destroys it, as cancelling the Web stream does.
+  for await (const value of bodyPieces(body)) {
     total += value.length;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
+    if (total > limit) throw tooLarge(limit);
     chunks.push(value);
   }
   const out = new Uint8Array(total);
@@ -32,6 +30,44 @@ export async function readBodyWithLimit(request: Request, limit: number): Promis
     offset += chunk.length;
   }
   return out;
+}
+
+/**
+ * A body's pieces, from a Node stream or a Web stream alike. Breaking off the
+ * loop early stops the source: it destroys the Node stream, or cancels the Web one.
+ */
+export function bodyPieces(body: ReadableStream<Uint8Array> | Readable): AsyncIterable<Uint8Array> {
+  return body instanceof Readable ? (body as AsyncIterable<Uint8Array>) : webPieces(body);
+}
+
+async function* webPieces(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * The request body as a stream. Under `tipline serve` that is the Node
+ * request stream itself (@hono/node-server hands it over as
+ * `c.env.incoming`): reading it directly skips building a Web Request and a
+ * Web stream over it (measured: about a tenth of a tip's CPU time). Only its
+ * body is read, never its socket. Elsewhere (app.request in tests) it is the
+ * Web stream.
+ */
+export function requestBody(c: Context): Readable | ReadableStream<Uint8Array> | null {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  return incoming instanceof IncomingMessage ? incoming : c.req.raw.body;
 }
 
 function tooLarge(limit: number): ApiError {

@@ -11,7 +11,7 @@ import { threadIdOf } from '../../crypto/codename.ts';
 import type { Limits } from '../config.ts';
 import type { CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
-import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
+import { parseJson, readBodyWithLimit, requestBody } from '../http/read-body.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
@@ -41,7 +41,7 @@ export function sourceApi(deps: SourceApiDeps): Hono {
   const api = new Hono();
   const readJson = async (c: Context, schema: z.ZodType, limit: number) => {
     requireJson(c.req.header('content-type'));
-    const parsed = schema.safeParse(parseJson(await readBodyWithLimit(c.req.raw, limit)));
+    const parsed = schema.safeParse(parseJson(await readBodyWithLimit(c.req.raw, limit, requestBody(c))));
     if (!parsed.success) throw new ApiError(400, 'bad-request', 'The request body does not have the expected fields.');
     return parsed.data;
   };

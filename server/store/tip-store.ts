@@ -12,6 +12,7 @@ import { utcDay } from '../../crypto/day.ts';
 import { bucketFor } from '../../crypto/padding.ts';
 import { checkpoint, type TiplineDb } from '../db/open-database.ts';
 import type { TipKind, Via } from '../db/schema.ts';
+import { CommitQueue } from './commit-queue.ts';
 
 export type TipSummary = {
   id: string;
@@ -36,14 +37,22 @@ export class NoSuchThreadError extends Error {
 export type TipPage = { tips: TipSummary[]; nextCursor: string | null };
 
 export class TipStore {
+  /** Tips that arrive together are committed together (one fsync for many); see commit-queue.ts. */
+  readonly commits: CommitQueue;
+
   constructor(
     private readonly db: TiplineDb,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+    options: { maxBatch?: number } = {},
+  ) {
+    this.commits = new CommitQueue(db, options);
+  }
 
   /**
    * Stores a tip and returns its random id. Resolves only after the row is committed.
    * A first tip (`kind: 'tip'`) opens its thread; a follow-up takes the thread's next number.
+   * Tips arriving at once share a transaction, each in its own savepoint: one that
+   * fails (its thread exists, its attachments or proof of work are refused) fails alone.
    */
   async add(tip: {
     ciphertext: Uint8Array;
@@ -60,7 +69,7 @@ export class TipStore {
   }): Promise<string> {
     const id = randomId();
     const day = utcDay(this.clock());
-    await this.db.transaction().execute(async (trx) => {
+    await this.commits.run(async (trx) => {
       await tip.alongside?.(trx);
       let seq = 1;
       if (tip.kind === 'tip') {
@@ -84,6 +93,7 @@ export class TipStore {
           manifest_version: tip.manifestVersion,
           via: tip.via,
           ciphertext: tip.ciphertext,
+          ciphertext_bytes: tip.ciphertext.length,
           thread_id: tip.threadId,
           kind: tip.kind,
           seq,
@@ -102,8 +112,8 @@ export class TipStore {
   async list(options: { limit: number; cursor?: string | null; desks?: { mine: string[]; all: string[] } }): Promise<TipPage> {
     let query = this.db
       .selectFrom('tips')
-      .select(['id', 'received_day', 'via', 'size_bucket', 'manifest_version', 'thread_id', 'kind', 'seq', 'desk'])
-      .select((eb) => eb.fn<number>('length', ['ciphertext']).as('size'))
+      // Only columns of the covering index tips_list (migration 0007): a page never reads the tips table.
+      .select(['id', 'received_day', 'via', 'size_bucket', 'manifest_version', 'thread_id', 'kind', 'seq', 'desk', 'ciphertext_bytes as size'])
       .orderBy('received_day')
       .orderBy('id')
       .limit(options.limit + 1);
@@ -120,7 +130,7 @@ export class TipStore {
     }
     const after = decodeCursor(options.cursor);
     if (after) {
-      // A row-value comparison, which SQLite answers by seeking in tips_by_day; the
+      // A row-value comparison, which SQLite answers by seeking in tips_list; the
       // same condition spelled with OR made it scan the index from the start (a page
       // deep in 100k tips took seconds).
       query = query.where((eb) => eb(eb.refTuple('received_day', 'id'), '>', eb.tuple(after.day, after.id)));
@@ -175,7 +185,7 @@ export class TipStore {
   async replaceCiphertext(id: string, o: { expected: Uint8Array; ciphertext: Uint8Array; manifestVersion: number }): Promise<boolean> {
     const result = await this.db
       .updateTable('tips')
-      .set({ ciphertext: o.ciphertext, size_bucket: bucketFor(o.ciphertext.length), manifest_version: o.manifestVersion })
+      .set({ ciphertext: o.ciphertext, ciphertext_bytes: o.ciphertext.length, size_bucket: bucketFor(o.ciphertext.length), manifest_version: o.manifestVersion })
       .where('id', '=', id)
       .where('ciphertext', '=', o.expected)
       .executeTakeFirst();

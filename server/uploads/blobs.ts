@@ -14,10 +14,17 @@
  * await blobs.write(id, 0, request.body, { maxBytes });
  * const stream = blobs.read(id, 4096); // resume a download at byte 4096
  */
+import type { Readable } from 'node:stream';
 import type { TiplineDb } from '../db/open-database.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { FileBlobStore } from './blob-store.ts';
 import { PostgresBlobStore } from './postgres-blob-store.ts';
+
+/**
+ * A chunk's bytes: the request's Web stream, or under `tipline serve` the Node
+ * request stream itself (faster: see requestBody in server/http/read-body.ts).
+ */
+export type BlobBody = ReadableStream<Uint8Array> | Readable | null;
 
 export type BlobWriteOptions = {
   maxBytes: number;
@@ -51,7 +58,7 @@ export interface BlobStore {
    * bytes before `offset` are as they were; what followed `offset` is cut off
    * (files) or kept (rows). Returns the bytes written.
    */
-  write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: BlobWriteOptions): Promise<number>;
+  write(id: string, offset: number, body: BlobBody, o: BlobWriteOptions): Promise<number>;
   /**
    * Writes a whole new content aside, then swaps it in for the old one at
    * once; on any error the old content stays as it was. Returns bytes written.

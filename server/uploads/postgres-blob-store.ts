@@ -24,8 +24,9 @@ import { sql } from 'kysely';
 import { randomId } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
 import type { TiplineDb } from '../db/open-database.ts';
+import { bodyPieces } from '../http/read-body.ts';
 import { BlobChangedError, BlobPathError, ChunkTooLargeError } from './blob-store.ts';
-import type { BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blobs.ts';
+import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blobs.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 /** The most bytes one row holds (rows are shorter only at a blob's end or where a write began). */
@@ -41,7 +42,7 @@ export class PostgresBlobStore implements BlobStore {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async write(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: BlobWriteOptions): Promise<number> {
+  async write(id: string, offset: number, body: BlobBody, o: BlobWriteOptions): Promise<number> {
     checkId(id);
     const staged = randomId();
     const written = await this.stage(staged, offset, body, o.maxBytes);
@@ -185,7 +186,7 @@ export class PostgresBlobStore implements BlobStore {
   }
 
   /** Streams `body` into rows under the content key `staged`, rows starting at byte `offset`. */
-  private async stage(staged: string, offset: number, body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<number> {
+  private async stage(staged: string, offset: number, body: BlobBody, maxBytes: number): Promise<number> {
     await this.db.insertInto('blob_staging').values({ content: staged, started_day: this.today() }).execute();
     let written = 0;
     const pending = new Uint8Array(CHUNK_BYTES);
@@ -200,14 +201,9 @@ export class PostgresBlobStore implements BlobStore {
     };
     try {
       if (body) {
-        const reader = body.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          if (written + value.length > maxBytes) {
-            await reader.cancel().catch(() => {});
-            throw new ChunkTooLargeError(`more than ${maxBytes} bytes`);
-          }
+        for await (const value of bodyPieces(body)) {
+          // Throwing out of the loop stops the body (bodyPieces).
+          if (written + value.length > maxBytes) throw new ChunkTooLargeError(`more than ${maxBytes} bytes`);
           for (let at = 0; at < value.length; ) {
             const n = Math.min(value.length - at, CHUNK_BYTES - filled);
             pending.set(value.subarray(at, at + n), filled);

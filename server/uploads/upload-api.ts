@@ -22,7 +22,7 @@ import type { PowGuard } from '../abuse/pow-guard.ts';
 import type { Limits } from '../config.ts';
 import type { CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
-import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
+import { parseJson, readBodyWithLimit, requestBody } from '../http/read-body.ts';
 import { requireJson } from '../source/api.ts';
 import type { UploadStore } from './upload-store.ts';
 
@@ -67,7 +67,7 @@ export function uploadApi(deps: { uploads: UploadStore; recipients: CurrentRecip
     if (!/^application\/octet-stream\b/i.test(type)) throw new ApiError(415, 'unsupported-media-type', 'Send chunks as application/octet-stream.');
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > deps.limits.maxChunkBytes) throw new ApiError(413, 'too-large', 'The chunk is larger than the limit.');
-    const received = await deps.uploads.appendChunk(id, offset, c.req.raw.body, { maxChunkBytes: deps.limits.maxChunkBytes });
+    const received = await deps.uploads.appendChunk(id, offset, requestBody(c), { maxChunkBytes: deps.limits.maxChunkBytes });
     return c.json({ received });
   });
 

@@ -9,6 +9,7 @@
  * const id = await uploads.create({ declaredBytes, desk });
  * await uploads.appendChunk(id, offset, body, limits);
  */
+import type { Readable } from 'node:stream';
 import { randomId } from '../../crypto/bytes.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -55,7 +56,7 @@ export class UploadStore {
    * count moves by compare-and-set in the transaction that stores the chunk,
    * so of two chunks sent for one offset exactly one lands.
    */
-  async appendChunk(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxChunkBytes: number }): Promise<number> {
+  async appendChunk(id: string, offset: number, body: ReadableStream<Uint8Array> | Readable | null, o: { maxChunkBytes: number }): Promise<number> {
     const before = this.writing.get(id);
     const mine = (before ?? Promise.resolve(0)).catch(() => 0).then(() => this.appendChunkNow(id, offset, body, o));
     this.writing.set(id, mine);
@@ -66,7 +67,7 @@ export class UploadStore {
     }
   }
 
-  private async appendChunkNow(id: string, offset: number, body: ReadableStream<Uint8Array> | null, o: { maxChunkBytes: number }): Promise<number> {
+  private async appendChunkNow(id: string, offset: number, body: ReadableStream<Uint8Array> | Readable | null, o: { maxChunkBytes: number }): Promise<number> {
     const upload = await this.get(id);
     if (!upload) throw new ApiError(404, 'no-upload', 'No such upload. Start it again.');
     if (upload.complete) throw new ApiError(409, 'upload-complete', 'This upload is already complete.');
