@@ -278,7 +278,7 @@ describe('over a real socket', () => {
 
       const rest = ciphertext.subarray(CHUNK);
       expect(await send(id, CHUNK, [rest], { length: rest.length })).toEqual({ status: 200, body: JSON.stringify({ received: ciphertext.length }) });
-      expect(Buffer.from(await readFile(join(blobDir, id))).equals(Buffer.from(ciphertext))).toBe(true);
+      expect(Buffer.from(await new Response(blobs.read(id)).arrayBuffer()).equals(Buffer.from(ciphertext))).toBe(true);
       expect((await t.app.request(`/api/v1/uploads/${id}/complete`, { method: 'POST' })).status).toBe(200);
     } finally {
       await new Promise((ok) => server.close(ok));

@@ -32,7 +32,7 @@
  * // → { size, dataSha256, changed }
  */
 import { createHash } from 'node:crypto';
-import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead } from '../../crypto/packets.ts';
+import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead, NotEncryptedError } from '../../crypto/packets.ts';
 import { BlobChangedError } from './blob-store.ts';
 import type { BlobStore } from './blobs.ts';
 
@@ -60,8 +60,7 @@ export class BlobRekeying {
    */
   async head(id: string): Promise<{ head: Uint8Array; size: number }> {
     if (this.busy.has(id)) throw busy();
-    const size = await this.blobs.size(id);
-    const head = await this.readHead(id, size);
+    const { size, head } = await this.sizeAndHead(id);
     return { head: head.bytes, size };
   }
 
@@ -76,8 +75,7 @@ export class BlobRekeying {
     if (this.busy.has(id)) throw busy();
     this.busy.add(id);
     try {
-      const size = await this.blobs.size(id);
-      const head = await this.readHead(id, size);
+      const { size, head } = await this.sizeAndHead(id);
       if (sha256Hex(head.keyPackets) !== o.previousKeyPacketsSha256.toLowerCase()) {
         throw new BlobRekeyError('blob-changed', "The attachment's key packets are not the ones you re-keyed: someone re-keyed it meanwhile. Fetch its head again and re-key again. Nothing was changed.");
       }
@@ -95,6 +93,24 @@ export class BlobRekeying {
       throw e;
     } finally {
       this.busy.delete(id);
+    }
+  }
+
+  /**
+   * The size and the head, read together. A blob replaced between the size
+   * and the reads (a re-key on another instance, on PostgreSQL) looks like a
+   * broken message; read once more, and only a blob that is broken both
+   * times is refused as unreadable. A changed one then fails the caller's
+   * compare-and-swap as `blob-changed`, which is what happened.
+   */
+  private async sizeAndHead(id: string): Promise<{ size: number; head: Awaited<ReturnType<BlobRekeying['readHead']>> }> {
+    for (let attempt = 1; ; attempt++) {
+      const size = await this.blobs.size(id);
+      try {
+        return { size, head: await this.readHead(id, size) };
+      } catch (e) {
+        if (!(e instanceof NotEncryptedError) || attempt === 2) throw e;
+      }
     }
   }
 
