@@ -18,6 +18,7 @@ import { join, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { bodyPieces } from '../http/read-body.ts';
 import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blobs.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
@@ -126,31 +127,13 @@ export class FileBlobStore implements BlobStore {
     await stat(target);
     const staging = join(this.root, `${id}.replacing-${randomBytes(8).toString('hex')}`);
     const file = await open(staging, 'wx', 0o600);
-    const reader = body.getReader();
     let closed = false;
     let replaced: FileHandle | undefined;
     let written = 0;
     try {
-      const pending = new Uint8Array(WRITE_BYTES);
-      let filled = 0;
-      const flush = async () => {
-        for (let at = 0; at < filled; ) at += (await file.write(pending, at, filled - at, written - filled + at)).bytesWritten;
-        filled = 0;
-      };
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (written + value.length > o.maxBytes) throw new ChunkTooLargeError(`more than ${o.maxBytes} bytes`);
-        for (let at = 0; at < value.length; ) {
-          const n = Math.min(value.length - at, WRITE_BYTES - filled);
-          pending.set(value.subarray(at, at + n), filled);
-          filled += n;
-          written += n;
-          at += n;
-          if (filled === WRITE_BYTES) await flush();
-        }
-      }
-      await flush();
+      written = await writeInRuns(body, { runBytes: WRITE_BYTES, maxBytes: o.maxBytes }, async (run, at) => {
+        for (let done = 0; done < run.length; ) done += (await file.write(run, done, run.length - done, at + done)).bytesWritten;
+      });
       await file.sync();
       await file.close();
       closed = true;
@@ -160,8 +143,7 @@ export class FileBlobStore implements BlobStore {
       if (o.ifStartsWith && !(await startsWith(replaced, o.ifStartsWith))) throw new BlobChangedError('the blob changed before it could be replaced');
       await rename(staging, target);
     } catch (e) {
-      // Stop the source too (it may be reading another file), then leave no trace.
-      await reader.cancel().catch(() => {});
+      // Leave no trace (writeInRuns has stopped the source already).
       if (!closed) await file.close().catch(() => {});
       await replaced?.close().catch(() => {});
       await rm(staging, { force: true }).catch(() => {});
@@ -251,4 +233,38 @@ async function startsWith(file: FileHandle, prefix: Uint8Array): Promise<boolean
     filled += bytesRead;
   }
   return Buffer.from(bytes).equals(prefix);
+}
+
+/**
+ * Reads `body` and hands it on in runs of `runBytes` (the last one may be
+ * shorter), so a store makes one write, or one row, per run instead of one
+ * per network piece (64 KiB or less). Throws ChunkTooLargeError once more
+ * than `maxBytes` arrive; any throw stops the body. Each run is a view of one
+ * reused buffer, so `store` must be done with it when its promise settles.
+ * `at` is where the run starts, counted from the body's first byte. Returns
+ * the bytes read.
+ *
+ * @example
+ * const n = await writeInRuns(body, { runBytes: 1 << 20, maxBytes }, (run, at) => file.write(run, 0, run.length, at));
+ */
+export async function writeInRuns(body: NonNullable<BlobBody>, o: { runBytes: number; maxBytes: number }, store: (run: Uint8Array, at: number) => Promise<unknown>): Promise<number> {
+  const pending = new Uint8Array(o.runBytes);
+  let filled = 0;
+  let written = 0;
+  for await (const piece of bodyPieces(body)) {
+    if (written + piece.length > o.maxBytes) throw new ChunkTooLargeError(`more than ${o.maxBytes} bytes`);
+    for (let at = 0; at < piece.length; ) {
+      const n = Math.min(piece.length - at, o.runBytes - filled);
+      pending.set(piece.subarray(at, at + n), filled);
+      filled += n;
+      written += n;
+      at += n;
+      if (filled === o.runBytes) {
+        await store(pending, written - filled);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) await store(pending.subarray(0, filled), written - filled);
+  return written;
 }

@@ -24,8 +24,7 @@ import { sql } from 'kysely';
 import { randomId } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
 import type { TiplineDb } from '../db/open-database.ts';
-import { bodyPieces } from '../http/read-body.ts';
-import { BlobChangedError, BlobPathError, ChunkTooLargeError } from './blob-store.ts';
+import { BlobChangedError, BlobPathError, writeInRuns } from './blob-store.ts';
 import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blobs.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
@@ -188,34 +187,12 @@ export class PostgresBlobStore implements BlobStore {
   /** Streams `body` into rows under the content key `staged`, rows starting at byte `offset`. */
   private async stage(staged: string, offset: number, body: BlobBody, maxBytes: number): Promise<number> {
     await this.db.insertInto('blob_staging').values({ content: staged, started_day: this.today() }).execute();
-    let written = 0;
-    const pending = new Uint8Array(CHUNK_BYTES);
-    let filled = 0;
-    const flush = async () => {
-      if (filled === 0) return;
-      await this.db
-        .insertInto('blob_chunks')
-        .values({ content: staged, start: offset + written - filled, bytes: pending.slice(0, filled) })
-        .execute();
-      filled = 0;
-    };
     try {
-      if (body) {
-        for await (const value of bodyPieces(body)) {
-          // Throwing out of the loop stops the body (bodyPieces).
-          if (written + value.length > maxBytes) throw new ChunkTooLargeError(`more than ${maxBytes} bytes`);
-          for (let at = 0; at < value.length; ) {
-            const n = Math.min(value.length - at, CHUNK_BYTES - filled);
-            pending.set(value.subarray(at, at + n), filled);
-            filled += n;
-            written += n;
-            at += n;
-            if (filled === CHUNK_BYTES) await flush();
-          }
-        }
-        await flush();
-      }
-      return written;
+      if (!body) return 0;
+      // One row a run; pg has sent the run's bytes by the time the insert resolves.
+      return await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes }, (run, at) =>
+        this.db.insertInto('blob_chunks').values({ content: staged, start: offset + at, bytes: run }).execute(),
+      );
     } catch (e) {
       await this.discard(staged);
       throw e;
