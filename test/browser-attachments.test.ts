@@ -10,20 +10,19 @@
  * The encrypt-and-upload speed is printed for the notes, never asserted on.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import exifr from 'exifr';
 import type { Browser, BrowserContext, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptTips } from '../client/journalist/decrypt-tips.ts';
-import { fetchTips } from '../client/journalist/fetch-tips.ts';
 import { randomBytes } from '../crypto/bytes.ts';
-import { freshContext, launchChromium, readDecryptedMessages, type DecryptedMessage } from './helpers/browser.ts';
+import { freshContext, type DecryptedMessage } from './helpers/browser.ts';
 import { exifSegment, startOfScan } from './helpers/exif-fixture.ts';
 import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
-import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
-import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import type { TestJournalist, TestNewsroom } from './helpers/newsroom.ts';
+import type { ServerProcess } from './helpers/server-process.ts';
+import { openBrowserNewsroom, type BrowserNewsroom } from './helpers/browser-newsroom.ts';
 
 const RECEIVED_HEADING = 'Your tip was received';
 /**
@@ -35,6 +34,7 @@ const SEND_TIMEOUT_MS = 200_000;
 const TEST_TIMEOUT_MS = 280_000;
 const MiB = 1024 * 1024;
 
+let rig: BrowserNewsroom | undefined;
 let newsroom: TestNewsroom | undefined;
 let journalist: TestJournalist;
 let server: ServerProcess | undefined;
@@ -43,18 +43,11 @@ let gpg: GpgHome | undefined;
 let inboxDir: string;
 let decryptedDir: string;
 let filesDir: string;
+let receive: () => Promise<DecryptedMessage[]>;
 
 beforeAll(async () => {
-  newsroom = await makeNewsroom();
-  journalist = await addTestJournalist(newsroom, 'Avery Reporter');
-  // A lower difficulty than the default keeps three proofs of work quick; the protocol is the same.
-  server = await startServerProcess(newsroom.dataDir, ['--pow-difficulty', '8']);
-  inboxDir = join(newsroom.root, 'inbox');
-  decryptedDir = join(newsroom.root, 'decrypted');
-  filesDir = join(newsroom.root, 'files');
-  await mkdir(inboxDir, { recursive: true });
-  await mkdir(filesDir, { recursive: true });
-  browser = await launchChromium();
+  rig = await openBrowserNewsroom();
+  ({ newsroom, journalist, server, browser, inboxDir, decryptedDir, filesDir, receive } = rig);
   gpg = await makeGpgHome();
   const keyFile = join(newsroom.root, 'journalist.asc');
   await writeFile(keyFile, journalist.armoredPrivateKey);
@@ -62,21 +55,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
   await gpg?.cleanup();
-  await newsroom?.cleanup();
+  await rig?.close();
 });
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** What the journalist gets: fetch, decrypt, and the new message folders. */
-async function receive(): Promise<DecryptedMessage[]> {
-  await fetchTips({ server: server!.url, token: journalist.token, outDir: inboxDir });
-  const result = await decryptTips({ key: journalist.privateKey, inDir: inboxDir, outDir: decryptedDir });
-  expect(result.failed).toEqual([]);
-  return (await Promise.all(result.decrypted.map((f) => readDecryptedMessages(f)))).flat();
-}
 
 type MetaAttachment = { name: string; savedAs: string; size: number; sha256: string; risky: boolean; metadataFound: string[] };
 

@@ -8,22 +8,22 @@
  * (a file could not go that way), says so, and still sends text.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptTips } from '../client/journalist/decrypt-tips.ts';
-import { fetchTips } from '../client/journalist/fetch-tips.ts';
 import { randomBytes } from '../crypto/bytes.ts';
-import { freshContext, launchChromium, readDecryptedMessages, type DecryptedMessage } from './helpers/browser.ts';
-import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
-import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { freshContext, type DecryptedMessage } from './helpers/browser.ts';
+import type { TestJournalist, TestNewsroom } from './helpers/newsroom.ts';
+import type { ServerProcess } from './helpers/server-process.ts';
+import { openBrowserNewsroom, type BrowserNewsroom } from './helpers/browser-newsroom.ts';
 
 /** Proofs of work (tip, upload, follow-up) and openpgp.js in the page, on a busy two-core machine. */
 const SEND_TIMEOUT_MS = 120_000;
 const TEST_TIMEOUT_MS = 200_000;
 const MiB = 1024 * 1024;
 
+let rig: BrowserNewsroom | undefined;
 let newsroom: TestNewsroom | undefined;
 let journalist: TestJournalist;
 let server: ServerProcess | undefined;
@@ -31,35 +31,18 @@ let browser: Browser | undefined;
 let inboxDir: string;
 let decryptedDir: string;
 let filesDir: string;
+let receive: () => Promise<DecryptedMessage[]>;
 
 beforeAll(async () => {
-  newsroom = await makeNewsroom();
-  journalist = await addTestJournalist(newsroom, 'Avery Reporter');
-  // A lower difficulty than the default keeps the proofs of work quick; the protocol is the same.
-  server = await startServerProcess(newsroom.dataDir, ['--pow-difficulty', '8']);
-  inboxDir = join(newsroom.root, 'inbox');
-  decryptedDir = join(newsroom.root, 'decrypted');
-  filesDir = join(newsroom.root, 'files');
-  await mkdir(inboxDir, { recursive: true });
-  await mkdir(filesDir, { recursive: true });
-  browser = await launchChromium();
+  rig = await openBrowserNewsroom();
+  ({ newsroom, journalist, server, browser, inboxDir, decryptedDir, filesDir, receive } = rig);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  await newsroom?.cleanup();
+  await rig?.close();
 });
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** What the journalist gets: fetch, decrypt, and the new message folders. */
-async function receive(): Promise<DecryptedMessage[]> {
-  await fetchTips({ server: server!.url, token: journalist.token, outDir: inboxDir });
-  const result = await decryptTips({ key: journalist.privateKey, inDir: inboxDir, outDir: decryptedDir });
-  expect(result.failed).toEqual([]);
-  return (await Promise.all(result.decrypted.map((f) => readDecryptedMessages(f)))).flat();
-}
 
 /** A first tip through the page (JavaScript on); returns the codename it shows. */
 async function sendTip(context: BrowserContext, message: string): Promise<string> {
