@@ -164,6 +164,9 @@ export function inspectKeyPackets(bytes: Uint8Array): string[] {
   for (const p of packets) {
     if (p.tag !== PacketTag.PKESK) throw new NotEncryptedError('not-encrypted', 'only public-key session key packets are accepted here');
     if (p.partial) throw new NotEncryptedError('malformed', 'a key packet may not use partial lengths');
+    // The head reader (findDataPacketStart, inspectMessageHead) takes new-format headers only, as
+    // openpgp.js writes them: old-format ones spliced in here would make the blob unreadable to it for good.
+    if ((bytes[p.start]! & 0x40) === 0) throw new NotEncryptedError('malformed', 'key packets must use new-format packet headers');
     recipientKeyIds.push(keyIdOfKeyPacket(bytes.subarray(p.bodyStart, p.end), recipientKeyIds));
   }
   return recipientKeyIds;

@@ -19,6 +19,16 @@
 import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // All or nothing. Kysely runs SQLite migrations statement by statement (its SQLite
+  // adapter reports no transactional DDL), yet SQLite's DDL is transactional: without
+  // this, a crash or a full disk during the long update would leave the column added
+  // and the migration unrecorded, and every later start would fail on "duplicate
+  // column". On PostgreSQL the migrator has already opened a transaction.
+  if (db.isTransaction) await addListIndex(db);
+  else await db.transaction().execute(addListIndex);
+}
+
+async function addListIndex(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('tips').addColumn('ciphertext_bytes', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   await sql`update tips set ciphertext_bytes = length(ciphertext)`.execute(db);
   await db.schema

@@ -30,7 +30,7 @@ import { utcDay } from '../crypto/day.ts';
 import { encryptToKeys, encryptionKeyIdOf, readPrivateKey, readPublicKey, type PrivateKey, type PublicKey } from '../crypto/envelope.ts';
 import { encryptFileStream } from '../crypto/file-envelope.ts';
 import { verifyManifest, type Manifest } from '../crypto/manifest.ts';
-import { inspectEncryptedMessage, inspectMessageHead } from '../crypto/packets.ts';
+import { inspectEncryptedMessage, inspectMessageHead, readPacketSpans } from '../crypto/packets.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { rewrapMessageHead, rewrapSessionKey } from '../crypto/rekey.ts';
 import { sealReply } from '../crypto/reply-box.ts';
@@ -319,6 +319,18 @@ describe('the server takes only key packets to exactly the current keys, for the
     await expectRefused(await putKeyPackets(randomBytes(300)), 422, 'not-key-packets');
     const literal = await openpgp.createMessage({ binary: new Uint8Array(64) });
     await expectRefused(await putKeyPackets(literal.write() as Uint8Array), 422, 'not-key-packets');
+    // The right key packets, but with old-format headers: the head reader takes only new-format
+    // ones, so splicing these in would make the attachment impossible to re-key again.
+    const rewrapped = await rewrapMessageHead(head, b2, [keys.B2.publicKey, keys.C.publicKey]);
+    const oldFormat = concatBytes(
+      ...readPacketSpans(rewrapped).map((p) => {
+        const body = rewrapped.subarray(p.bodyStart, p.end);
+        // Old-format header: tag in bits 5–2, length type 1 (two length bytes).
+        return concatBytes(new Uint8Array([0x80 | (p.tag << 2) | 1, body.length >> 8, body.length & 0xff]), body);
+      }),
+    );
+    expect(inspectEncryptedMessage(concatBytes(oldFormat, split(blob).data)).recipientKeyIds.sort()).toEqual([keys.B2.keyId, keys.C.keyId].sort());
+    await expectRefused(await putKeyPackets(oldFormat), 422, 'not-key-packets');
   });
 
   it('refuses new key packets for a head that is not the current one (blob-changed)', async () => {

@@ -50,6 +50,32 @@ describe('the list of tips', () => {
 });
 
 describe('migration 0007', () => {
+  it('is all or nothing: cut off in the middle, it leaves the old schema, and the next start finishes it', async () => {
+    const file = join(dir, 'cut.db');
+    const sqlite = new Database(file);
+    const old = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    expect((await new Migrator({ db: old, provider: migrationProvider }).migrateTo('0005-uploads')).error).toBeUndefined();
+    sqlite
+      .prepare("INSERT INTO tips (id, received_day, size_bucket, manifest_version, via, ciphertext) VALUES (?, '2026-01-02', 4096, 1, 'browser', ?)")
+      .run('C'.repeat(22), new Uint8Array(777));
+    // Stands in for a full disk or a crash during the rewrite of every tip row.
+    sqlite.exec("CREATE TRIGGER cut_off BEFORE UPDATE ON tips BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    await old.destroy();
+
+    await expect(openDatabase(file)).rejects.toThrow(/0007-tip-list-index/);
+    const after = new Database(file);
+    expect(after.prepare('SELECT name FROM pragma_table_info(?)').all('tips').map((r: any) => r.name)).not.toContain('ciphertext_bytes');
+    after.exec('DROP TRIGGER cut_off');
+    after.close();
+
+    const db = await openDatabase(file);
+    try {
+      expect((await new TipStore(db).list({ limit: 10 })).tips.map((t) => [t.id, t.size])).toEqual([['C'.repeat(22), 777]]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('fills in the ciphertext length of tips stored before it, which the list then shows', async () => {
     const file = join(dir, 'old.db');
     const sqlite = new Database(file);
