@@ -398,7 +398,7 @@ describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
         for (const r of claims) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(AttachmentClaimError);
         const tipId = (claims.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<string>).value;
         expect((await uploadsB.forTips([tipId])).get(tipId)).toEqual([{ id, size: 100 }]);
-        expect(await uploadsB.sweep(0, Date.now() + 3 * 24 * 3600_000)).toBeGreaterThanOrEqual(0);
+        await uploadsB.sweep(0, Date.now() + 3 * 24 * 3600_000);
         expect(await blobs.size(id)).toBe(100); // claimed: kept, however old
         await new TipStore(db).delete(tipId);
         await uploadsB.sweep(Infinity);

@@ -67,7 +67,10 @@ async function* webPieces(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint
  */
 export function requestBody(c: Context): Readable | ReadableStream<Uint8Array> | null {
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
-  return incoming instanceof IncomingMessage ? incoming : c.req.raw.body;
+  // Only while nothing else has begun to consume it (e.g. something read c.req.raw.body
+  // first): reading it then would silently miss the bytes already taken.
+  const untouched = incoming instanceof IncomingMessage && !incoming.readableDidRead && incoming.readableFlowing === null;
+  return untouched ? incoming : c.req.raw.body;
 }
 
 function tooLarge(limit: number): ApiError {
