@@ -144,8 +144,11 @@ describe.skipIf(skip !== undefined)(skip ? `two instances on PostgreSQL: skipped
     expect(doctor.code).toBe(1);
     expect(doctor.stdout).toMatch(/ok\s+database: PostgreSQL at postgres:\/\/tipline_test@127\.0\.0\.1:\d+\/tipline_test_\w+ answers/);
     expect(doctor.stdout).toMatch(/ERROR\s+database: PostgreSQL runs with fsync=off/);
-    expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL has no secure delete/);
+    expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL has no secure delete, and its WAL keeps each commit's time/);
     expect(doctor.stdout).not.toContain('secure_delete is on');
+    // The cluster's defaults: nothing logged, no commit timestamps, no archive.
+    expect(doctor.stdout).toMatch(/ok\s+database: PostgreSQL keeps no commit timestamps of its own/);
+    expect(doctor.stdout).not.toMatch(/(WARNING|ERROR) .*(log_statement|log_min_duration_statement|track_commit_timestamp|archive_mode)/);
 
     const backup = await runCli(['admin', 'backup', '--data', dirA(), '--out', join(root, 'backup.tar')], env());
     expect(backup.code).toBe(1);
@@ -154,6 +157,30 @@ describe.skipIf(skip !== undefined)(skip ? `two instances on PostgreSQL: skipped
     const restore = await runCli(['admin', 'restore', '--in', join(root, 'backup.tar'), '--data', join(root, 'restored')], env());
     expect(restore.code).toBe(1);
     expect(restore.stderr).toMatch(/pg_restore/);
+  });
+
+  it('doctor warns when PostgreSQL logs statements, set for this database (a fresh connection sees it)', async () => {
+    const { default: pgDriver } = await import('pg');
+    const name = new URL(pg.url).pathname.slice(1);
+    const alter = async (statements: string[]) => {
+      const c = new pgDriver.Client({ connectionString: pg.url });
+      await c.connect();
+      try {
+        for (const s of statements) await c.query(s);
+      } finally {
+        await c.end();
+      }
+    };
+    await alter([`ALTER DATABASE ${name} SET log_statement = 'mod'`, `ALTER DATABASE ${name} SET log_min_duration_statement = 0`]);
+    try {
+      const doctor = await runCli(['admin', 'doctor', '--data', dirA()], env());
+      expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL writes statements to its log \(log_statement = mod\).*Fix: ALTER SYSTEM SET log_statement = 'none'/);
+      expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL logs every statement that takes 0 ms or more.*Fix: ALTER SYSTEM SET log_min_duration_statement = -1/);
+      expect(doctor.stdout).not.toMatch(/ok\s+database: PostgreSQL keeps no commit timestamps/);
+      expect(doctor.stdout).not.toContain(password);
+    } finally {
+      await alter([`ALTER DATABASE ${name} RESET log_statement`, `ALTER DATABASE ${name} RESET log_min_duration_statement`]);
+    }
   });
 
   it('never shows the database password: not in the servers\' output, nor in any error', async () => {
