@@ -253,6 +253,35 @@ describe('CommitQueue when a write loses a lock conflict (PostgreSQL: deadlock, 
     expect(await spent(other)).toBe(1);
   });
 
+  it.skipIf(!ON_POSTGRES)('on PostgreSQL, gets two instances\' batches past a real deadlock (rows locked in opposite orders)', async () => {
+    const second = await openDatabase(pgDatabase!.url, { migrate: false });
+    try {
+      const [x, y] = [randomId(), randomId()];
+      await db.insertInto('spent_challenges').values([{ id: x, expires: 0 }, { id: y, expires: 0 }]).execute();
+      const bump = (trx: TiplineDb, id: string) => trx.updateTable('spent_challenges').set((eb) => ({ expires: eb('expires', '+', 1) })).where('id', '=', id).execute();
+      // Each batch's first write locks its row, then waits until the other batch's first write holds the other row.
+      let arrived = 0;
+      let bothHold!: () => void;
+      const barrier = new Promise<void>((resolve) => (bothHold = resolve));
+      const first = (id: string) => async (trx: TiplineDb) => {
+        await bump(trx, id);
+        if (++arrived === 2) bothHold();
+        await barrier;
+        return `first ${id}`;
+      };
+      const then = (id: string) => async (trx: TiplineDb) => (await bump(trx, id), `then ${id}`);
+      const a = new CommitQueue(db);
+      const b = new CommitQueue(second);
+      const settled = await Promise.allSettled([a.run(first(x)), a.run(then(y)), b.run(first(y)), b.run(then(x))]);
+      expect(settled).toEqual([`first ${x}`, `then ${y}`, `first ${y}`, `then ${x}`].map((value) => ({ status: 'fulfilled', value })));
+      // PostgreSQL aborted one of the two crossing writes; it ran again alone.
+      expect(a.stats.conflictRetries + b.stats.conflictRetries).toBe(1);
+      for (const id of [x, y]) expect(Number((await reader.get<{ expires: number }>('SELECT expires FROM spent_challenges WHERE id = ?', id))!.expires)).toBe(2);
+    } finally {
+      await second.destroy();
+    }
+  });
+
   it('retries a write alone too (no batch), and fails any other error at once', async () => {
     const queue = new CommitQueue(db, { maxBatch: 1 });
     let attempts = 0;
