@@ -23,6 +23,7 @@ const POSTGRES_SUITES = [
   'test/rekey.test.ts',
   'test/rekey-attachments.test.ts',
   'test/followup-attachments.test.ts',
+  'test/group-commit.test.ts',
 ];
 
 // Outside CI, a machine without PostgreSQL skips the second run (and says so); under CI=true

@@ -8,7 +8,10 @@
  *   already 64-bit; PostgreSQL needs `bigint` (read back as a Number, see
  *   server/db/postgres.ts);
  * - `without rowid` (random ids don't reveal insertion order in the file
- *   layout) exists only on SQLite; PostgreSQL's heap has no rowid to hide.
+ *   layout) exists only on SQLite. PostgreSQL has no equivalent: every heap
+ *   row carries `xmin` (its inserting transaction) and `ctid` (its place),
+ *   which give arrival order, and its WAL the commit times (README:
+ *   "PostgreSQL (more than one instance)").
  *
  * @example
  * const t = columnTypes(db);

@@ -124,6 +124,51 @@ describe('tipline admin', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('tipline admin init');
   });
+
+  describe('a DATABASE_URL set on the machine for another application', () => {
+    const other = 'postgres://otherapp:hunter2-secret@127.0.0.1:1/otherapp';
+    const refusedWith = async (data: string) => {
+      const commands = [
+        { args: ['serve', '--data', data, '--port', '0'], env: { DATABASE_URL: other } },
+        { args: ['admin', 'journalist', 'list', '--data', data], env: { DATABASE_URL: other } },
+        { args: ['admin', 'journalist', 'list', '--data', data, '--database-url', other], env: {} },
+        { args: ['admin', 'doctor', '--data', data], env: { DATABASE_URL: other } },
+      ];
+      for (const { args, env } of commands) {
+        const r = await runCli(args, env);
+        const text = r.stderr + r.stdout;
+        expect(r.code, args.join(' ')).toBe(1);
+        // Refused before any connection: nothing listens on port 1, which would be a different error.
+        expect(text).toMatch(/config\.json says this newsroom's database is SQLite \(.*tipline\.db\), but a PostgreSQL database is given \(postgres:\/\/otherapp@127\.0\.0\.1:1\/otherapp, /);
+        expect(text).toMatch(/unset it for tipline \(e\.g\. env -u DATABASE_URL/);
+        expect(text).not.toContain('hunter2');
+        noStackTrace(text);
+      }
+      const plain = await runCli(['admin', 'journalist', 'list', '--data', data]);
+      expect(plain.code, plain.stderr).toBe(0);
+    };
+
+    it('init records SQLite in config.json, and serve and admin commands then refuse a PostgreSQL URL', async () => {
+      const data = join(newsroom.root, 'on-sqlite');
+      const init = await runCli(['admin', 'init', '--data', data, '--signing-key', join(newsroom.root, 'on-sqlite.key')]);
+      expect(init.code, init.stderr).toBe(0);
+      expect(JSON.parse(await readFile(join(data, 'config.json'), 'utf8'))).toMatchObject({ storage: 'sqlite' });
+      await refusedWith(data);
+    });
+
+    it('takes a config.json without storage (made by an earlier version) as SQLite, and an unknown one as an error', async () => {
+      const data = join(newsroom.root, 'older');
+      expect((await runCli(['admin', 'init', '--data', data, '--signing-key', join(newsroom.root, 'older.key')])).code).toBe(0);
+      const configFile = join(data, 'config.json');
+      const { storage: _, ...older } = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+      await writeFile(configFile, JSON.stringify(older));
+      await refusedWith(data);
+      await writeFile(configFile, JSON.stringify({ ...older, storage: 'mysql' }));
+      const unknown = await runCli(['admin', 'journalist', 'list', '--data', data]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/config\.json has an unknown storage \(it must be "sqlite" or "postgres"\)/);
+    });
+  });
 });
 
 describe('tipline journalist', () => {

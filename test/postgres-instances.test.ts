@@ -8,6 +8,9 @@
  *   through B comes out whole.
  * - A proof-of-work challenge issued by A is accepted by B, and the answer
  *   can't be spent again on either.
+ * - config.json records the storage `admin init` chose: a PostgreSQL data
+ *   directory without the URL, or a SQLite one with a URL meant for another
+ *   application, is refused before anything is opened.
  * - The admin side: a second `init` on the database is refused, doctor says
  *   what applies on PostgreSQL, backup points to pg_dump, and the database
  *   password appears in no output and no error.
@@ -25,6 +28,7 @@ import type { SignedManifest } from '../crypto/manifest.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { solveChallenge } from '../crypto/proof-of-work.ts';
 import { encodeTipDocument, type AttachmentRef } from '../crypto/tip-document.ts';
+import { describeDatabaseUrl } from '../server/db/postgres.ts';
 import { readDecryptedMessages } from './helpers/browser.ts';
 import { createTestDatabase, postgresStatus, type TestDatabase } from './helpers/postgres.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
@@ -95,6 +99,43 @@ describe.skipIf(skip !== undefined)(skip ? `two instances on PostgreSQL: skipped
     await expect(readFile(join(root, 'other.key'))).rejects.toThrow();
   });
 
+  it('init records PostgreSQL in config.json, and without the URL serve and admin commands refuse to start an empty SQLite', async () => {
+    expect(JSON.parse(await readFile(join(dirA(), 'config.json'), 'utf8'))).toMatchObject({ storage: 'postgres' });
+    for (const args of [['serve', '--data', dirB(), '--port', '0'], ['admin', 'journalist', 'list', '--data', dirB()], ['admin', 'doctor', '--data', dirB()]]) {
+      const r = await runCli(args, { DATABASE_URL: '' });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr + r.stdout).toMatch(/config\.json says this newsroom's database is PostgreSQL, but no database URL is given, so tipline would start an empty SQLite database \(.*tipline\.db\) instead\. Fix: set DATABASE_URL=postgres:\/\/… .*or pass --database-url/);
+    }
+    expect(await readdir(dirB())).not.toContain('tipline.db');
+  });
+
+  it('refuses, on a SQLite data directory, a DATABASE_URL meant for another application, and leaves that database alone', async () => {
+    const other = await createTestDatabase();
+    try {
+      const sqliteDir = join(root, 'sqlite');
+      const init = await runCli(['admin', 'init', '--data', sqliteDir, '--signing-key', join(root, 'sqlite.key')], { DATABASE_URL: '' });
+      expect(init.code, init.stderr).toBe(0);
+      const otherPassword = new URL(other.url).password;
+      for (const args of [['serve', '--data', sqliteDir, '--port', '0'], ['admin', 'journalist', 'list', '--data', sqliteDir]]) {
+        const r = await runCli(args, { DATABASE_URL: other.url });
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.stderr).toContain(`says this newsroom's database is SQLite (${join(sqliteDir, 'tipline.db')}), but a PostgreSQL database is given (${describeDatabaseUrl(other.url)}, from DATABASE_URL or --database-url)`);
+        expect(r.stderr + r.stdout).not.toContain(otherPassword);
+      }
+      // No migration ran there: the other application's database has no table of tipline's.
+      const { default: pgDriver } = await import('pg');
+      const c = new pgDriver.Client({ connectionString: other.url });
+      await c.connect();
+      try {
+        expect((await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")).rows).toEqual([]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await other.drop();
+    }
+  });
+
   it('accepts at B a proof of work issued by A, and refuses the same answer again on both', async () => {
     const pow = await challengeFrom(a, 'tip');
     const accepted = await post(b, '/api/v1/tips', { ...(await tipBody('paid for at A, sent to B')), pow });
@@ -144,8 +185,11 @@ describe.skipIf(skip !== undefined)(skip ? `two instances on PostgreSQL: skipped
     expect(doctor.code).toBe(1);
     expect(doctor.stdout).toMatch(/ok\s+database: PostgreSQL at postgres:\/\/tipline_test@127\.0\.0\.1:\d+\/tipline_test_\w+ answers/);
     expect(doctor.stdout).toMatch(/ERROR\s+database: PostgreSQL runs with fsync=off/);
-    expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL has no secure delete/);
+    expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL has no secure delete, and its WAL keeps each commit's time/);
     expect(doctor.stdout).not.toContain('secure_delete is on');
+    // The cluster's defaults: nothing logged, no commit timestamps, no archive.
+    expect(doctor.stdout).toMatch(/ok\s+database: PostgreSQL keeps no commit timestamps of its own/);
+    expect(doctor.stdout).not.toMatch(/(WARNING|ERROR) .*(log_statement|log_min_duration_statement|track_commit_timestamp|archive_mode)/);
 
     const backup = await runCli(['admin', 'backup', '--data', dirA(), '--out', join(root, 'backup.tar')], env());
     expect(backup.code).toBe(1);
@@ -154,6 +198,30 @@ describe.skipIf(skip !== undefined)(skip ? `two instances on PostgreSQL: skipped
     const restore = await runCli(['admin', 'restore', '--in', join(root, 'backup.tar'), '--data', join(root, 'restored')], env());
     expect(restore.code).toBe(1);
     expect(restore.stderr).toMatch(/pg_restore/);
+  });
+
+  it('doctor warns when PostgreSQL logs statements, set for this database (a fresh connection sees it)', async () => {
+    const { default: pgDriver } = await import('pg');
+    const name = new URL(pg.url).pathname.slice(1);
+    const alter = async (statements: string[]) => {
+      const c = new pgDriver.Client({ connectionString: pg.url });
+      await c.connect();
+      try {
+        for (const s of statements) await c.query(s);
+      } finally {
+        await c.end();
+      }
+    };
+    await alter([`ALTER DATABASE ${name} SET log_statement = 'mod'`, `ALTER DATABASE ${name} SET log_min_duration_statement = 0`]);
+    try {
+      const doctor = await runCli(['admin', 'doctor', '--data', dirA()], env());
+      expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL writes statements to its log \(log_statement = mod\).*Fix: ALTER SYSTEM SET log_statement = 'none'/);
+      expect(doctor.stdout).toMatch(/WARNING\s+database: PostgreSQL logs every statement that takes 0 ms or more.*Fix: ALTER SYSTEM SET log_min_duration_statement = -1/);
+      expect(doctor.stdout).not.toMatch(/ok\s+database: PostgreSQL keeps no commit timestamps/);
+      expect(doctor.stdout).not.toContain(password);
+    } finally {
+      await alter([`ALTER DATABASE ${name} RESET log_statement`, `ALTER DATABASE ${name} RESET log_min_duration_statement`]);
+    }
   });
 
   it('never shows the database password: not in the servers\' output, nor in any error', async () => {

@@ -41,6 +41,15 @@ describe('database URLs', () => {
     expect(cleaned).toContain('postgres://tipline@db:5432/tipline');
   });
 
+  it('cuts out the client key\'s passphrase (sslpassword=) too, but leaves file paths alone', () => {
+    const url = 'postgres://tipline@db/tipline?sslmode=verify-full&sslkey=/etc/tipline/client.key&sslpassword=k3y%2Fphrase&PASSWORD=upper';
+    const text = `could not read the key: bad passphrase k3y/phrase (k3y%2Fphrase) for /etc/tipline/client.key; upper`;
+    const cleaned = withoutPassword(text, url);
+    for (const secret of ['k3y/phrase', 'k3y%2Fphrase', 'upper']) expect(cleaned).not.toContain(secret);
+    expect(cleaned).toContain('/etc/tipline/client.key');
+    expect(withoutPassword(`at ${url}`, url)).toBe('at postgres://tipline@db/tipline');
+  });
+
   it('refuses a malformed URL without quoting it', async () => {
     for (const bad of ['postgres://u:hunter2-secret@[bad/db', 'postgres://u:hunter2-secret@/', 'postgres://u:hunter2-secret@host']) {
       const error = await openPostgresDatabase(bad).catch((e: Error) => e);

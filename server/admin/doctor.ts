@@ -20,6 +20,7 @@ import { openDatabase } from '../db/open-database.ts';
 import { describeDatabaseUrl, isPostgresUrl } from '../db/postgres.ts';
 import { checkOnionAddress } from '../onion-address.ts';
 import { newsroomStatus } from './manifests.ts';
+import { JUDGED_POSTGRES_SETTINGS, judgePostgresSettings } from './postgres-settings.ts';
 import { containsSigningKey } from './signing-key-scan.ts';
 
 export type FindingLevel = 'ok' | 'warning' | 'error';
@@ -161,23 +162,23 @@ async function checkDatabaseSettings(dbFile: string, add: Add): Promise<void> {
 /**
  * PostgreSQL has no secure_delete: a deleted tip's row stays in the table's
  * files until VACUUM lets the space be reused and something overwrites it, and
- * in WAL segments, archives and replicas. What still matters is that a commit
- * (a tip's receipt) reaches the disk.
+ * in WAL segments, archives and replicas, whose commit records carry the time
+ * of day. What the settings decide is judged in postgres-settings.ts.
  */
 async function checkPostgresSettings(database: string, add: Add): Promise<void> {
   const db = await openDatabase(database, { migrate: false });
   try {
-    const show = async (name: 'fsync' | 'synchronous_commit') => String(Object.values((await sql.raw<Record<string, unknown>>(`SHOW ${name}`).execute(db)).rows[0] ?? {})[0]);
+    const rows = await db
+      .selectFrom(sql<{ name: string; setting: string }>`pg_settings`.as('s'))
+      .select(['s.name', 's.setting'])
+      .where('s.name', 'in', [...JUDGED_POSTGRES_SETTINGS])
+      .execute();
     add('ok', 'database', `PostgreSQL at ${describeDatabaseUrl(database)} answers`);
-    const fsync = await show('fsync');
-    const synchronous = await show('synchronous_commit');
-    if (fsync !== 'on' || synchronous === 'off') {
-      add('error', 'database', `PostgreSQL runs with fsync=${fsync}, synchronous_commit=${synchronous}: a tip that got a receipt can be lost in a crash or power cut. Fix: set fsync = on and synchronous_commit = on in postgresql.conf (or for the role: ALTER ROLE … SET synchronous_commit = on), then reload PostgreSQL.`);
-    }
+    for (const f of judgePostgresSettings(Object.fromEntries(rows.map((r) => [r.name, r.setting])))) add(f.level, f.topic, f.message);
     add(
       'warning',
       'database',
-      'PostgreSQL has no secure delete: deleted tips (ciphertext) stay in its data files until VACUUM frees the space and new rows overwrite it, and in WAL archives, replicas and pg_dump files. Decide on purpose: keep the database on an encrypted disk, keep WAL archives and dumps only as long as the retention period, and see README ("PostgreSQL (more than one instance)").',
+      'PostgreSQL has no secure delete, and its WAL keeps each commit\'s time of day next to the rows it inserted: deleted tips (ciphertext) stay in its data files until VACUUM frees the space and new rows overwrite it, and tips with their times of arrival stay in WAL segments until they are recycled, and in WAL archives, replicas and pg_dump files. Decide on purpose: keep the database on an encrypted disk, keep wal_keep_size small, WAL archives and dumps only as long as the retention period, and see README ("PostgreSQL (more than one instance)").',
     );
   } finally {
     await db.destroy();

@@ -14,7 +14,7 @@
  */
 import { hex } from '../../crypto/bytes.ts';
 import { checkJournalistKey } from '../../crypto/envelope.ts';
-import { databaseLocation, dataDirPaths, exists, initDataDir, readDataDir } from '../data-dir.ts';
+import { databaseLocation, dataDirPaths, exists, initDataDir, readDataDir, storageOf } from '../data-dir.ts';
 import { isPostgresUrl } from '../db/postgres.ts';
 import { openDatabase, type TiplineDb } from '../db/open-database.ts';
 import { createSigningKeyFile, readSigningKeyFile } from '../signing-key-file.ts';
@@ -38,7 +38,7 @@ export async function initNewsroom(o: { dataDir: string; signingKeyFile: string;
   const database = databaseLocation(o.dataDir, o.databaseUrl);
   if (isPostgresUrl(database)) await refuseSecondNewsroom(database, o.dataDir);
   const { publicKey, fingerprint } = await createSigningKeyFile(o.signingKeyFile);
-  await initDataDir(o.dataDir, { newsroomPublicKey: hex.encode(publicKey) });
+  await initDataDir(o.dataDir, { newsroomPublicKey: hex.encode(publicKey), storage: storageOf(database) });
   const db = await openDatabase(database);
   try {
     await new AuditLog(db).record('admin', 'newsroom.init', `fingerprint=${fingerprint}`);

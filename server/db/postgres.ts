@@ -5,7 +5,7 @@
  * - int8 (`count(*)`, the bigint byte counts) comes back from `pg` as a string;
  *   this pool parses it to a Number, and refuses one past 2^53 rather than
  *   round it.
- * - The URL carries the password. It never appears in an error or a log line:
+ * - The URL carries the password (and maybe `sslpassword=`). It never appears in an error or a log line:
  *   messages name the database by {@link describeDatabaseUrl}, and any text from
  *   the driver has the password cut out before it is shown.
  *
@@ -52,12 +52,17 @@ function parseUrl(location: string): URL {
   return url;
 }
 
-/** `text` with every form of the URL's password removed (plain and percent-encoded, in the userinfo or a `password=` parameter). */
+/**
+ * `text` with every form of the URL's secrets removed (plain and percent-encoded):
+ * the userinfo password and every query parameter with "password" in its name
+ * (`password=`, `sslpassword=` for the client key). The other parameters pg reads
+ * (`sslkey=`, `sslcert=`: file paths, `sslmode=`, `options=`) hold no secret.
+ */
 export function withoutPassword(text: string, location: string): string {
   let passwords: string[];
   try {
     const url = new URL(location);
-    passwords = [url.password, url.searchParams.get('password') ?? ''];
+    passwords = [url.password, ...[...url.searchParams].filter(([name]) => /password/i.test(name)).map(([, value]) => value)];
   } catch {
     return text.split(location).join('[database URL]');
   }

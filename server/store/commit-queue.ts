@@ -13,6 +13,14 @@
  * database through the `trx` it is given (and be safe to run again after a
  * rollback).
  *
+ * On PostgreSQL two instances' batches can take row locks in opposite orders
+ * (follow-ups to the same two threads, the same proof-of-work answer), and
+ * PostgreSQL then aborts one statement with a deadlock (SQLSTATE 40P01) or a
+ * serialization failure (40001). That says nothing about the write itself: it
+ * is rolled back to its savepoint like any failure, and once the batch has
+ * committed it runs again alone (up to {@link MAX_RETRIES} times in all), so
+ * its outcome is its own, not the bad luck of sharing a batch.
+ *
  * Batches form by themselves: the first write waits one turn of the event loop
  * (`setImmediate`) for the requests that are already readable, and writes that
  * arrive while a batch is being committed make up the next one. Savepoints and
@@ -35,11 +43,22 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** Large enough for every tip of a 50-connection flood to share a commit, small enough to keep a transaction short. */
 export const DEFAULT_MAX_BATCH = 64;
 
+/** How many times a write that lost a deadlock or a serialization conflict runs again (alone). */
+export const MAX_RETRIES = 2;
+
+/** PostgreSQL's deadlock_detected and serialization_failure: the other transaction won, this one may simply run again. */
+const CONFLICT_CODES = new Set(['40P01', '40001']);
+
+export function isLockConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONFLICT_CODES.has(code);
+}
+
 export class CommitQueue {
   private waiting: Job[] = [];
   private draining = false;
   /** Transactions committed and the writes they carried (how well batches form). */
-  readonly stats = { commits: 0, writes: 0, batchFallbacks: 0 };
+  readonly stats = { commits: 0, writes: 0, batchFallbacks: 0, conflictRetries: 0 };
 
   constructor(
     private readonly db: TiplineDb,
@@ -70,13 +89,21 @@ export class CommitQueue {
     }
   }
 
-  private async runAlone(job: Job): Promise<void> {
-    try {
-      const value = await this.db.transaction().execute((trx) => job.work(trx));
-      this.count(1);
-      job.resolve(value);
-    } catch (e) {
-      job.reject(e);
+  /** `retries`: how often the job already lost a lock conflict (in its batch). */
+  private async runAlone(job: Job, retries = 0): Promise<void> {
+    for (; ; retries++) {
+      try {
+        const value = await this.db.transaction().execute((trx) => job.work(trx));
+        this.count(1);
+        job.resolve(value);
+        return;
+      } catch (e) {
+        if (!isLockConflict(e) || retries >= MAX_RETRIES) {
+          job.reject(e);
+          return;
+        }
+        this.stats.conflictRetries++;
+      }
     }
   }
 
@@ -102,11 +129,15 @@ export class CommitQueue {
       return;
     }
     this.count(outcomes.filter((o) => o.ok).length);
+    const again: Job[] = [];
     batch.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);
+      else if (isLockConflict(outcome.error)) again.push(job);
       else job.reject(outcome.error);
     });
+    this.stats.conflictRetries += again.length;
+    for (const job of again) await this.runAlone(job, 1);
   }
 
   private count(writes: number): void {
