@@ -70,7 +70,14 @@ type Thread = ThreadPlace & { pseudonym: string; messages: Set<string> };
 
 type Outcome = { lines: string[] } & ({ folder: string } | { alreadyDone: true } | { failed: string });
 
-export async function decryptTips(o: { key: PrivateKey; inDir: string; outDir: string; log?: (line: string) => void }): Promise<DecryptResult> {
+export async function decryptTips(o: {
+  key: PrivateKey;
+  inDir: string;
+  outDir: string;
+  log?: (line: string) => void;
+  /** Conversations at once; 1 is one after another. The output is the same either way. */
+  inParallel?: number;
+}): Promise<DecryptResult> {
   const log = o.log ?? (() => {});
   const ids = (await readdir(o.inDir)).filter((n) => n.endsWith('.gpg')).map((n) => n.slice(0, -4)).filter((id) => MESSAGE_ID_RE.test(id));
   const fetched: Fetched[] = [];
@@ -133,7 +140,7 @@ export async function decryptTips(o: { key: PrivateKey; inDir: string; outDir: s
   const result: DecryptResult = { decrypted: [], alreadyDone: 0, failed: [] };
   await inOrder(
     groups,
-    IN_PARALLEL,
+    o.inParallel ?? IN_PARALLEL,
     async (group) => {
       const threadId = group[0]!.threadId;
       const thread = threadId === null ? undefined : await openThread(places.get(threadId)!);
@@ -247,9 +254,10 @@ function cmp(a: string, b: string): number {
 
 function describeFailure(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
+  // First: openpgp.js says "Error decrypting message: Modification detected." for an altered message.
+  if (/Modification detected|MDC|integrity/i.test(message)) return 'the ciphertext was altered (integrity check failed)';
   if (/Session key decryption failed|No decryption key packets found|Error decrypting message/i.test(message)) {
     return 'this message is not encrypted to your key';
   }
-  if (/Modification detected|MDC|integrity/i.test(message)) return 'the ciphertext was altered (integrity check failed)';
   return message;
 }
