@@ -234,71 +234,111 @@ describe('inOrder', () => {
   });
 });
 
-describe('fetch, several tips at once', () => {
+describe('fetch, many tips per request and several requests at once', () => {
   let newsroom: TestNewsroom;
+  let server: Awaited<ReturnType<typeof startServerProcess>>;
+  let token: string;
+  // As many as the no-JavaScript form takes at once: two requests' worth.
+  const TIPS = 30;
   beforeAll(async () => {
     newsroom = await makeNewsroom();
+    token = (await addTestJournalist(newsroom, 'Ana')).token;
+    server = await startServerProcess(newsroom.dataDir);
+    for (let i = 0; i < TIPS; i++) {
+      const res = await fetch(`${server.url}/submit`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `message=tip%20${i}` });
+      expect(res.status).toBe(201);
+    }
   });
-  afterAll(async () => newsroom.cleanup());
+  afterAll(async () => {
+    await server?.stop();
+    await newsroom.cleanup();
+  });
 
-  it('stops at a tip the server fails to send, leaves only whole files, and completes on the next run', async () => {
-    const ana = await addTestJournalist(newsroom, 'Ana');
-    const server = await startServerProcess(newsroom.dataDir);
-    let proxy: Server | undefined;
+  const auth = () => ({ authorization: `Bearer ${token}` });
+  const listed = async () => {
+    const ids: string[] = [];
+    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+      const page = (await (await fetch(`${server.url}/api/v1/journalist/tips?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: auth() })).json()) as { tips: { id: string }[]; nextCursor: string | null };
+      ids.push(...page.tips.map((t) => t.id));
+      cursor = page.nextCursor;
+    }
+    return ids;
+  };
+  const held = async (id: string) => new Uint8Array(await (await fetch(`${server.url}/api/v1/journalist/tips/${id}`, { headers: auth() })).arrayBuffer());
+
+  /** The real server behind a stand-in that can break off on one tip, or play a server from before POST /tips/ciphertexts. */
+  async function proxy(o: { failTip?: string; old?: boolean }): Promise<{ url: string; posts: () => number; close: () => void }> {
+    let posts = 0;
+    const p: Server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      const batch = req.method === 'POST' && req.url === '/api/v1/journalist/tips/ciphertexts';
+      if (batch) posts++;
+      if (batch && o.old) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not-found', message: 'No such endpoint.' } }));
+        return;
+      }
+      if (o.failTip && (req.url === `/api/v1/journalist/tips/${o.failTip}` || (batch && body.includes(o.failTip)))) {
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'internal', message: 'disk on fire' } }));
+        return;
+      }
+      const headers: Record<string, string> = { authorization: req.headers.authorization ?? '' };
+      if (req.headers['content-type']) headers['content-type'] = req.headers['content-type'];
+      const upstream = await fetch(`${server.url}${req.url}`, { method: req.method!, headers, ...(req.method === 'POST' ? { body } : {}) });
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream' }).end(new Uint8Array(await upstream.arrayBuffer()));
+    });
+    await new Promise<void>((r) => p.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(p.address() as { port: number }).port}`, posts: () => posts, close: () => p.close() };
+  }
+
+  it('stops at a request the server fails, leaves only whole files, and completes on the next run, reporting in order', async () => {
+    const order = await listed();
+    expect(order).toHaveLength(TIPS);
+    const failId = order[27]!;
+    const broken = await proxy({ failTip: failId });
+    const outDir = join(root, 'fetch-inbox');
     try {
-      for (let i = 0; i < 24; i++) {
-        const res = await fetch(`${server.url}/submit`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `message=tip%20${i}` });
-        expect(res.status).toBe(201);
-      }
-      // A server that breaks off on one tip in the middle of the listing.
-      let failId: string | undefined;
-      proxy = createServer(async (req, res) => {
-        const upstream = await fetch(`${server.url}${req.url}`, { headers: { authorization: req.headers.authorization ?? '' } });
-        const body = new Uint8Array(await upstream.arrayBuffer());
-        if (req.url?.startsWith('/api/v1/journalist/tips?') && !failId) failId = (JSON.parse(utf8.decode(body)) as { tips: { id: string }[] }).tips[11]!.id;
-        if (failId && req.url === `/api/v1/journalist/tips/${failId}`) {
-          res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'internal', message: 'disk on fire' } }));
-          return;
-        }
-        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream' }).end(body);
-      });
-      await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
-      const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
-
-      const outDir = join(root, 'fetch-inbox');
-      await expect(fetchTips({ server: proxyUrl, token: ana.token, outDir })).rejects.toThrow('the server answered 500: disk on fire');
-      const names = await readdir(outDir);
-      expect(names.filter((n) => n.includes('partial'))).toEqual([]);
-      // The tip that failed has its .json but no .gpg: not "complete here", so the next run fetches it.
-      expect(names).toContain(`${failId}.json`);
-      expect(names).not.toContain(`${failId}.gpg`);
-      const gpgs = names.filter((n) => n.endsWith('.gpg'));
-      expect(gpgs.length).toBeLessThan(24);
-      // Everything listed before it was under way, and was let finish.
-      expect(gpgs.length).toBeGreaterThanOrEqual(11);
-      // Every .gpg there is whole: byte for byte what the server holds.
-      for (const name of gpgs) {
-        const held = await fetch(`${server.url}/api/v1/journalist/tips/${name.slice(0, -4)}`, { headers: { authorization: `Bearer ${ana.token}` } });
-        expect(new Uint8Array(await readFile(join(outDir, name)))).toEqual(new Uint8Array(await held.arrayBuffer()));
-      }
-
-      const lines: string[] = [];
-      const again = await fetchTips({ server: server.url, token: ana.token, outDir, log: (l) => lines.push(l) });
-      expect(again.fetched + again.alreadyHad).toBe(24);
-      expect(again.alreadyHad).toBe(gpgs.length);
-      expect((await readdir(outDir)).filter((n) => n.endsWith('.gpg'))).toHaveLength(24);
-      // Reported in the server's order, whichever download finished first.
-      const listed: string[] = [];
-      for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-        const page = (await (await fetch(`${server.url}/api/v1/journalist/tips?limit=200${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${ana.token}` } })).json()) as { tips: { id: string }[]; nextCursor: string | null };
-        listed.push(...page.tips.map((t) => t.id));
-        cursor = page.nextCursor;
-      }
-      const fetchedNow = lines.filter((l) => l.startsWith('fetched tip ')).map((l) => l.split(' ')[2]);
-      expect(fetchedNow).toEqual(listed.filter((id) => !gpgs.includes(`${id}.gpg`)));
+      await expect(fetchTips({ server: broken.url, token, outDir })).rejects.toThrow('the server answered 500: disk on fire');
     } finally {
-      proxy?.close();
-      await server.stop();
+      broken.close();
+    }
+    const names = await readdir(outDir);
+    expect(names.filter((n) => n.includes('partial'))).toEqual([]);
+    // The tip that failed has its .json but no .gpg: not "complete here", so the next run fetches it.
+    expect(names).toContain(`${failId}.json`);
+    expect(names).not.toContain(`${failId}.gpg`);
+    const gpgs = names.filter((n) => n.endsWith('.gpg'));
+    expect(gpgs.length).toBeLessThan(TIPS);
+    // Everything listed before it was under way, and was let finish.
+    for (const id of order.slice(0, 25)) expect(gpgs).toContain(`${id}.gpg`);
+    // Every .gpg there is whole: byte for byte what the server holds.
+    for (const name of gpgs) expect(new Uint8Array(await readFile(join(outDir, name)))).toEqual(await held(name.slice(0, -4)));
+
+    const lines: string[] = [];
+    const again = await fetchTips({ server: server.url, token, outDir, log: (l) => lines.push(l) });
+    expect(again).toMatchObject({ fetched: TIPS - gpgs.length, alreadyHad: gpgs.length });
+    const all = (await readdir(outDir)).filter((n) => n.endsWith('.gpg'));
+    expect(all).toHaveLength(TIPS);
+    for (const name of all) expect(new Uint8Array(await readFile(join(outDir, name)))).toEqual(await held(name.slice(0, -4)));
+    // Reported in the server's order, whichever request finished first.
+    expect(lines.filter((l) => l.startsWith('fetched tip ')).map((l) => l.split(' ')[2])).toEqual(order.filter((id) => !gpgs.includes(`${id}.gpg`)));
+  });
+
+  it('asks for many tips per request, and falls back to one at a time on a server from before that', async () => {
+    const order = await listed();
+    for (const old of [false, true]) {
+      const p = await proxy({ old });
+      const outDir = join(root, `fetch-${old ? 'old' : 'new'}-server`);
+      try {
+        const r = await fetchTips({ server: p.url, token, outDir });
+        expect(r).toMatchObject({ fetched: TIPS, alreadyHad: 0 });
+        // 30 tips: two requests of at most 25 (an old server refuses each, and each tip is then asked for alone).
+        expect(p.posts()).toBe(2);
+      } finally {
+        p.close();
+      }
+      for (const id of order) expect(new Uint8Array(await readFile(join(outDir, `${id}.gpg`)))).toEqual(await held(id));
     }
   });
 });
