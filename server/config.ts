@@ -10,6 +10,8 @@ export type Limits = {
   maxMessageChars: number;
   /** Largest page the journalist API returns. */
   maxPageSize: number;
+  /** Ciphertext bytes one `POST /api/v1/journalist/tips/ciphertexts` answers with (unless it asks for one tip). */
+  maxTipsBatchBytes: number;
   /** Follow-ups one conversation may send per day. */
   maxFollowupsPerThreadPerDay: number;
   /** No-JavaScript submissions (which can't do a proof of work): a global bucket of this size… */
@@ -36,6 +38,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxTipBytes: 2 * 1024 * 1024,
   maxMessageChars: 100_000,
   maxPageSize: 500,
+  maxTipsBatchBytes: 4 * 1024 * 1024,
   maxFollowupsPerThreadPerDay: 20,
   noJsBurst: 30,
   noJsPerMinute: 2,

@@ -42,7 +42,7 @@ beforeAll(async () => {
   newsroom = await makeNewsroom();
   ana = await addTestJournalist(newsroom, 'Ana');
   bo = await addTestJournalist(newsroom, 'Bo');
-  t = await openTestApp(newsroom, { limits: { maxTipBytes: 64 * 1024, maxPageSize: 50 } });
+  t = await openTestApp(newsroom, { limits: { maxTipBytes: 64 * 1024, maxPageSize: 50, maxTipsBatchBytes: 12 * 1024 } });
   const signed = (await (await t.app.request('/api/v1/manifest')).json()) as SignedManifest;
   const { newsroomPublicKey } = await readDataDir(newsroom.dataDir);
   const manifest = verifyManifest(signed, newsroomPublicKey, { today: utcDay() });
@@ -199,6 +199,37 @@ describe('journalist API', () => {
     await expectError(await t.app.request(`/api/v1/journalist/tips/${receipt}`, auth(ana)), 404, 'not-found');
     await expectError(await t.app.request(`/api/v1/journalist/tips/${receipt}`, { method: 'DELETE', ...auth(ana) }), 404, 'not-found');
     await expectError(await t.app.request('/api/v1/journalist/tips/..%2F..%2Fetc%2Fpasswd', auth(ana)), 404, 'not-found');
+  });
+
+  it('POST /tips/ciphertexts hands out many tips in the order asked, the same bytes as one by one, and refuses the rest with 4xx JSON', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await (await t.app.request('/api/v1/tips', tipJson({ ciphertext: base64.encode(await tipCiphertext(`batch ${i}`)) }))).json()).receipt as string);
+    const batch = (body: unknown, j: TestJournalist | null = ana, contentType = 'application/json') =>
+      t.app.request('/api/v1/journalist/tips/ciphertexts', { method: 'POST', headers: { 'content-type': contentType, ...(j ? auth(j).headers : {}) }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const asked = [ids[1]!, ids[0]!];
+    const res = await batch({ ids: asked });
+    expect(res.status).toBe(200);
+    const { tips } = (await res.json()) as { tips: { id: string; ciphertext: string }[] };
+    expect(tips.map((x) => x.id)).toEqual(asked);
+    for (const tip of tips) {
+      const one = new Uint8Array(await (await t.app.request(`/api/v1/journalist/tips/${tip.id}`, auth(ana))).arrayBuffer());
+      expect(base64.decode(tip.ciphertext)).toEqual(one);
+    }
+    // Auth first: no token, a wrong one.
+    await expectError(await batch({ ids: asked }, null), 401, 'unauthorized');
+    await expectError(await batch({ ids: asked }, { ...ana, token: 'tl_AAAAAAAAAAAAAAAAAAAAAA_AAAA' }), 401, 'unauthorized');
+    // A tip that is not there (or malformed ids, duplicates, too many, the wrong shape or type).
+    await expectError(await batch({ ids: [ids[0]!, 'A'.repeat(22)] }), 404, 'not-found');
+    await expectError(await batch({ ids: ['../../etc/passwd'] }), 400, 'bad-request');
+    await expectError(await batch({ ids: [ids[0]!, ids[0]!] }), 400, 'bad-request');
+    await expectError(await batch({ ids: [] }), 400, 'bad-request');
+    await expectError(await batch({ ids: Array.from({ length: 101 }, () => base64.encode(randomBytes(16)).replace(/[+/=]/g, 'x').slice(0, 22)) }), 400, 'bad-request');
+    await expectError(await batch({ ids: asked, more: 1 }), 400, 'bad-request');
+    await expectError(await batch('{"ids": '), 400);
+    await expectError(await batch({ ids: asked }, ana, 'text/plain'), 415, 'unsupported-media-type');
+    // More ciphertext than the limit (12 KiB here) in one answer, but any one tip alone.
+    await expectError(await batch({ ids }), 413, 'too-large');
+    expect((await batch({ ids: [ids[2]!] })).status).toBe(200);
   });
 
   it("refuses a removed journalist's token at once", async () => {

@@ -158,7 +158,7 @@ const ROUTES = [
   '/static/:s', '/static/page.js', '/static/favicon.svg', '/static/:s/:s',
   '/api/v1/manifest', '/api/v1/challenge', '/api/v1/tips', '/api/v1/source/login', '/api/v1/source/replies', '/api/v1/source/replies/:s',
   '/api/v1/source/followups', '/api/v1/source/logout', '/api/v1/source/thread',
-  '/api/v1/journalist', '/api/v1/journalist/me', '/api/v1/journalist/tips', '/api/v1/journalist/tips/:s', '/api/v1/journalist/tips/:s/ciphertext', '/api/v1/journalist/replies',
+  '/api/v1/journalist', '/api/v1/journalist/me', '/api/v1/journalist/tips', '/api/v1/journalist/tips/:s', '/api/v1/journalist/tips/:s/ciphertext', '/api/v1/journalist/tips/ciphertexts', '/api/v1/journalist/replies',
   '/api/v1/journalist/replies/:s', '/api/v1/journalist/threads/:s/replies', '/api/v1/journalist/threads/:s', '/api/v1/journalist/:s',
   '/api/v1/journalist/replies/:s/copy', '/api/v1/journalist/blobs/:s', '/api/v1/journalist/blobs/:s/head', '/api/v1/journalist/blobs/:s/key-packets',
   '/api/:s', '/api/v1/:s', '/:s', '/:s/:s/:s',
@@ -187,7 +187,7 @@ const REAL_ROUTES: [string, string][] = [
   ['POST', '/submit'], ['POST', '/login'], ['POST', '/inbox/reply'], ['POST', '/inbox/delete'], ['POST', '/logout'],
   ['GET', '/api/v1/manifest'], ['POST', '/api/v1/challenge'], ['POST', '/api/v1/tips'], ['POST', '/api/v1/source/login'], ['POST', '/api/v1/source/logout'],
   ['GET', '/api/v1/source/replies'], ['DELETE', '/api/v1/source/replies/:id'], ['POST', '/api/v1/source/followups'], ['GET', '/api/v1/source/thread'],
-  ['GET', '/api/v1/journalist/me'], ['GET', '/api/v1/journalist/tips'], ['GET', '/api/v1/journalist/tips/:id'], ['DELETE', '/api/v1/journalist/tips/:id'], ['PUT', '/api/v1/journalist/tips/:id/ciphertext'],
+  ['GET', '/api/v1/journalist/me'], ['GET', '/api/v1/journalist/tips'], ['GET', '/api/v1/journalist/tips/:id'], ['DELETE', '/api/v1/journalist/tips/:id'], ['PUT', '/api/v1/journalist/tips/:id/ciphertext'], ['POST', '/api/v1/journalist/tips/ciphertexts'],
   ['GET', '/api/v1/journalist/replies'], ['GET', '/api/v1/journalist/replies/:id'], ['POST', '/api/v1/journalist/threads/:thread/replies'], ['DELETE', '/api/v1/journalist/threads/:thread'],
   ['PUT', '/api/v1/journalist/replies/:id/copy'], ['GET', '/api/v1/journalist/blobs/:id/head'], ['PUT', '/api/v1/journalist/blobs/:id/key-packets'],
 ];

@@ -222,6 +222,14 @@ describe('desks', () => {
       expect(await list('Cy')).toContain(receipt);
       expect(await list('Bo')).not.toContain(receipt);
       expect((await t.app.request(`/api/v1/journalist/tips/${receipt}`, { headers: { authorization: `Bearer ${tokens.Bo}` } })).status).toBe(404);
+      // Many at once: the same answer as for a tip that does not exist, and nothing of it.
+      const batch = (name: string) =>
+        t.app.request('/api/v1/journalist/tips/ciphertexts', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[name]}` }, body: JSON.stringify({ ids: [receipt] }) });
+      const refused = await batch('Bo');
+      expect(refused.status).toBe(404);
+      const refusedText = await refused.text();
+      expect(JSON.parse(refusedText)).toEqual({ error: { code: 'not-found', message: `No such tip: ${receipt}.` } });
+      expect((await batch('Cy')).status).toBe(200);
 
       // The no-JavaScript form takes the desk from the select, and refuses a missing one.
       const form = (body: string) => t.app.request('/submit', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });

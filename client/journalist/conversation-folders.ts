@@ -23,7 +23,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isThreadId, pseudonymFor, pseudonymWords } from './pseudonym.ts';
-import { exists, writeFileAtomic } from './files.ts';
+import { writeFileAtomic } from './files.ts';
+import { inOrder } from './in-order.ts';
 
 export const THREAD_FILE = 'thread.json';
 export const MESSAGE_KINDS = ['tip', 'followup', 'reply'] as const;
@@ -57,14 +58,61 @@ export function messageFolderName(m: { seq: number; kind: MessageKind; id: strin
  * id, so two sources are never filed together.
  */
 export async function threadFolderFor(outDir: string, threadId: string): Promise<string> {
-  const candidates = [pseudonymFor(threadId), `${pseudonymWords(threadId)}-${threadId.slice(0, 16)}`, `${pseudonymWords(threadId)}-${threadId}`];
-  for (const name of candidates) {
-    const folder = join(outDir, name);
-    if (!(await exists(folder))) return folder;
-    const info = await readThreadInfo(folder);
-    if (!info || info.threadId === threadId) return folder;
+  return (await threadFoldersFor(outDir, [threadId])).get(threadId)!.folder;
+}
+
+/** Where {@link threadFoldersFor} files a conversation, and what is there already. */
+export type ThreadPlace = {
+  folder: string;
+  /** The folder exists already (it then holds this conversation, or nothing that says otherwise). */
+  onDisk: boolean;
+  /** Its `thread.json`, when it has one. */
+  info: ThreadInfo | undefined;
+};
+
+/**
+ * {@link threadFolderFor} for many conversations at once, as if one after
+ * another in the order given: a name one of them takes is taken for those
+ * after it, even before its folder exists. So conversations can then be
+ * decrypted side by side without two of them choosing the same folder, and
+ * the names do not depend on which finishes first.
+ */
+export async function threadFoldersFor(outDir: string, threadIds: readonly string[]): Promise<Map<string, ThreadPlace>> {
+  const onDisk = new Set(await readdir(outDir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e))));
+  const infos = new Map<string, Promise<ThreadInfo | undefined>>();
+  const infoOf = (name: string) => {
+    let info = infos.get(name);
+    if (!info) infos.set(name, (info = readThreadInfo(join(outDir, name))));
+    return info;
+  };
+  // Each first choice that exists has its thread.json read ahead, a few at a time (a re-run has one per conversation).
+  const firstChoices = threadIds.map(pseudonymFor).filter((name) => onDisk.has(name));
+  await inOrder(firstChoices, 16, infoOf, () => {});
+
+  const takenBy = new Map<string, string>();
+  const places = new Map<string, ThreadPlace>();
+  for (const threadId of threadIds) {
+    if (places.has(threadId)) continue;
+    const candidates = [pseudonymFor(threadId), `${pseudonymWords(threadId)}-${threadId.slice(0, 16)}`, `${pseudonymWords(threadId)}-${threadId}`];
+    let place: ThreadPlace | undefined;
+    for (const name of candidates) {
+      const holder = takenBy.get(name);
+      if (holder !== undefined && holder !== threadId) continue;
+      if (!onDisk.has(name)) {
+        place = { folder: join(outDir, name), onDisk: false, info: undefined };
+        break;
+      }
+      const info = await infoOf(name);
+      if (!info || info.threadId === threadId) {
+        place = { folder: join(outDir, name), onDisk: true, info };
+        break;
+      }
+    }
+    if (!place) throw new Error(`three conversation folders collide with thread ${threadId}; move one of them out of ${outDir}`);
+    takenBy.set(basename(place.folder), threadId);
+    places.set(threadId, place);
   }
-  throw new Error(`three conversation folders collide with thread ${threadId}; move one of them out of ${outDir}`);
+  return places;
 }
 
 /** Reads a conversation's `thread.json`; undefined when there is none or it is not one. */
@@ -75,6 +123,11 @@ export async function readThreadInfo(threadFolder: string): Promise<ThreadInfo |
   } catch {
     return undefined;
   }
+  return parseThreadInfo(raw);
+}
+
+/** What {@link readThreadInfo} makes of a parsed `thread.json`: only what is well formed is kept. */
+export function parseThreadInfo(raw: unknown): ThreadInfo | undefined {
   const o = raw as Partial<ThreadInfo> | null;
   if (!o || !isThreadId(o.threadId)) return undefined;
   return {

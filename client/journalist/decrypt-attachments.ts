@@ -122,7 +122,7 @@ async function decryptToFile(source: string, target: string, key: PrivateKey): P
 
 function describe(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
-  if (/Session key decryption failed|No decryption key packets found|Error decrypting message/i.test(message)) return 'it is not encrypted to your key';
   if (/Modification detected|MDC|integrity/i.test(message)) return 'the ciphertext was altered (integrity check failed)';
+  if (/Session key decryption failed|No decryption key packets found|Error decrypting message/i.test(message)) return 'it is not encrypted to your key';
   return message;
 }

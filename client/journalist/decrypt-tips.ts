@@ -22,6 +22,10 @@
  * into place, so a failed or interrupted run leaves nothing half-written. An
  * existing folder is never overwritten; it is reported as already decrypted.
  *
+ * Several conversations are decrypted at once, each message after message;
+ * their folders are chosen before any of them starts (threadFoldersFor), and
+ * what is printed and returned comes in the same order as one at a time.
+ *
  * @example
  * const key = await readPrivateKey(armored, passphrase);
  * await decryptTips({ key, inDir: 'inbox', outDir: 'read' });
@@ -35,12 +39,13 @@ import { decryptAttachments, type AttachmentRecord } from './decrypt-attachments
 import {
   MESSAGE_ID_RE,
   messageFolderName,
-  readThreadInfo,
-  threadFolderFor,
+  parseThreadInfo,
+  threadFoldersFor,
+  type ThreadPlace,
   writeThreadInfo,
 } from './conversation-folders.ts';
 import type { FetchedReply } from './fetch-tips.ts';
-import { exists } from './files.ts';
+import { inOrder } from './in-order.ts';
 import type { RemoteTip } from './journalist-api.ts';
 import { isThreadId } from './pseudonym.ts';
 
@@ -53,58 +58,123 @@ type Fetched =
   /** No conversation: a tip from before conversations existed, or a `.json` that is missing or damaged. */
   | { id: string; threadId: null; seq: 0; kind: 'tip'; tip: Partial<RemoteTip> | undefined };
 
-export async function decryptTips(o: { key: PrivateKey; inDir: string; outDir: string; log?: (line: string) => void }): Promise<DecryptResult> {
+/**
+ * Conversations decrypted at once. openpgp.js works on one core either way;
+ * what this overlaps is the waiting for the dozen or so file-system calls each
+ * message takes. Each conversation still goes one message after another.
+ */
+const IN_PARALLEL = 8;
+
+/** A conversation being decrypted: where it goes, and what is there (only its own worker touches it). */
+type Thread = ThreadPlace & { pseudonym: string; messages: Set<string> };
+
+type Outcome = { lines: string[] } & ({ folder: string } | { alreadyDone: true } | { failed: string });
+
+export async function decryptTips(o: {
+  key: PrivateKey;
+  inDir: string;
+  outDir: string;
+  log?: (line: string) => void;
+  /** Conversations at once; 1 is one after another. The output is the same either way. */
+  inParallel?: number;
+}): Promise<DecryptResult> {
   const log = o.log ?? (() => {});
   const ids = (await readdir(o.inDir)).filter((n) => n.endsWith('.gpg')).map((n) => n.slice(0, -4)).filter((id) => MESSAGE_ID_RE.test(id));
-  const fetched = await Promise.all(ids.map((id) => readFetched(o.inDir, id)));
+  const fetched: Fetched[] = [];
+  await inOrder(ids, 16, (id) => readFetched(o.inDir, id), (f) => fetched.push(f));
   // Attachment blobs are `<blobId>.gpg` too; their tip's `.json` lists them, and they are opened with it.
   const blobIds = new Set(fetched.flatMap((f) => (f.kind === 'reply' || !Array.isArray(f.tip?.attachments) ? [] : f.tip.attachments.map((a) => a?.id))));
   const items = fetched.filter((f) => !blobIds.has(f.id));
   // Conversation by conversation, each in its own order; then tips with no conversation.
   items.sort((a, b) => cmp(a.threadId ?? '~', b.threadId ?? '~') || a.seq - b.seq || cmp(a.id, b.id));
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
-  const result: DecryptResult = { decrypted: [], alreadyDone: 0, failed: [] };
+  const topLevel = new Set(await readdir(o.outDir));
+
+  // Folders are chosen first, for all conversations in that order, so that working on several at once can't change them.
+  const groups: Fetched[][] = [];
   for (const item of items) {
-    const threadFolder = item.threadId === null ? null : await threadFolderFor(o.outDir, item.threadId);
-    const folder =
-      item.threadId === null
-        ? join(o.outDir, `${legacyDay(item.tip)}_${item.id}`)
-        : join(threadFolder!, messageFolderName({ seq: item.seq, kind: item.kind, id: item.id }));
-    if (await exists(folder)) {
-      result.alreadyDone++;
-      continue;
-    }
+    const last = groups.at(-1);
+    if (item.threadId !== null && last?.[0]!.threadId === item.threadId) last.push(item);
+    else groups.push([item]);
+  }
+  const places = await threadFoldersFor(o.outDir, groups.flatMap((g) => (g[0]!.threadId === null ? [] : [g[0]!.threadId])));
+  const inbox = resolve(o.inDir);
+
+  const decryptOne = async (item: Fetched, thread: Thread | undefined): Promise<Outcome> => {
+    const lines: string[] = [];
+    const name = thread ? messageFolderName({ seq: item.seq, kind: item.kind, id: item.id }) : `${legacyDay(item.kind === 'reply' ? undefined : item.tip)}_${item.id}`;
+    if ((thread ? thread.messages : topLevel).has(name)) return { lines, alreadyDone: true };
+    const folder = join(thread?.folder ?? o.outDir, name);
     const partial = join(o.outDir, `.partial-${item.id}`);
     try {
       const plaintext = await decryptWithKey(new Uint8Array(await readFile(join(o.inDir, `${item.id}.gpg`))), o.key);
       const doc = decodeTipDocument(plaintext);
-      await rm(partial, { recursive: true, force: true });
-      await mkdir(partial, { mode: 0o700 });
+      await makeEmptyFolder(partial);
       await writeFile(join(partial, 'message.txt'), doc.message, { mode: 0o600 });
       if (item.kind !== 'reply') await writeFile(join(partial, 'fields.json'), `${JSON.stringify(doc.fields, null, 2)}\n`, { mode: 0o600 });
       const attachments = item.kind === 'reply' ? [] : await decryptAttachments({ key: o.key, inDir: o.inDir, messageFolder: partial, refs: doc.attachments ?? [] });
-      const pseudonym = threadFolder ? basename(threadFolder) : null;
-      await writeFile(join(partial, 'meta.json'), `${JSON.stringify(metaFor(item, doc, pseudonym, attachments), null, 2)}\n`, { mode: 0o600 });
-      if (threadFolder && item.threadId !== null) {
-        await mkdir(threadFolder, { recursive: true, mode: 0o700 });
-        await updateThreadInfo(threadFolder, item.threadId, item.kind === 'tip' && doc.type === 'tip' ? doc.replyPublicKey : undefined, resolve(o.inDir), log);
+      await writeFile(join(partial, 'meta.json'), `${JSON.stringify(metaFor(item, doc, thread?.pseudonym ?? null, attachments), null, 2)}\n`, { mode: 0o600 });
+      if (thread && item.threadId !== null) {
+        if (!thread.onDisk) {
+          await mkdir(thread.folder, { recursive: true, mode: 0o700 });
+          thread.onDisk = true;
+        }
+        await updateThreadInfo(thread, item.threadId, item.kind === 'tip' && doc.type === 'tip' ? doc.replyPublicKey : undefined, inbox, (line) => lines.push(line));
       }
       await rename(partial, folder);
-      result.decrypted.push(folder);
-      log(`decrypted ${item.kind === 'followup' ? 'follow-up' : item.kind} ${item.id} → ${folder}`);
+      lines.push(`decrypted ${item.kind === 'followup' ? 'follow-up' : item.kind} ${item.id} → ${folder}`);
       for (const a of attachments) {
-        log(`  attachment ${join(folder, a.savedAs)} (${a.size} bytes, SHA-256 checked)`);
-        if (a.risky) log(`  warning: ${a.savedAs} is an executable, script or macro-enabled file: open it only on an offline machine you can wipe`);
-        if (a.metadataFound.length > 0) log(`  warning: ${a.savedAs} still carries hidden information: ${a.metadataFound.join('; ')}`);
+        lines.push(`  attachment ${join(folder, a.savedAs)} (${a.size} bytes, SHA-256 checked)`);
+        if (a.risky) lines.push(`  warning: ${a.savedAs} is an executable, script or macro-enabled file: open it only on an offline machine you can wipe`);
+        if (a.metadataFound.length > 0) lines.push(`  warning: ${a.savedAs} still carries hidden information: ${a.metadataFound.join('; ')}`);
       }
+      return { lines, folder };
     } catch (e) {
       await rm(partial, { recursive: true, force: true });
       const reason = describeFailure(e);
-      result.failed.push({ id: item.id, reason });
-      log(`could not decrypt ${item.id}: ${reason}`);
+      lines.push(`could not decrypt ${item.id}: ${reason}`);
+      return { lines, failed: reason };
     }
-  }
+  };
+
+  const result: DecryptResult = { decrypted: [], alreadyDone: 0, failed: [] };
+  await inOrder(
+    groups,
+    o.inParallel ?? IN_PARALLEL,
+    async (group) => {
+      const threadId = group[0]!.threadId;
+      const thread = threadId === null ? undefined : await openThread(places.get(threadId)!);
+      const outcomes: Outcome[] = [];
+      for (const item of group) outcomes.push(await decryptOne(item, thread));
+      return outcomes;
+    },
+    (outcomes, group) => {
+      for (const [i, outcome] of outcomes.entries()) {
+        for (const line of outcome.lines) log(line);
+        if ('folder' in outcome) result.decrypted.push(outcome.folder);
+        else if ('alreadyDone' in outcome) result.alreadyDone++;
+        else result.failed.push({ id: group[i]!.id, reason: outcome.failed });
+      }
+    },
+  );
   return result;
+}
+
+/** What a conversation's folder holds already: one listing instead of a look per message. */
+async function openThread(place: ThreadPlace): Promise<Thread> {
+  const messages = place.onDisk ? await readdir(place.folder).catch(() => []) : [];
+  return { ...place, pseudonym: basename(place.folder), messages: new Set(messages) };
+}
+
+/** A new, empty `folder`; one left by an interrupted run is emptied first. */
+async function makeEmptyFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    await rm(folder, { recursive: true, force: true });
+    await mkdir(folder, { mode: 0o700 });
+  }
 }
 
 async function readFetched(inDir: string, id: string): Promise<Fetched> {
@@ -161,18 +231,21 @@ function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, atta
 /**
  * Writes or completes `thread.json`. The reply key comes only from the
  * conversation's first tip; once set it is never replaced, so a later message
- * can't redirect replies to another key.
+ * can't redirect replies to another key. Only this conversation's worker
+ * writes the file during a run, so what it last wrote is kept in memory
+ * instead of being read back for every message.
  */
-async function updateThreadInfo(threadFolder: string, threadId: string, replyPublicKey: string | undefined, inbox: string, log: (line: string) => void): Promise<void> {
-  const existing = await readThreadInfo(threadFolder);
-  const pseudonym = basename(threadFolder);
+async function updateThreadInfo(thread: Thread, threadId: string, replyPublicKey: string | undefined, inbox: string, log: (line: string) => void): Promise<void> {
+  const existing = thread.info;
   const keep = existing?.replyPublicKey ?? null;
   if (keep && replyPublicKey && keep !== replyPublicKey) {
-    log(`warning: conversation ${pseudonym} already has a reply key; the one in this tip was ignored`);
+    log(`warning: conversation ${thread.pseudonym} already has a reply key; the one in this tip was ignored`);
   }
-  const next = { threadId, pseudonym, replyPublicKey: keep ?? replyPublicKey ?? null, inbox };
-  if (existing && existing.threadId === next.threadId && existing.replyPublicKey === next.replyPublicKey && existing.inbox === next.inbox && existing.pseudonym === pseudonym) return;
-  await writeThreadInfo(threadFolder, next);
+  const next = { threadId, pseudonym: thread.pseudonym, replyPublicKey: keep ?? replyPublicKey ?? null, inbox };
+  if (existing && existing.threadId === next.threadId && existing.replyPublicKey === next.replyPublicKey && existing.inbox === next.inbox && existing.pseudonym === next.pseudonym) return;
+  await writeThreadInfo(thread.folder, next);
+  // As the next message would read it back.
+  thread.info = parseThreadInfo(JSON.parse(JSON.stringify(next)));
 }
 
 function cmp(a: string, b: string): number {
@@ -181,9 +254,10 @@ function cmp(a: string, b: string): number {
 
 function describeFailure(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
+  // First: openpgp.js says "Error decrypting message: Modification detected." for an altered message.
+  if (/Modification detected|MDC|integrity/i.test(message)) return 'the ciphertext was altered (integrity check failed)';
   if (/Session key decryption failed|No decryption key packets found|Error decrypting message/i.test(message)) {
     return 'this message is not encrypted to your key';
   }
-  if (/Modification detected|MDC|integrity/i.test(message)) return 'the ciphertext was altered (integrity check failed)';
   return message;
 }

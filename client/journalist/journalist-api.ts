@@ -32,6 +32,10 @@ export type RemoteTip = {
 /** The newsroom's copy of a journalist's reply, as listed by the server. */
 export type RemoteReply = { id: string; threadId: string; seq: number; day: string; size: number };
 
+/** What one {@link JournalistApi.getTips} may ask for; the server's limits (server/journalist/api.ts). */
+export const TIPS_PER_REQUEST = 100;
+export const BYTES_PER_REQUEST = 4 * 1024 * 1024;
+
 export class JournalistClientError extends Error {
   override name = 'JournalistClientError';
   constructor(
@@ -85,6 +89,45 @@ export class JournalistApi {
   async getTip(id: string): Promise<Uint8Array> {
     const res = await this.request(`/api/v1/journalist/tips/${encodeURIComponent(id)}`);
     return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /**
+   * Many tips' ciphertexts in one request (`POST /tips/ciphertexts`), in the
+   * order asked. Ask for at most {@link TIPS_PER_REQUEST} tips and
+   * {@link BYTES_PER_REQUEST} bytes of listed size, or one tip. A server from
+   * before that endpoint answers 404 or 405, one with a lower limit 413: then
+   * each tip is asked for alone (and a tip that is really gone gives its own 404).
+   */
+  async getTips(ids: readonly string[]): Promise<Uint8Array[]> {
+    let res: Response;
+    try {
+      res = await this.request('/api/v1/journalist/tips/ciphertexts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ids }),
+      });
+    } catch (e) {
+      // 413: a newsroom that set a lower limit, or a tip grown past its listed size by re-keying.
+      if (e instanceof JournalistClientError && (e.status === 404 || e.status === 405 || e.status === 413)) return this.getTipsOneByOne(ids);
+      throw e;
+    }
+    const body = (await res.json()) as { tips?: { id?: unknown; ciphertext?: unknown }[] };
+    const tips = Array.isArray(body?.tips) ? body.tips : [];
+    // Untrusted too: exactly the tips asked for, in that order, or nothing.
+    if (tips.length !== ids.length || tips.some((t, i) => t?.id !== ids[i] || typeof t.ciphertext !== 'string')) {
+      throw new JournalistClientError('the server answered a request for tips with other tips; nothing more was fetched. Tell your admin.');
+    }
+    try {
+      return tips.map((t) => base64.decode(t.ciphertext as string));
+    } catch {
+      throw new JournalistClientError('the server sent a tip that is not base64; nothing more was fetched. Tell your admin.');
+    }
+  }
+
+  private async getTipsOneByOne(ids: readonly string[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for (const id of ids) out.push(await this.getTip(id));
+    return out;
   }
 
   /**

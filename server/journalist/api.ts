@@ -1,6 +1,6 @@
 /**
  * The journalist API, behind bearer tokens: list tips, fetch one tip's
- * ciphertext, re-key or delete a tip. It hands out ciphertext only; decryption
+ * ciphertext (or many at once, `POST /tips/ciphertexts`), re-key or delete a tip. It hands out ciphertext only; decryption
  * happens on the journalist's own machine.
  *
  * Re-keying (`PUT /tips/:id/ciphertext`, used by `tipline journalist rekey`)
@@ -46,6 +46,9 @@ const ReplyBody = z.strictObject({ box: z.string().min(1), copy: z.string().min(
 const RekeyBody = z.strictObject({ ciphertext: z.string().min(1) });
 const RekeyCopyBody = z.strictObject({ copy: z.string().min(1) });
 const RekeyBlobBody = z.strictObject({ keyPackets: z.string().min(1), previousKeyPacketsSha256: z.string().regex(/^[0-9a-f]{64}$/) });
+/** Tip ids one POST /tips/ciphertexts may ask for; its bytes are `limits.maxTipsBatchBytes`. */
+export const BATCH_TIPS = 100;
+const BatchBody = z.strictObject({ ids: z.array(z.string().regex(ID_RE)).min(1).max(BATCH_TIPS) });
 /** Room for the new key packets on top of the stored tip: an RSA-16384 key packet is about 2 KiB. */
 const KEY_PACKET_ALLOWANCE = 2048;
 
@@ -112,6 +115,30 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const tip = await deps.tips.get(tipId(c.req.param('id')));
     if (!tip || !canRead(await desksOf(c.get('journalist').id), tip.summary.desk)) throw new ApiError(404, 'not-found', 'No such tip.');
     return c.body(tip.ciphertext as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
+  });
+
+  // Many tips' ciphertexts in one answer, for fetch: one request instead of one per tip.
+  api.post('/tips/ciphertexts', async (c) => {
+    requireJson(c.req.header('content-type'));
+    const parsed = BatchBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, 16 * 1024)));
+    if (!parsed.success || new Set(parsed.data.ids).size !== parsed.data.ids.length) {
+      throw new ApiError(400, 'bad-request', `Expected {"ids": [...]}: 1 to ${BATCH_TIPS} different tip ids.`);
+    }
+    const desks = await desksOf(c.get('journalist').id);
+    const tips: { id: string; ciphertext: string }[] = [];
+    let bytes = 0;
+    for (const id of parsed.data.ids) {
+      const tip = await deps.tips.get(id);
+      // The same answer for a tip that does not exist and one in another desk, as GET /tips/:id gives.
+      if (!tip || !canRead(desks, tip.summary.desk)) throw new ApiError(404, 'not-found', `No such tip: ${id}.`);
+      bytes += tip.ciphertext.length;
+      // Checked as it goes, so an oversized request stops before every tip in it is read.
+      if (bytes > deps.limits.maxTipsBatchBytes && parsed.data.ids.length > 1) {
+        throw new ApiError(413, 'too-large', `Ask for fewer tips at once: at most ${deps.limits.maxTipsBatchBytes} bytes of ciphertext, or one tip.`);
+      }
+      tips.push({ id, ciphertext: base64.encode(tip.ciphertext) });
+    }
+    return c.json({ tips });
   });
 
   api.put('/tips/:id/ciphertext', async (c) => {
