@@ -118,7 +118,12 @@ export class PostgresBlobStore implements BlobStore {
             if (!blob) throw new NoSuchBlobError('no such blob');
             content = blob.content;
             end = await sizeOf(this.db, content);
-            if (start > end) throw new RangeError(`start ${start} is past the blob's end (${end})`);
+            if (start > end) {
+              // Its rows may be gone because a replace swapped in new content between the two reads.
+              const now = await this.db.selectFrom('blobs').select('content').where('id', '=', id).executeTakeFirst();
+              if (now?.content !== content) throw new BlobChangedError('the blob changed while it was read');
+              throw new RangeError(`start ${start} is past the blob's end (${end})`);
+            }
           }
           if (position >= end) return controller.close();
           // The one row holding `position` (rows are at most CHUNK_BYTES long, which bounds the index range).
