@@ -3,7 +3,7 @@
  * from `Blob.stream()` and encrypted as its own OpenPGP message on the way
  * (crypto/file-envelope.ts), and hashed (SHA-256, for the tip document) at the
  * same time, in a worker where it can be (file-hash.ts); the
- * ciphertext goes up in chunks of 8 MiB with the resumable protocol in
+ * ciphertext goes up in chunks of 1 to 8 MiB (sized to the link) with the resumable protocol in
  * server/uploads/upload-api.ts:
  *
  * 1. POST /api/v1/uploads with a proof of work: an upload id;
@@ -27,13 +27,38 @@ import { errorMessage, request } from './http.ts';
 import type { PauseGate } from './pause-gate.ts';
 
 /**
- * Half the server's largest chunk: a dropped circuit costs at most this much
- * again (2 to 8 s over Tor). Each chunk waits for its answer (the server has
- * fsynced it by then), so each costs a round trip: over Tor about a second,
- * and on the server a file sync and a commit. 8 MiB halves those against 4 MiB
- * (the upload benchmark went from about 0.54× to 0.9× of the baseline).
+ * The largest chunk the page sends: half the server's limit. Each chunk waits
+ * for its answer (the server has fsynced it by then), so each costs a round
+ * trip (over Tor about a second) and on the server a file sync and a commit;
+ * 8 MiB halves those against 4 MiB on a fast link (the upload benchmark went
+ * from about 0.54× to 0.9× of its baseline).
  */
 export const CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * Chunks start at 1 MiB and grow (at most doubling) towards about
+ * CHUNK_SECONDS each, between 1 MiB and CHUNK_BYTES. On a slow circuit
+ * (200 kB/s is not rare over Tor) an 8 MiB chunk would leave the progress bar
+ * still for 40 s and cost that much again after a drop; on a fast link the
+ * chunks reach 8 MiB after three. A chunk that needed retries took longer, so
+ * the next one is smaller.
+ */
+export const FIRST_CHUNK_BYTES = 1024 * 1024;
+const CHUNK_SECONDS = 4;
+
+/**
+ * The next chunk's size after one of `bytes` was acknowledged `ms` after it
+ * was first sent: aimed at CHUNK_SECONDS, at most double the last, whole MiB,
+ * from FIRST_CHUNK_BYTES to `max`.
+ *
+ * @example
+ * nextChunkBytes(1 << 20, 10, 8 << 20); // 2 MiB: fast, so it doubles
+ * nextChunkBytes(8 << 20, 40_000, 8 << 20); // 1 MiB: 200 kB/s
+ */
+export function nextChunkBytes(bytes: number, ms: number, max: number): number {
+  const aimed = (bytes * CHUNK_SECONDS * 1000) / Math.max(ms, 1);
+  const whole = Math.floor(Math.min(aimed, 2 * bytes) / FIRST_CHUNK_BYTES) * FIRST_CHUNK_BYTES;
+  return Math.max(Math.min(FIRST_CHUNK_BYTES, max), Math.min(whole, max));
+}
 /**
  * The ciphertext's size isn't known until the end; the upload declares the
  * file's size plus this much and 1 % (OpenPGP adds about 150 bytes and one key
@@ -78,7 +103,7 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
   const created = await request('/api/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes: declared, desk: o.desk, pow }) }, t.tErrorNetwork);
   if (!created.ok) throw new Error(fill(t.tErrorServer, await errorMessage(created)));
   const { id, chunkBytes } = (await created.json()) as { id: string; chunkBytes: number };
-  const chunkSize = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes));
+  const maxChunk = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes));
 
   let plainBytes = 0;
   // Blob.stream() gives 64 KiB pieces; openpgp.js copies each several times on its way
@@ -115,7 +140,8 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
     const sender = new ChunkSender(id, o);
     o.hooks.onState('sending');
 
-    const buffer = new Uint8Array(chunkSize);
+    const buffer = new Uint8Array(maxChunk);
+    let chunkSize = Math.min(FIRST_CHUNK_BYTES, maxChunk);
     let filled = 0;
     let offset = 0;
     for (;;) {
@@ -127,7 +153,9 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
         filled += n;
         at += n;
         if (filled === chunkSize) {
-          offset = await sender.put(offset, buffer);
+          const sentAt = performance.now();
+          offset = await sender.put(offset, buffer.subarray(0, chunkSize));
+          chunkSize = nextChunkBytes(chunkSize, performance.now() - sentAt, maxChunk);
           filled = 0;
         }
       }
