@@ -31,7 +31,7 @@ import { SourceSessions } from './source/sessions.ts';
 import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
 import { TokenBucket } from './abuse/token-bucket.ts';
 import { AuthThrottle } from './abuse/auth-throttle.ts';
-import { openBlobStore } from './uploads/blobs.ts';
+import { openBlobStore, type BlobStore } from './uploads/blobs.ts';
 import { UploadStore } from './uploads/upload-store.ts';
 import { uploadApi } from './uploads/upload-api.ts';
 import { TipIntake } from './tip-intake.ts';
@@ -39,6 +39,8 @@ import { TipIntake } from './tip-intake.ts';
 export type AppOptions = {
   /** Where attachment ciphertext is kept (`<data>/blobs`) on SQLite; on PostgreSQL it is in the database. */
   blobDir: string;
+  /** The blob store over `blobDir`, when the caller has opened it already (opening it sweeps leftovers). */
+  blobs?: BlobStore;
   /** Days tips are kept (0 = forever); journalists are told, so fetch can warn before deletion. */
   retentionDays?: number;
   /** Proof-of-work settings; `baseDifficulty: 0` turns the work off (tests, benchmarks). */
@@ -64,7 +66,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const journalists = new JournalistStore(options.db);
   const recipients = new CurrentRecipients(new ManifestStore(options.db), options.newsroomPublicKey, options.clock);
   const intake = new TipIntake(tips, recipients, limits.maxAttachmentBytesPerTip);
-  const uploads = new UploadStore(options.db, await openBlobStore(options.db, options.blobDir));
+  const uploads = new UploadStore(options.db, options.blobs ?? (await openBlobStore(options.db, options.blobDir)));
   const replies = new ReplyStore(options.db, options.clock);
   const sessions = new SourceSessions();
   const pow = await PowGuard.open(options.db, { ...options.pow, ...(options.clock ? { clock: options.clock } : {}) });

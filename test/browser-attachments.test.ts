@@ -14,14 +14,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import exifr from 'exifr';
-import type { Browser, BrowserContext, Route } from 'playwright-core';
+import type { BrowserContext, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from '../crypto/bytes.ts';
-import { freshContext, type DecryptedMessage } from './helpers/browser.ts';
+import { freshContext } from './helpers/browser.ts';
 import { exifSegment, startOfScan } from './helpers/exif-fixture.ts';
 import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
-import type { TestJournalist, TestNewsroom } from './helpers/newsroom.ts';
-import type { ServerProcess } from './helpers/server-process.ts';
 import { openBrowserNewsroom, type BrowserNewsroom } from './helpers/browser-newsroom.ts';
 
 const RECEIVED_HEADING = 'Your tip was received';
@@ -34,23 +32,14 @@ const SEND_TIMEOUT_MS = 200_000;
 const TEST_TIMEOUT_MS = 280_000;
 const MiB = 1024 * 1024;
 
-let rig: BrowserNewsroom | undefined;
-let newsroom: TestNewsroom | undefined;
-let journalist: TestJournalist;
-let server: ServerProcess | undefined;
-let browser: Browser | undefined;
+let rig: BrowserNewsroom;
 let gpg: GpgHome | undefined;
-let inboxDir: string;
-let decryptedDir: string;
-let filesDir: string;
-let receive: () => Promise<DecryptedMessage[]>;
 
 beforeAll(async () => {
   rig = await openBrowserNewsroom();
-  ({ newsroom, journalist, server, browser, inboxDir, decryptedDir, filesDir, receive } = rig);
   gpg = await makeGpgHome();
-  const keyFile = join(newsroom.root, 'journalist.asc');
-  await writeFile(keyFile, journalist.armoredPrivateKey);
+  const keyFile = join(rig.newsroom.root, 'journalist.asc');
+  await writeFile(keyFile, rig.journalist.armoredPrivateKey);
   await gpg.gpg(['--import', keyFile]);
 });
 
@@ -60,6 +49,14 @@ afterAll(async () => {
 });
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The journalist receives one new message whose one attachment is `file`, byte for byte (by the envelope's SHA-256 and the file written). */
+async function expectReceivedWhole(file: Uint8Array): Promise<void> {
+  const [message] = await rig.receive();
+  const [attachment] = message!.meta.attachments as MetaAttachment[];
+  expect(attachment!.sha256).toBe(sha256(file));
+  expect(sha256(await readFile(join(message!.folder, attachment!.savedAs)))).toBe(sha256(file));
+}
 
 type MetaAttachment = { name: string; savedAs: string; size: number; sha256: string; risky: boolean; metadataFound: string[] };
 
@@ -88,14 +85,14 @@ async function photoWithGps(context: BrowserContext): Promise<Uint8Array> {
 
 describe('attachments from a real browser', () => {
   it('sends a 20 MiB file and a photo; the journalist gets the file byte for byte and the photo without its GPS', async () => {
-    const context = await freshContext(browser!);
+    const context = await freshContext(rig.browser);
     try {
       const photo = await photoWithGps(context);
       // The fixture must carry what the test says is removed, or the test proves nothing.
       expect(await exifr.gps(photo)).toMatchObject({ latitude: expect.closeTo(48.858, 2), longitude: expect.closeTo(2.294, 2) });
       const big = randomBytes(20 * MiB);
-      const bigFile = join(filesDir, 'evidence-20MiB.bin');
-      const photoFile = join(filesDir, 'holiday.jpg');
+      const bigFile = join(rig.filesDir, 'evidence-20MiB.bin');
+      const photoFile = join(rig.filesDir, 'holiday.jpg');
       await writeFile(bigFile, big);
       await writeFile(photoFile, photo);
 
@@ -135,7 +132,7 @@ describe('attachments from a real browser', () => {
         return route.continue();
       });
 
-      await page.goto(`${server!.url}/submit`);
+      await page.goto(`${rig.server.url}/submit`);
       await page.getByLabel('Message').fill('Two files: the ledger and the photo of the depot.');
       await page.getByLabel('Attach files').setInputFiles([bigFile, photoFile]);
       // Before anything is sent, the page says what it did to each file.
@@ -151,7 +148,7 @@ describe('attachments from a real browser', () => {
       // A floor, not the page's speed: Playwright's network instrumentation slows large request bodies a lot.
       console.log(`[browser-attachments] 20 MiB: encrypt + hash + upload in ${seconds.toFixed(2)} s = ${(20 / seconds).toFixed(1)} MiB/s (Chromium under Playwright, loopback, 8 MiB chunks)`);
 
-      const messages = await receive();
+      const messages = await rig.receive();
       expect(messages).toHaveLength(1);
       const { folder, meta } = messages[0]!;
       const attachments = meta.attachments as MetaAttachment[];
@@ -172,7 +169,7 @@ describe('attachments from a real browser', () => {
       expect(Buffer.from(gotPhoto.subarray(startOfScan(gotPhoto))).equals(Buffer.from(photo.subarray(startOfScan(photo))))).toBe(true);
 
       // Stock GnuPG opens the stored blobs (the server's copies) and gets the same, cleaned, files.
-      const blobDir = join(newsroom!.dataDir, 'blobs');
+      const blobDir = join(rig.newsroom.dataDir, 'blobs');
       expect(sha256(await gpg!.decrypt(join(blobDir, uploadIds[1]!)))).toBe(sha256(gotPhoto));
       expect(sha256(await gpg!.decrypt(join(blobDir, uploadIds[0]!)))).toBe(sha256(big));
     } finally {
@@ -181,11 +178,11 @@ describe('attachments from a real browser', () => {
   }, TEST_TIMEOUT_MS);
 
   it('pauses and resumes an upload; the file arrives whole', async () => {
-    const context = await freshContext(browser!);
+    const context = await freshContext(rig.browser);
     try {
       // Several chunks (1 MiB, then growing: upload-attachment.ts); the second is held.
       const file = randomBytes(9 * MiB + 12345);
-      const path = join(filesDir, 'minutes.pdf');
+      const path = join(rig.filesDir, 'minutes.pdf');
       await writeFile(path, file);
       const page = await context.newPage();
       // Hold the second chunk until the source has pressed Pause.
@@ -203,7 +200,7 @@ describe('attachments from a real browser', () => {
         }
         return route.continue();
       });
-      await page.goto(`${server!.url}/submit`);
+      await page.goto(`${rig.server.url}/submit`);
       await page.getByLabel('Message').fill('Minutes of the meeting.');
       await page.getByLabel('Attach files').setInputFiles(path);
       await expect.poll(() => page.locator('.attachment-note').textContent()).toContain("can't remove hidden information");
@@ -222,20 +219,17 @@ describe('attachments from a real browser', () => {
       expect(new Set(rest).size).toBe(rest.length);
       expect(rest).toEqual([...rest].sort((a, b) => a! - b!));
 
-      const [message] = await receive();
-      const [attachment] = message!.meta.attachments as MetaAttachment[];
-      expect(attachment!.sha256).toBe(sha256(file));
-      expect(sha256(await readFile(join(message!.folder, attachment!.savedAs)))).toBe(sha256(file));
+      await expectReceivedWhole(file);
     } finally {
       await context.close();
     }
   }, TEST_TIMEOUT_MS);
 
   it('hashes the file in the page when the hashing worker can\'t load; the journalist\'s SHA-256 check still passes', async () => {
-    const context = await freshContext(browser!);
+    const context = await freshContext(rig.browser);
     try {
       const file = randomBytes(3 * MiB + 17);
-      const path = join(filesDir, 'no-worker.bin');
+      const path = join(rig.filesDir, 'no-worker.bin');
       await writeFile(path, file);
       const blocked: string[] = [];
       await context.route('**/static/hash-worker.js', (route) => {
@@ -243,7 +237,7 @@ describe('attachments from a real browser', () => {
         return route.abort('connectionreset');
       });
       const page = await context.newPage();
-      await page.goto(`${server!.url}/submit`);
+      await page.goto(`${rig.server.url}/submit`);
       await page.getByLabel('Message').fill('Sent while the worker could not load.');
       await page.getByLabel('Attach files').setInputFiles(path);
       await expect.poll(() => page.locator('.attachment-note').textContent()).toContain("can't remove hidden information");
@@ -252,20 +246,17 @@ describe('attachments from a real browser', () => {
       // The worker was asked for and refused, so the hash below is the page's own.
       expect(blocked).toHaveLength(1);
 
-      const [message] = await receive();
-      const [attachment] = message!.meta.attachments as MetaAttachment[];
-      expect(attachment!.sha256).toBe(sha256(file));
-      expect(sha256(await readFile(join(message!.folder, attachment!.savedAs)))).toBe(sha256(file));
+      await expectReceivedWhole(file);
     } finally {
       await context.close();
     }
   }, TEST_TIMEOUT_MS);
 
   it('refuses too many files before reading any, in the source\'s language', async () => {
-    const context = await freshContext(browser!);
+    const context = await freshContext(rig.browser);
     try {
       const page = await context.newPage();
-      await page.goto(`${server!.url}/submit?lang=fr`);
+      await page.goto(`${rig.server.url}/submit?lang=fr`);
       const files = Array.from({ length: 21 }, (_, i) => ({ name: `page-${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`page ${i}`) }));
       await page.getByLabel('Joindre des fichiers').setInputFiles(files);
       await expect.poll(() => page.locator('#attach-error').textContent()).toContain('au plus 20 fichiers');
@@ -276,10 +267,10 @@ describe('attachments from a real browser', () => {
   });
 
   it('without JavaScript, shows no file picker and says why; the form carries no file field', async () => {
-    const context = await freshContext(browser!, { javaScriptEnabled: false });
+    const context = await freshContext(rig.browser, { javaScriptEnabled: false });
     try {
       const page = await context.newPage();
-      await page.goto(`${server!.url}/submit`);
+      await page.goto(`${rig.server.url}/submit`);
       // (Playwright's text search skips <noscript>, so it is found by element.)
       const note = page.locator('noscript p');
       expect(await note.isVisible()).toBe(true);

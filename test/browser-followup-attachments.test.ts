@@ -10,12 +10,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from '../crypto/bytes.ts';
-import { freshContext, type DecryptedMessage } from './helpers/browser.ts';
-import type { TestJournalist, TestNewsroom } from './helpers/newsroom.ts';
-import type { ServerProcess } from './helpers/server-process.ts';
+import { freshContext } from './helpers/browser.ts';
 import { openBrowserNewsroom, type BrowserNewsroom } from './helpers/browser-newsroom.ts';
 
 /** Proofs of work (tip, upload, follow-up) and openpgp.js in the page, on a busy two-core machine. */
@@ -23,19 +21,10 @@ const SEND_TIMEOUT_MS = 120_000;
 const TEST_TIMEOUT_MS = 200_000;
 const MiB = 1024 * 1024;
 
-let rig: BrowserNewsroom | undefined;
-let newsroom: TestNewsroom | undefined;
-let journalist: TestJournalist;
-let server: ServerProcess | undefined;
-let browser: Browser | undefined;
-let inboxDir: string;
-let decryptedDir: string;
-let filesDir: string;
-let receive: () => Promise<DecryptedMessage[]>;
+let rig: BrowserNewsroom;
 
 beforeAll(async () => {
   rig = await openBrowserNewsroom();
-  ({ newsroom, journalist, server, browser, inboxDir, decryptedDir, filesDir, receive } = rig);
 });
 
 afterAll(async () => {
@@ -47,7 +36,7 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 /** A first tip through the page (JavaScript on); returns the codename it shows. */
 async function sendTip(context: BrowserContext, message: string): Promise<string> {
   const page = await context.newPage();
-  await page.goto(`${server!.url}/submit`);
+  await page.goto(`${rig.server.url}/submit`);
   await page.getByLabel('Message').fill(message);
   await page.getByRole('button', { name: 'Submit tip' }).click();
   await page.getByRole('heading', { name: 'Your tip was received' }).waitFor({ state: 'visible', timeout: SEND_TIMEOUT_MS });
@@ -58,7 +47,7 @@ async function sendTip(context: BrowserContext, message: string): Promise<string
 }
 
 async function logIn(page: Page, codename: string): Promise<void> {
-  await page.goto(`${server!.url}/login`);
+  await page.goto(`${rig.server.url}/login`);
   await page.getByLabel('Codename').fill(codename);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.locator('#inbox-heading').waitFor({ state: 'visible' });
@@ -70,11 +59,11 @@ describe('attachments on follow-ups', () => {
   let codename: string;
 
   it('a logged-in source attaches a file to a follow-up; the journalist gets it byte for byte, in the conversation', async () => {
-    const context = await freshContext(browser!);
+    const context = await freshContext(rig.browser);
     try {
       codename = await sendTip(context, 'The first tip: more to come.');
       const file = randomBytes(5 * MiB + 4321);
-      const path = join(filesDir, 'ledger-2024.bin');
+      const path = join(rig.filesDir, 'ledger-2024.bin');
       await writeFile(path, file);
 
       const page = await context.newPage();
@@ -97,7 +86,7 @@ describe('attachments on follow-ups', () => {
       expect(await page.locator('.attachment').count()).toBe(0);
       expect(await page.getByLabel('Attach files').evaluate((input: HTMLInputElement) => input.files?.length)).toBe(0);
 
-      const messages = await receive();
+      const messages = await rig.receive();
       expect(messages).toHaveLength(2);
       const tip = messages.find((m) => m.message.includes('The first tip'))!;
       const followup = messages.find((m) => m.message.includes('Here is the ledger'))!;
@@ -118,7 +107,7 @@ describe('attachments on follow-ups', () => {
   }, TEST_TIMEOUT_MS);
 
   it('refuses too many files for one follow-up before reading any, in words about a message', async () => {
-    const context = await freshContext(browser!);
+    const context = await freshContext(rig.browser);
     try {
       const page = await context.newPage();
       await logIn(page, codename);
@@ -132,10 +121,10 @@ describe('attachments on follow-ups', () => {
   });
 
   it('without JavaScript, the inbox has no file input, says files need JavaScript, and still sends a follow-up', async () => {
-    const context = await freshContext(browser!, { javaScriptEnabled: false });
+    const context = await freshContext(rig.browser, { javaScriptEnabled: false });
     try {
       const page = await context.newPage();
-      await page.goto(`${server!.url}/login`);
+      await page.goto(`${rig.server.url}/login`);
       await page.getByLabel('Codename').fill(codename);
       await page.getByRole('button', { name: 'Log in' }).click();
       await page.locator('#inbox-heading').waitFor({ state: 'visible' });
@@ -146,7 +135,7 @@ describe('attachments on follow-ups', () => {
       await page.getByRole('button', { name: 'Send' }).click();
       await page.getByText('Your message was sent.').waitFor({ state: 'visible' });
 
-      const followup = (await receive()).find((m) => m.message.includes('One more thing, sent without JavaScript.'));
+      const followup = (await rig.receive()).find((m) => m.message.includes('One more thing, sent without JavaScript.'));
       expect(followup).toBeDefined();
       expect(followup!.meta.attachments ?? []).toEqual([]);
     } finally {

@@ -44,12 +44,12 @@ import type { TiplineDb } from '../server/db/open-database.ts';
 import { BlobChangedError, BlobPathError, ChunkTooLargeError, FileBlobStore } from '../server/uploads/blob-store.ts';
 import { openBlobStore, type BlobStore } from '../server/uploads/blobs.ts';
 import { PostgresBlobStore } from '../server/uploads/postgres-blob-store.ts';
-import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
+import { makeGpgJournalistKeys, type GpgJournalistKey } from './helpers/gpg.ts';
 import { makeNewsroom, ON_POSTGRES, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 
 type Who = 'A' | 'B' | 'B2' | 'C';
-type GpgKey = { home: GpgHome; armoredPublic: string; publicKey: PublicKey; keyId: string; secretFile: string };
+type GpgKey = GpgJournalistKey;
 
 const REPLY = 'Merci. Können Sie mehr schicken? 请再发一些。';
 /** Big enough for several partial-length chunks in the data packet. */
@@ -134,18 +134,7 @@ function rekeyCli(keyFile: string) {
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'tipline-rekey-blobs-'));
   inbox = join(workDir, 'inbox');
-  await Promise.all(
-    (['A', 'B', 'B2', 'C'] as const).map(async (who) => {
-      const email = `${who.toLowerCase()}@example.org`;
-      const home = await makeGpgHome();
-      await home.generate('ed25519', email);
-      const armoredPublic = await home.exportPublic(email);
-      const publicKey = await readPublicKey(armoredPublic);
-      const secretFile = join(workDir, `${who}-secret.asc`);
-      await writeFile(secretFile, await home.exportSecret(email), { mode: 0o600 });
-      keys[who] = { home, armoredPublic, publicKey, keyId: await encryptionKeyIdOf(publicKey), secretFile };
-    }),
-  );
+  Object.assign(keys, await makeGpgJournalistKeys(workDir, { A: 'ed25519', B: 'ed25519', B2: 'ed25519', C: 'ed25519' }));
   newsroom = await makeNewsroom();
   for (const who of ['A', 'B', 'C'] as const) {
     tokens[who] = (await addJournalist({ dataDir: newsroom.dataDir, databaseUrl: newsroom.databaseUrl, signingKeyFile: newsroom.signingKeyFile, name: `Journalist ${who}`, armoredKey: keys[who].armoredPublic })).token;

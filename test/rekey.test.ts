@@ -15,7 +15,7 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64, randomBytes } from '../crypto/bytes.ts';
 import { utcDay } from '../crypto/day.ts';
-import { encryptToKeys, encryptionKeyIdOf, readPrivateKey, readPublicKey, type PrivateKey, type PublicKey } from '../crypto/envelope.ts';
+import { encryptToKeys, readPrivateKey, readPublicKey, type PrivateKey, type PublicKey } from '../crypto/envelope.ts';
 import { verifyManifest, type Manifest } from '../crypto/manifest.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { inspectEncryptedMessage } from '../crypto/packets.ts';
@@ -23,7 +23,7 @@ import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds } from
 import { decodeTipDocument, encodeTipDocument } from '../crypto/tip-document.ts';
 import { addJournalist, removeJournalist, replaceJournalistKey } from '../server/admin/newsroom.ts';
 import { readDataDir } from '../server/data-dir.ts';
-import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
+import { makeGpgJournalistKeys, type GpgJournalistKey } from './helpers/gpg.ts';
 import { makeNewsroom, ON_POSTGRES, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 
@@ -38,7 +38,7 @@ const MESSAGES: Record<Via, string> = {
 /** B's old key is RSA-4096 (the slow one to make), so the session key comes out of an RSA packet and goes into cv25519 ones. */
 const KINDS: Record<Who, 'rsa4096' | 'ed25519'> = { A: 'ed25519', B: 'rsa4096', B2: 'ed25519', C: 'ed25519' };
 
-type GpgKey = { email: string; home: GpgHome; armoredPublic: string; publicKey: PublicKey; keyId: string; secretFile: string };
+type GpgKey = GpgJournalistKey;
 
 let workDir: string;
 let inbox: string;
@@ -124,18 +124,7 @@ function rekeyCli(keyFile: string): Promise<{ code: number; stdout: string; stde
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'tipline-rekey-'));
   inbox = join(workDir, 'inbox');
-  await Promise.all(
-    (Object.keys(KINDS) as Who[]).map(async (who) => {
-      const email = `${who.toLowerCase()}@example.org`;
-      const home = await makeGpgHome();
-      await home.generate(KINDS[who], email);
-      const armoredPublic = await home.exportPublic(email);
-      const publicKey = await readPublicKey(armoredPublic);
-      const secretFile = join(workDir, `${who}-secret.asc`);
-      await writeFile(secretFile, await home.exportSecret(email), { mode: 0o600 });
-      keys[who] = { email, home, armoredPublic, publicKey, keyId: await encryptionKeyIdOf(publicKey), secretFile };
-    }),
-  );
+  Object.assign(keys, await makeGpgJournalistKeys(workDir, KINDS));
   newsroom = await makeNewsroom();
   for (const who of ['A', 'B', 'C'] as const) {
     const { token } = await addJournalist({ dataDir: newsroom.dataDir, signingKeyFile: newsroom.signingKeyFile, name: `Journalist ${who}`, armoredKey: keys[who].armoredPublic });

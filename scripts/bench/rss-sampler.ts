@@ -44,7 +44,8 @@ export class RssSampler {
   }
 }
 
-function readRss(pid: number): number | undefined {
+/** A process's resident memory in bytes, from /proc; undefined once it is gone. */
+export function readRss(pid: number): number | undefined {
   try {
     const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kib === undefined ? undefined : Number(kib) * 1024;

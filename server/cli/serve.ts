@@ -63,9 +63,12 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     if (left < 0) settings.log(`warning: the manifest expired on ${latest.manifest.expires}; sources cannot send tips until an admin publishes a new one`);
     else if (left < 14) settings.log(`warning: the manifest expires in ${left} days (${latest.manifest.expires}); publish a new one soon`);
   }
+  // One store for the app and the clean-up job: opening one sweeps what a crash left behind.
+  const blobs = await openBlobStore(db, dir.blobDir);
   const app = await createApp({
     db,
     blobDir: dir.blobDir,
+    blobs,
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
     newsroomPublicKey: dir.newsroomPublicKey,
     staticFiles,
@@ -76,7 +79,7 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     limits: settings.limits,
     pow: { baseDifficulty: settings.powDifficulty ?? DEFAULT_POW.baseDifficulty },
   });
-  const janitor = new UploadStore(db, await openBlobStore(db, dir.blobDir));
+  const janitor = new UploadStore(db, blobs);
   const stopRetention = startRetentionJob(db, {
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
     log: settings.log,

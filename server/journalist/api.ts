@@ -152,19 +152,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const parsed = RekeyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 4) / 3) + 1024)));
     if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"ciphertext": "<base64 OpenPGP message>"}.');
     const rekeyed = decode(parsed.data.ciphertext, limit, 'The re-keyed tip is larger than the stored tip plus its new key packets.');
-    try {
-      if (!sameEncryptedData(tip.ciphertext, rekeyed)) {
-        throw new ApiError(422, 'data-changed', 'The encrypted data packet differs from the stored one; only the key packets may change. Nothing was stored.');
-      }
-      checkRecipients(rekeyed, keyIds);
-    } catch (e) {
-      if (e instanceof NotEncryptedError) {
-        throw e.code === 'bad-recipients'
-          ? new ApiError(422, 'wrong-recipients', "The key packets must name exactly the current keys of the tip's desk. Fetch the current key list and re-key again. Nothing was stored.")
-          : new ApiError(422, 'not-encrypted', 'The body is not an OpenPGP message encrypted to journalist keys. Nothing was stored.');
-      }
-      throw e;
-    }
+    checkRekeyedMessage(tip.ciphertext, rekeyed, keyIds, "the tip's desk");
     const replaced = await deps.tips.replaceCiphertext(id, { expected: tip.ciphertext, ciphertext: rekeyed, manifestVersion: current.manifest.version });
     if (!replaced) throw new ApiError(409, 'tip-changed', 'The tip changed or was deleted while this request ran. Fetch it again and re-key again.');
     return c.json({ id, manifestVersion: current.manifest.version });
@@ -276,19 +264,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const parsed = RekeyCopyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 4) / 3) + 1024)));
     if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"copy": "<base64 OpenPGP message>"}.');
     const copy = decode(parsed.data.copy, limit, 'The re-keyed copy is larger than the stored copy plus its new key packets.');
-    try {
-      if (!sameEncryptedData(reply.copy, copy)) {
-        throw new ApiError(422, 'data-changed', 'The encrypted data packet differs from the stored one; only the key packets may change. Nothing was stored.');
-      }
-      checkRecipients(copy, keyIds);
-    } catch (e) {
-      if (e instanceof NotEncryptedError) {
-        throw e.code === 'bad-recipients'
-          ? new ApiError(422, 'wrong-recipients', "The key packets must name exactly the current keys of the conversation's desk. Fetch the current key list and re-key again. Nothing was stored.")
-          : new ApiError(422, 'not-encrypted', 'The body is not an OpenPGP message encrypted to journalist keys. Nothing was stored.');
-      }
-      throw e;
-    }
+    checkRekeyedMessage(reply.copy, copy, keyIds, "the conversation's desk");
     if (!(await deps.replies.replaceCopy(id, { expected: reply.copy, copy }))) {
       throw new ApiError(409, 'reply-changed', 'The reply changed or was deleted while this request ran. Fetch it again and re-key again.');
     }
@@ -378,4 +354,25 @@ function currentKeyIdsFor(current: Recipients, desk: string | null | undefined):
 function tipId(id: string): string {
   if (!ID_RE.test(id)) throw new ApiError(404, 'not-found', 'No such tip.');
   return id;
+}
+
+/**
+ * A re-keyed whole message (a tip, a reply copy) may differ from the stored one
+ * only in its key packets, and those must name exactly `keyIds`; else a 422
+ * saying which rule it broke. `desk` names whose keys, for the message.
+ */
+function checkRekeyedMessage(stored: Uint8Array, rekeyed: Uint8Array, keyIds: string[], desk: string): void {
+  try {
+    if (!sameEncryptedData(stored, rekeyed)) {
+      throw new ApiError(422, 'data-changed', 'The encrypted data packet differs from the stored one; only the key packets may change. Nothing was stored.');
+    }
+    checkRecipients(rekeyed, keyIds);
+  } catch (e) {
+    if (e instanceof NotEncryptedError) {
+      throw e.code === 'bad-recipients'
+        ? new ApiError(422, 'wrong-recipients', `The key packets must name exactly the current keys of ${desk}. Fetch the current key list and re-key again. Nothing was stored.`)
+        : new ApiError(422, 'not-encrypted', 'The body is not an OpenPGP message encrypted to journalist keys. Nothing was stored.');
+    }
+    throw e;
+  }
 }

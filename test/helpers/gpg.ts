@@ -3,10 +3,11 @@
  * itself and decrypts with `gpg --decrypt`, to prove interop for real.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { encryptionKeyIdOf, readPublicKey, type PublicKey } from '../../crypto/envelope.ts';
 
 const run = promisify(execFile);
 
@@ -54,4 +55,31 @@ export async function makeGpgHome(): Promise<GpgHome> {
       await rm(home, { recursive: true, force: true });
     },
   };
+}
+
+/** A journalist key made by gpg: its GNUPGHOME (holding that one secret key), the public key as openpgp.js reads it, and the secret key exported for the CLI. */
+export type GpgJournalistKey = { email: string; home: GpgHome; armoredPublic: string; publicKey: PublicKey; keyId: string; secretFile: string };
+
+/**
+ * One key per name, each in a GNUPGHOME of its own, with `<name>@example.org`
+ * as its address and its secret key exported to `<dir>/<name>-secret.asc` (0600).
+ *
+ * @example
+ * const keys = await makeGpgJournalistKeys(workDir, { A: 'ed25519', B: 'rsa4096' });
+ * await keys.B.home.decrypt(file);
+ */
+export async function makeGpgJournalistKeys<N extends string>(dir: string, kinds: Record<N, 'rsa4096' | 'ed25519'>): Promise<Record<N, GpgJournalistKey>> {
+  const entries = await Promise.all(
+    (Object.keys(kinds) as N[]).map(async (name) => {
+      const email = `${name.toLowerCase()}@example.org`;
+      const home = await makeGpgHome();
+      await home.generate(kinds[name], email);
+      const armoredPublic = await home.exportPublic(email);
+      const publicKey = await readPublicKey(armoredPublic);
+      const secretFile = join(dir, `${name}-secret.asc`);
+      await writeFile(secretFile, await home.exportSecret(email), { mode: 0o600 });
+      return [name, { email, home, armoredPublic, publicKey, keyId: await encryptionKeyIdOf(publicKey), secretFile }] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<N, GpgJournalistKey>;
 }

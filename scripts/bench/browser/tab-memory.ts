@@ -16,7 +16,7 @@
  * await work();
  * const { peakRssBytes, medianRssBytes, afterGcRssBytes } = await memory.stop(); // stop() runs a full GC
  */
-import { readFileSync } from 'node:fs';
+import { readRss } from '../rss-sampler.ts';
 import type { Send } from './cdp-pipe.ts';
 
 export type TabMemoryFigures = {
@@ -116,11 +116,3 @@ export class TabMemory {
   }
 }
 
-function readRss(pid: number): number | undefined {
-  try {
-    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kib === undefined ? undefined : Number(kib) * 1024;
-  } catch {
-    return undefined;
-  }
-}
