@@ -18,6 +18,7 @@ import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { serveStatic, type StaticFiles } from './http/static-files.ts';
 import { journalistApi } from './journalist/api.ts';
+import { AuditLog } from './store/audit-log.ts';
 import { sourceApi } from './source/api.ts';
 import { PageAssets, providePageAssets, type Release } from './source/page-assets.ts';
 import { pageContext, sourcePages } from './source/pages.ts';
@@ -83,7 +84,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
 
   app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits }));
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
-  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays }));
+  app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays, audit: new AuditLog(options.db) }));
   app.get('/static/*', serveStatic(options.staticFiles));
   app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
 

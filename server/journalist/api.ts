@@ -33,6 +33,7 @@ import { requireJson } from '../source/api.ts';
 import type { SourceSessions } from '../source/sessions.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { AuthThrottle } from '../abuse/auth-throttle.ts';
+import type { AuditLog } from '../store/audit-log.ts';
 import { BlobRekeyError, BlobRekeying } from '../uploads/blob-rekey.ts';
 import type { UploadStore } from '../uploads/upload-store.ts';
 import type { Journalist, JournalistStore } from '../store/journalist-store.ts';
@@ -62,6 +63,8 @@ export type JournalistApiDeps = {
   throttle: AuthThrottle;
   uploads: UploadStore;
   retentionDays?: number;
+  /** Where deleting a conversation is recorded. */
+  audit?: Pick<AuditLog, 'record'>;
 };
 
 export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
@@ -90,14 +93,30 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     return c.json({ id: j.id, name: j.name, fingerprint: j.fingerprint, retentionDays: deps.retentionDays ?? 0 });
   });
 
-  /** The desks this journalist is in, by the current manifest (none if there is no valid manifest). */
+  /**
+   * The desks this journalist is in, by the current manifest. Fails closed: with
+   * no valid manifest nobody knows who is in which desk, so `recipients.get()`
+   * throws ManifestUnavailableError, which app.ts answers with 503, and no
+   * journalist route goes on.
+   */
   const desksOf = async (journalistId: string) => {
-    const current = await deps.recipients.get().catch(() => undefined);
-    const all = current?.desks.map((d) => d.id) ?? [];
-    return { mine: current?.desks.filter((d) => d.recipientIds.includes(journalistId)).map((d) => d.id) ?? [], all };
+    const current = await deps.recipients.get();
+    const all = current.desks.map((d) => d.id);
+    return { mine: current.desks.filter((d) => d.recipientIds.includes(journalistId)).map((d) => d.id), all };
   };
   const canRead = (desks: { mine: string[]; all: string[] }, desk: string | null | undefined) =>
     !desk || desks.mine.includes(desk) || !desks.all.includes(desk);
+  /**
+   * A conversation this journalist may see, and its desk; 404 otherwise, the
+   * same answer for one that does not exist and one of another desk.
+   */
+  const readableThread = async (threadId: string, journalistId: string) => {
+    const desks = await desksOf(journalistId);
+    if (!(await deps.replies.threadExists(threadId))) throw new ApiError(404, 'not-found', 'No such conversation.');
+    const desk = await deps.tips.threadDesk(threadId);
+    if (!canRead(desks, desk)) throw new ApiError(404, 'not-found', 'No such conversation.');
+    return { desk };
+  };
 
   api.get('/tips', async (c) => {
     const limit = pageLimit(c.req.query('limit'), deps.limits.maxPageSize);
@@ -241,14 +260,15 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const limit = pageLimit(c.req.query('limit'), deps.limits.maxPageSize);
     const after = c.req.query('cursor') ?? null;
     if (after !== null && !ID_RE.test(after)) throw new ApiError(400, 'bad-cursor', 'The cursor is not one this server gave out.');
-    return c.json(await deps.replies.list({ limit, after }));
+    return c.json(await deps.replies.list({ limit, after, desks: await desksOf(c.get('journalist').id) }));
   });
 
   api.get('/replies/:id', async (c) => {
     const id = c.req.param('id');
-    const copy = ID_RE.test(id) ? await deps.replies.copy(id) : undefined;
-    if (!copy) throw new ApiError(404, 'not-found', 'No such reply.');
-    return c.body(copy as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
+    const desks = await desksOf(c.get('journalist').id);
+    const reply = ID_RE.test(id) ? await deps.replies.stored(id) : undefined;
+    if (!reply || !canRead(desks, await deps.tips.threadDesk(reply.threadId))) throw new ApiError(404, 'not-found', 'No such reply.');
+    return c.body(reply.copy as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream' });
   });
 
   // Re-keying a reply's newsroom copy: the same checks as for a tip, to the conversation's desk.
@@ -274,6 +294,8 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
   // A reply: a box only the source's codename opens, and an OpenPGP copy for the newsroom.
   api.post('/threads/:threadId/replies', async (c) => {
     const threadId = threadIdParam(c.req.param('threadId'));
+    // Before the body is read: a journalist of another desk learns nothing and posts nothing.
+    const thread = await readableThread(threadId, c.get('journalist').id);
     requireJson(c.req.header('content-type'));
     const limit = deps.limits.maxTipBytes;
     const parsed = ReplyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 8) / 3) + 1024)));
@@ -283,7 +305,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     if (!isReplyBox(box)) throw new ApiError(422, 'not-a-reply-box', 'box is not a version 1 reply box.');
     const current = await deps.recipients.get();
     // The newsroom's copy goes to the conversation's desk, like the tips in it.
-    const desk = current.stored(await deps.tips.threadDesk(threadId));
+    const desk = current.stored(thread.desk);
     try {
       checkRecipients(copy, desk.keyIds);
     } catch (e) {
@@ -304,9 +326,13 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
 
   api.delete('/threads/:threadId', async (c) => {
     const threadId = threadIdParam(c.req.param('threadId'));
+    const journalist = c.get('journalist');
+    const { desk } = await readableThread(threadId, journalist.id);
     if (!(await deps.replies.deleteThread(threadId))) throw new ApiError(404, 'not-found', 'No such conversation.');
     await deps.uploads.sweep(Infinity);
     deps.sessions.destroyThread(threadId);
+    // Who deleted a conversation of which desk; never the conversation's id (it is derived from the source's codename).
+    await deps.audit?.record(`journalist:${journalist.id}`, 'thread.delete', `journalist=${journalist.name} desk=${desk ?? 'none'}`);
     return c.json({ deleted: true });
   });
 

@@ -64,14 +64,26 @@ export class ReplyStore {
   }
 
   /** Newsroom copies, for journalists: listed by thread and number. */
-  async list(options: { limit: number; after?: string | null }): Promise<{ replies: ReplySummary[]; nextCursor: string | null }> {
+  async list(options: { limit: number; after?: string | null; desks?: { mine: string[]; all: string[] } }): Promise<{ replies: ReplySummary[]; nextCursor: string | null }> {
     let q = this.db
       .selectFrom('replies')
-      .select(['id', 'thread_id', 'seq', 'created_day'])
-      .select((eb) => eb.fn<number>('length', ['copy']).as('size'))
-      .orderBy('id')
+      .innerJoin('threads', 'threads.id', 'replies.thread_id')
+      .select(['replies.id as id', 'replies.thread_id as thread_id', 'replies.seq as seq', 'replies.created_day as created_day'])
+      .select((eb) => eb.fn<number>('length', ['replies.copy']).as('size'))
+      .orderBy('replies.id')
       .limit(options.limit + 1);
-    if (options.after) q = q.where('id', '>', options.after);
+    const desks = options.desks;
+    if (desks) {
+      // The rule of TipStore.list: the journalist's desks, plus conversations with no desk or one that no longer exists.
+      q = q.where((eb) =>
+        eb.or([
+          eb('threads.desk', 'is', null),
+          ...(desks.mine.length ? [eb('threads.desk', 'in', desks.mine)] : []),
+          ...(desks.all.length ? [eb('threads.desk', 'not in', desks.all)] : []),
+        ]),
+      );
+    }
+    if (options.after) q = q.where('replies.id', '>', options.after);
     const rows = await q.execute();
     const replies = rows.slice(0, options.limit).map((r) => ({ id: r.id, threadId: r.thread_id, seq: r.seq, day: r.created_day, size: Number(r.size) }));
     return { replies, nextCursor: rows.length > options.limit ? replies.at(-1)!.id : null };
