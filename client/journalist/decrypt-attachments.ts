@@ -7,8 +7,9 @@
  *   temporary file that gets its real name only once the stream has ended
  *   without error, which is when the check has passed. On any error the
  *   temporary file is deleted: nothing half-checked is left to open.
- * - The size and SHA-256 must be what the source's browser put in the tip
- *   document; otherwise the file is deleted and the message fails.
+ * - The padding after the file (zeros up to its size bucket) is cut off and
+ *   checked; the size and SHA-256 must be what the source's browser put in
+ *   the tip document; otherwise the file is deleted and the message fails.
  * - Names come from the source, so they are made safe (crypto/file-names.ts)
  *   and unique within the folder.
  * - Executables, scripts and macro-enabled files are flagged, and hidden
@@ -27,6 +28,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { PrivateKey } from '../../crypto/envelope.ts';
 import { decryptFileStream } from '../../crypto/file-envelope.ts';
+import { cutFilePadding } from '../../crypto/file-padding.ts';
 import { isRiskyFile, sanitizeFileName, uniqueFileName } from '../../crypto/file-names.ts';
 import type { AttachmentRef } from '../../crypto/tip-document.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
@@ -78,7 +80,7 @@ export async function decryptAttachments(o: {
     // Sanitized names never start with a dot, so this can't collide with one.
     const temp = join(folder, `.partial-${i}`);
     try {
-      const got = await decryptToFile(source, temp, o.key);
+      const got = await decryptToFile(source, temp, o.key, ref.size);
       if (got.size !== ref.size || got.sha256 !== ref.sha256) {
         throw new AttachmentError(`attachment ${shown} is not the file the source sent (its ${got.size !== ref.size ? 'size' : 'SHA-256'} differs from the tip's); it was deleted`);
       }
@@ -100,10 +102,14 @@ export async function decryptAttachments(o: {
   return records;
 }
 
-/** Decrypts `source` into `target` (created new), hashing on the way. Rejects if the integrity check fails. */
-async function decryptToFile(source: string, target: string, key: PrivateKey): Promise<{ size: number; sha256: string }> {
+/**
+ * Decrypts `source` into `target` (created new), hashing on the way and
+ * cutting the padding after the tip's `fileSize` bytes (crypto/file-padding.ts).
+ * Rejects if the integrity check fails or the padding is not zeros to the bucket.
+ */
+async function decryptToFile(source: string, target: string, key: PrivateKey, fileSize: number): Promise<{ size: number; sha256: string }> {
   const ciphertext = Readable.toWeb(createReadStream(source)) as unknown as ReadableStream<Uint8Array>;
-  const plaintext = await decryptFileStream(ciphertext, key);
+  const plaintext = (await decryptFileStream(ciphertext, key)).pipeThrough(cutFilePadding(fileSize));
   const hash = createHash('sha256');
   let size = 0;
   await pipeline(

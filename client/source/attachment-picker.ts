@@ -15,6 +15,7 @@
  * const picker = enhanceAttachments(document.getElementById('attachments')!, 'en');
  * const files = await picker.ready(); // AttachmentToSend[] for sendTip or sendFollowup
  */
+import { paddedFileSize } from '../../crypto/file-padding.ts';
 import { formatFileSize } from '../../server/i18n/file-size.ts';
 import { PauseGate } from './pause-gate.ts';
 import type { PreparedAttachment } from './prepare-attachment.ts';
@@ -90,9 +91,10 @@ export function enhanceAttachments(container: HTMLElement, lang: string, status:
 
   function checkLimits(files: File[]): string | undefined {
     if (files.length > limits.files) return d.tTooMany;
-    const large = files.find((f) => f.size > limits.fileBytes);
+    // Padded, as it will be sent (crypto/file-padding.ts): at most 12.5 % more above 1 MiB.
+    const large = files.find((f) => paddedFileSize(f.size) > limits.fileBytes);
     if (large) return named(d.tFileTooLarge, large.name);
-    const total = files.reduce((n, f) => n + f.size + FRAMING_PER_FILE, 0);
+    const total = files.reduce((n, f) => n + paddedFileSize(f.size) + FRAMING_PER_FILE, 0);
     if (total > limits.tipBytes) return d.tTipTooLarge;
     return undefined;
   }

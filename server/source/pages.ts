@@ -7,6 +7,7 @@ import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { hex, wipe } from '../../crypto/bytes.ts';
 import { CodenameError, deriveCodenameKeys, generateCodename, parseCodename, threadIdOf } from '../../crypto/codename.ts';
+import { largestFileWithin } from '../../crypto/file-padding.ts';
 import { newsroomFingerprint } from '../../crypto/manifest.ts';
 import { ReplyBoxError, openReply } from '../../crypto/reply-box.ts';
 import { TipDocumentError, decodeTipDocument } from '../../crypto/tip-document.ts';
@@ -62,7 +63,8 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   // The server's limits count ciphertext; a source picks files by their own size.
   const attachments: AttachmentLimits = {
     maxFiles: deps.limits.maxFilesPerTip,
-    maxFileBytes: deps.limits.maxFileBytes - ATTACHMENT_FRAMING_BYTES,
+    // Files are padded to a size bucket before encryption (crypto/file-padding.ts).
+    maxFileBytes: largestFileWithin(deps.limits.maxFileBytes - ATTACHMENT_FRAMING_BYTES),
     maxUploadBytes: deps.limits.maxFileBytes,
     maxTipBytes: deps.limits.maxAttachmentBytesPerTip,
   };
