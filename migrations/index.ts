@@ -10,6 +10,8 @@ import * as m0004 from './0004-desks.ts';
 import * as m0005 from './0005-uploads.ts';
 import * as m0006 from './0006-blob-chunks.ts';
 import * as m0007 from './0007-tip-list-index.ts';
+import * as m0008 from './0008-blob-rows-sqlite.ts';
+import * as m0009 from './0009-admin-times-as-days.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -19,6 +21,8 @@ export const migrations: Record<string, Migration> = {
   '0005-uploads': m0005,
   '0006-blob-chunks': m0006,
   '0007-tip-list-index': m0007,
+  '0008-blob-rows-sqlite': m0008,
+  '0009-admin-times-as-days': m0009,
 };
 
 export const migrationProvider: MigrationProvider = {

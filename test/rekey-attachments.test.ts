@@ -84,20 +84,15 @@ const storedBlob = () => readBlob(blobs, blobId);
 const storedCopy = async () => new Uint8Array((await testApp.db.selectFrom('replies').select('copy').where('id', '=', replyId).executeTakeFirstOrThrow()).copy);
 const stagingFiles = () => leftovers(testApp.db, blobDir);
 
-/**
- * What a replace left aside: staging files next to the blobs, or on PostgreSQL
- * staged content and chunks that belong to no blob.
- */
-async function leftovers(db: TiplineDb, root: string): Promise<string[]> {
-  if (!ON_POSTGRES) return (await readdir(root)).filter((name) => name.includes('.'));
+/** What a replace left aside: staged content and chunks that belong to no blob (rows on both databases since migration 0008). */
+async function leftovers(db: TiplineDb, _root: string): Promise<string[]> {
   const staged = await db.selectFrom('blob_staging').select('content').execute();
   const orphans = await db.selectFrom('blob_chunks').select('content').where('content', 'not in', db.selectFrom('blobs').select('content')).execute();
   return [...staged, ...orphans].map((r) => r.content);
 }
 
-/** Changes whenever the blob's content is swapped: the file's mtime, or the content key of its rows. */
+/** Changes whenever the blob's content is swapped: the content key of its rows. */
 async function blobVersion(id: string): Promise<string> {
-  if (!ON_POSTGRES) return String((await stat(join(blobDir, id))).mtimeMs);
   return (await testApp.db.selectFrom('blobs').select('content').where('id', '=', id).executeTakeFirstOrThrow()).content;
 }
 
@@ -439,12 +434,12 @@ describe.skipIf(ON_POSTGRES)('FileBlobStore.replace (the file store only: runs o
 });
 
 // On the store of the run: files in a folder of their own, or rows in the newsroom's PostgreSQL database.
-describe(`BlobStore.replace and BlobRekeying (${ON_POSTGRES ? 'PostgresBlobStore' : 'FileBlobStore'})`, () => {
+describe('BlobStore.replace and BlobRekeying (RowBlobStore)', () => {
   let root: string;
   let store: BlobStore;
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'tipline-blob-replace-'));
-    store = ON_POSTGRES ? new PostgresBlobStore(testApp.db) : await FileBlobStore.open(root);
+    store = new PostgresBlobStore(testApp.db); // the row store, on either database
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 

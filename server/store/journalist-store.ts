@@ -11,6 +11,7 @@
  * const token = await journalists.issueToken(j.id); // print once
  * await journalists.authenticate(token); // → the journalist, or undefined
  */
+import { utcDay } from '../../crypto/day.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { base64url, randomBytes, randomId } from '../../crypto/bytes.ts';
 import { isUniqueViolation } from '../db/dialect.ts';
@@ -43,7 +44,7 @@ export class JournalistStore {
       name: j.name,
       fingerprint: j.fingerprint,
       public_key: j.publicKey,
-      added_at: new Date().toISOString(),
+      added_at: utcDay(), // a day only: see migration 0009
       desks: JSON.stringify(j.desks ?? []),
     };
     try {
@@ -97,7 +98,7 @@ export class JournalistStore {
     const secret = base64url.encode(randomBytes(32));
     await this.db
       .insertInto('journalist_tokens')
-      .values({ id, journalist_id: journalistId, secret_hash: sha256Hex(secret), created_at: new Date().toISOString() })
+      .values({ id, journalist_id: journalistId, secret_hash: sha256Hex(secret), created_at: utcDay() })
       .execute();
     return `tl_${id}_${secret}`;
   }

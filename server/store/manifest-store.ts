@@ -6,6 +6,7 @@
  * await manifests.save(signManifest(next, secretKey));
  * const current = await manifests.latest();
  */
+import { utcDay } from '../../crypto/day.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import { isUniqueViolation } from '../db/dialect.ts';
 import type { TiplineDb } from '../db/open-database.ts';
@@ -32,7 +33,7 @@ export class ManifestStore {
     try {
       await this.db
         .insertInto('manifests')
-        .values({ version: signed.manifest.version, body: JSON.stringify(signed), created_at: new Date().toISOString() })
+        .values({ version: signed.manifest.version, body: JSON.stringify(signed), created_at: utcDay() })
         .execute();
     } catch (e) {
       // Another admin (or instance) saved this version between the look above and this insert.

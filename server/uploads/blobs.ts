@@ -1,11 +1,13 @@
 /**
- * Where attachment ciphertext lives, behind one interface with two
- * implementations, chosen where the database is opened:
+ * Where attachment ciphertext lives, behind one interface:
  *
- * - {@link FileBlobStore} (blob-store.ts): files in `<data>/blobs/`, for one
- *   instance on SQLite;
- * - {@link PostgresBlobStore} (postgres-blob-store.ts): rows of about 1 MiB in
- *   PostgreSQL, which every instance on the database reaches.
+ * - {@link RowBlobStore} (row-blob-store.ts): rows of about 1 MiB in the
+ *   database, on SQLite and on PostgreSQL. This is what {@link openBlobStore}
+ *   opens. On SQLite it first moves the files an older version kept in
+ *   `<data>/blobs/` into rows (import-blob-files.ts);
+ * - {@link FileBlobStore} (blob-store.ts): one file per upload in a folder.
+ *   No longer used for tips (a file's birth time is its upload's time, to the
+ *   second), kept for its tests and as the reader of old folders.
  *
  * Both stream: no blob is ever held whole in memory.
  *
@@ -17,8 +19,8 @@
 import type { Readable } from 'node:stream';
 import type { TiplineDb } from '../db/open-database.ts';
 import { isPostgres } from '../db/dialect.ts';
-import { FileBlobStore } from './blob-store.ts';
-import { PostgresBlobStore } from './postgres-blob-store.ts';
+import { importBlobFiles } from './import-blob-files.ts';
+import { RowBlobStore } from './row-blob-store.ts';
 
 /**
  * A chunk's bytes: the request's Web stream, or under `tipline serve` the Node
@@ -79,6 +81,9 @@ export interface BlobStore {
   sweepAbandoned(ageMs: number, now?: number): Promise<void>;
 }
 
+/** The row store on `db`; on SQLite, after moving any blob files left in `blobDir` by an older version into it. */
 export async function openBlobStore(db: TiplineDb, blobDir: string): Promise<BlobStore> {
-  return isPostgres(db) ? new PostgresBlobStore(db) : FileBlobStore.open(blobDir);
+  const rows = new RowBlobStore(db);
+  if (!isPostgres(db)) await importBlobFiles(blobDir, rows);
+  return rows;
 }
