@@ -35,8 +35,8 @@ async function buildInto(out, logLevel) {
   await mkdir(`${out}/public`, { recursive: true });
   await build({
     absWorkingDir: here,
-    // page.js, which every page loads, and the worker that hashes attachments (client/source/file-hash.ts).
-    entryPoints: ['client/source/page.ts', 'client/source/hash-worker.ts'],
+    // page.js, which every page loads.
+    entryPoints: ['client/source/page.ts'],
     outdir: `${out}/public`,
     bundle: true,
     splitting: true,

@@ -32,7 +32,10 @@ export type AttachmentRef = {
   name: string;
   type: string;
   size: number;
+  /** Hex. Without `hashFormat` (tips sent before it existed): the file's plain SHA-256. */
   sha256: string;
+  /** `'sha256-pieces'`: `sha256` is crypto/piece-hash.ts's hash of 4 MiB pieces (native in every browser). */
+  hashFormat?: 'sha256-pieces';
 };
 
 export type TipDocument = {
@@ -118,6 +121,7 @@ function checkDocument(doc: TipDocument): void {
         typeof a.sha256 !== 'string' || !Number.isSafeInteger(a.size)) {
         throw new TipDocumentError('malformed attachment entry');
       }
+      if (a.hashFormat !== undefined && a.hashFormat !== 'sha256-pieces') throw new TipDocumentError('unknown attachment hash format');
     }
   }
 }

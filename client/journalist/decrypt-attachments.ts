@@ -8,8 +8,10 @@
  *   without error, which is when the check has passed. On any error the
  *   temporary file is deleted: nothing half-checked is left to open.
  * - The padding after the file (zeros up to its size bucket) is cut off and
- *   checked; the size and SHA-256 must be what the source's browser put in
- *   the tip document; otherwise the file is deleted and the message fails.
+ *   checked; the size and hash must be what the source's browser put in the
+ *   tip document (the 4 MiB-piece hash of crypto/piece-hash.ts, or the plain
+ *   SHA-256 for tips sent before it); otherwise the file is deleted and the
+ *   message fails. meta.json gives the file's plain SHA-256.
  * - Names come from the source, so they are made safe (crypto/file-names.ts)
  *   and unique within the folder.
  * - Executables, scripts and macro-enabled files are flagged, and hidden
@@ -29,6 +31,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { PrivateKey } from '../../crypto/envelope.ts';
 import { decryptFileStream } from '../../crypto/file-envelope.ts';
 import { cutFilePadding } from '../../crypto/file-padding.ts';
+import { PIECE_HASH_FORMAT, PieceHasher } from '../../crypto/piece-hash.ts';
 import { isRiskyFile, sanitizeFileName, uniqueFileName } from '../../crypto/file-names.ts';
 import type { AttachmentRef } from '../../crypto/tip-document.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
@@ -79,9 +82,11 @@ export async function decryptAttachments(o: {
     taken.add(name);
     // Sanitized names never start with a dot, so this can't collide with one.
     const temp = join(folder, `.partial-${i}`);
+    let got: { size: number; sha256: string; pieceHash: string };
     try {
-      const got = await decryptToFile(source, temp, o.key, ref.size);
-      if (got.size !== ref.size || got.sha256 !== ref.sha256) {
+      got = await decryptToFile(source, temp, o.key, ref.size);
+      const expected = ref.hashFormat === PIECE_HASH_FORMAT ? got.pieceHash : got.sha256;
+      if (got.size !== ref.size || expected !== ref.sha256) {
         throw new AttachmentError(`attachment ${shown} is not the file the source sent (its ${got.size !== ref.size ? 'size' : 'SHA-256'} differs from the tip's); it was deleted`);
       }
       await rename(temp, join(folder, name));
@@ -94,7 +99,8 @@ export async function decryptAttachments(o: {
       name: ref.name,
       savedAs: `${ATTACHMENTS_FOLDER}/${name}`,
       size: ref.size,
-      sha256: ref.sha256,
+      // The file's plain SHA-256 (what sha256sum prints), whichever hash the tip carried.
+      sha256: got.sha256,
       risky: isRiskyFile(name, ref.type),
       metadataFound: await findMetadata(join(folder, name)),
     });
@@ -107,23 +113,25 @@ export async function decryptAttachments(o: {
  * cutting the padding after the tip's `fileSize` bytes (crypto/file-padding.ts).
  * Rejects if the integrity check fails or the padding is not zeros to the bucket.
  */
-async function decryptToFile(source: string, target: string, key: PrivateKey, fileSize: number): Promise<{ size: number; sha256: string }> {
+async function decryptToFile(source: string, target: string, key: PrivateKey, fileSize: number): Promise<{ size: number; sha256: string; pieceHash: string }> {
   const ciphertext = Readable.toWeb(createReadStream(source)) as unknown as ReadableStream<Uint8Array>;
   const plaintext = (await decryptFileStream(ciphertext, key)).pipeThrough(cutFilePadding(fileSize));
   const hash = createHash('sha256');
+  const pieces = new PieceHasher((piece) => createHash('sha256').update(piece).digest());
   let size = 0;
   await pipeline(
     Readable.fromWeb(plaintext as NodeReadableStream<Uint8Array>),
     new Transform({
       transform(chunk: Buffer, _encoding, done) {
         hash.update(chunk);
+        pieces.update(chunk);
         size += chunk.length;
         done(null, chunk);
       },
     }),
     createWriteStream(target, { flags: 'wx', mode: 0o600 }),
   );
-  return { size, sha256: hash.digest('hex') };
+  return { size, sha256: hash.digest('hex'), pieceHash: pieces.digestHex() };
 }
 
 function describe(e: unknown): string {

@@ -2,7 +2,7 @@
  * Sends one attachment the way a Tor circuit can bear it. The file is read
  * from `Blob.stream()` and encrypted as its own OpenPGP message on the way
  * (crypto/file-envelope.ts), and hashed (SHA-256, for the tip document) at the
- * same time, in a worker where it can be (file-hash.ts); the
+ * same time with WebCrypto (file-hash.ts); the
  * ciphertext goes up in chunks of 1 to 8 MiB (sized to the link) with the resumable protocol in
  * server/uploads/upload-api.ts:
  *
@@ -95,7 +95,7 @@ export type UploadOptions = {
   retryDelayMs?: (n: number) => number;
 };
 
-export type UploadedAttachment = { blobId: string; sha256: string; size: number };
+export type UploadedAttachment = { blobId: string; sha256: string; size: number; hashFormat: 'sha256-pieces' };
 
 export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttachment> {
   const t = o.strings;
@@ -121,8 +121,8 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
   // openpgp.js 1 MiB pieces instead of Blob.stream()'s 64 KiB: fewer calls, less garbage, and
   // the same framing for every file of a bucket.
   const plaintext = padFileStream(counted, PLAINTEXT_PIECE_BYTES);
-  // The SHA-256 runs beside the encryption (another core, where a worker starts).
-  const hashing = startHashing(o.blob);
+  // The hash runs beside the encryption (natively, off the page's thread), and stops at Pause.
+  const hashing = startHashing(o.blob, o.hooks.gate);
   // Read only at the end; a failure meanwhile (the file became unreadable) waits its turn.
   hashing.result.catch(() => {});
   try {
@@ -156,7 +156,7 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
     if (plainBytes !== o.blob.size || hashed?.size !== o.blob.size) throw new Error(fill(t.tErrorServer, 'the file changed while it was being sent; choose it again'));
     await sender.complete();
     o.hooks.onState('sent');
-    return { blobId: id, sha256: hashed.sha256, size: hashed.size };
+    return { blobId: id, sha256: hashed.sha256, size: hashed.size, hashFormat: hashed.hashFormat };
   } finally {
     hashing.stop();
   }

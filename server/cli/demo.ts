@@ -57,6 +57,10 @@ tipline demo is running. Everything lives in ${root}, which is deleted when you 
      npx tipline journalist decrypt --key ${secretFile} --in ${inbox} --out ${decrypted}
      cat ${decrypted}/*/*/message.txt   (one folder per conversation, one per message)
 
+  4. Reply to the source (ID is the tip's id, the end of its folder name 001-tip-ID):
+     npx tipline journalist reply --server ${server.url} --token-file ${tokenFile} --in ${decrypted} --tip ID --message 'Thank you; can you tell us more?'
+     The source reads it after logging in with their codename. Fetch and decrypt again to file the newsroom's copy.
+
   Or with plain GnuPG:
      GNUPGHOME=$(mktemp -d) sh -c 'gpg --batch --import ${secretFile} && gpg --decrypt ${inbox}/*.gpg'
 

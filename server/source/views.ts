@@ -284,7 +284,7 @@ export function loginPage(ctx: PageContext, o: { newsroomPublicKey: string; erro
 ${o.error ? html`<div id="login-error" class="error" role="alert">${o.error}</div>` : html`<div id="login-error" class="error" role="alert" hidden></div>`}
 <label for="codename-input">${t('login.codename')}</label>
 <p id="codename-hint" class="hint">${t('login.hint')}</p>
-<input id="codename-input" name="codename" type="password" autocomplete="off" autocapitalize="none" spellcheck="false" aria-describedby="codename-hint" required>
+<input id="codename-input" name="codename" type="text" autocomplete="off" autocorrect="off" autocapitalize="off" spellcheck="false" data-lpignore="true" aria-describedby="codename-hint" required>
 <p id="login-status" class="status" role="status" aria-live="polite"></p>
 <button type="submit">${t('login.button')}</button>
 </form>
