@@ -52,7 +52,7 @@ beforeAll(async () => {
   deskKeys = [await readPublicKey(bo.publicKey)];
 
   // The source: an attachment, then the tip, then a follow-up, all to Investigations.
-  const file = new Uint8Array(await new Response(await encryptFileStream(new Blob([randomBytes(5000)]).stream(), deskKeys)).arrayBuffer());
+  const file = new Uint8Array(await new Response(await encryptFileStream(new Blob([randomBytes(5000) as Uint8Array<ArrayBuffer>]).stream(), deskKeys)).arrayBuffer());
   const created = await t.app.request('/api/v1/uploads', json({ bytes: file.length, desk: 'investigations' }));
   expect(created.status).toBe(201);
   blobId = ((await created.json()) as { id: string }).id;

@@ -22,9 +22,9 @@ import { checkOnionAddress } from '../onion-address.ts';
 import { newsroomStatus } from './manifests.ts';
 import { JUDGED_POSTGRES_SETTINGS, judgePostgresSettings } from './postgres-settings.ts';
 import { containsSigningKey } from './signing-key-scan.ts';
+import type { Finding, FindingLevel } from './finding.ts';
 
-export type FindingLevel = 'ok' | 'warning' | 'error';
-export type Finding = { level: FindingLevel; topic: string; message: string };
+export type { Finding, FindingLevel } from './finding.ts';
 
 export type DoctorOptions = {
   dataDir: string;

@@ -37,7 +37,7 @@ import { readSigningKeyFile } from '../signing-key-file.ts';
 import { AuditLog } from '../store/audit-log.ts';
 import { JournalistStore, type Journalist } from '../store/journalist-store.ts';
 import { ManifestStore } from '../store/manifest-store.ts';
-import { AdminError, withNewsroom } from './newsroom.ts';
+import { AdminError, withNewsroom } from './newsroom-access.ts';
 
 /** The desk everyone is in when no journalist names a desk. */
 export const DEFAULT_DESK = { id: 'general', name: 'General' };

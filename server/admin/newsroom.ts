@@ -21,12 +21,10 @@ import { createSigningKeyFile, readSigningKeyFile } from '../signing-key-file.ts
 import { AuditLog } from '../store/audit-log.ts';
 import { JournalistStore, type Journalist, type TokenInfo } from '../store/journalist-store.ts';
 import { publishManifest } from './manifests.ts';
+import { AdminError, withNewsroom, type NewsroomAccess } from './newsroom-access.ts';
 
 export { publishManifest } from './manifests.ts';
-
-export class AdminError extends Error {
-  override name = 'AdminError';
-}
+export { AdminError, withNewsroom, type NewsroomAccess } from './newsroom-access.ts';
 
 export async function initNewsroom(o: { dataDir: string; signingKeyFile: string; databaseUrl?: string | undefined }): Promise<{ fingerprint: string }> {
   if (await exists(dataDirPaths(o.dataDir).configFile)) {
@@ -63,33 +61,6 @@ async function refuseSecondNewsroom(database: string, dataDir: string): Promise<
       );
     }
   } finally {
-    await db.destroy();
-  }
-}
-
-/** `databaseUrl`: PostgreSQL instead of the folder's SQLite file (else `DATABASE_URL`, see data-dir.ts). */
-export type NewsroomAccess = { dataDir: string; signingKeyFile?: string | undefined; databaseUrl?: string | undefined };
-
-/**
- * Opens a data directory's database for an admin action, checks that the
- * signing key (if given) is this newsroom's, and hands both to `action`.
- */
-export async function withNewsroom<T>(o: NewsroomAccess, action: (db: TiplineDb, secretKey: Uint8Array | undefined) => Promise<T>): Promise<T> {
-  const dir = await readDataDir(o.dataDir, o);
-  let secretKey: Uint8Array | undefined;
-  if (o.signingKeyFile) {
-    const key = await readSigningKeyFile(o.signingKeyFile);
-    if (hex.encode(key.publicKey) !== dir.config.newsroomPublicKey) {
-      key.secretKey.fill(0);
-      throw new AdminError(`${o.signingKeyFile} is not the signing key of the newsroom in ${o.dataDir}`);
-    }
-    secretKey = key.secretKey;
-  }
-  const db = await openDatabase(dir.database);
-  try {
-    return await action(db, secretKey);
-  } finally {
-    secretKey?.fill(0);
     await db.destroy();
   }
 }

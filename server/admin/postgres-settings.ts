@@ -20,7 +20,7 @@
  * judgePostgresSettings({ fsync: 'on', synchronous_commit: 'on', track_commit_timestamp: 'on' });
  * // [{ level: 'error', topic: 'database', message: 'PostgreSQL keeps the commit time …' }, …]
  */
-import type { Finding } from './doctor.ts';
+import type { Finding } from './finding.ts';
 
 /** The `pg_settings` rows doctor reads (name → setting, as PostgreSQL prints it). */
 export const JUDGED_POSTGRES_SETTINGS = ['fsync', 'synchronous_commit', 'track_commit_timestamp', 'archive_mode', 'log_statement', 'log_min_duration_statement'] as const;

@@ -6,7 +6,7 @@
  * own fresh PostgreSQL database instead of SQLite, dropped at cleanup, so the
  * same suites run against both.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -17,6 +17,7 @@ import { openDatabase, type TiplineDb } from '../../server/db/open-database.ts';
 import { loadStaticFiles } from '../../server/http/static-files.ts';
 import { publicDir } from '../../server/paths.ts';
 import { createTestDatabase } from './postgres.ts';
+import { RowBlobStore } from '../../server/uploads/row-blob-store.ts';
 
 /** The suites of the `postgres` project run with this (vitest.config.ts). */
 export const ON_POSTGRES = process.env.TIPLINE_TEST_DATABASE === 'postgres';
@@ -94,4 +95,22 @@ export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOp
     ...options,
   });
   return { app, db, logs, close: () => db.destroy() };
+}
+
+/**
+ * The stored ciphertext of blob `id`, written to a file under the newsroom's
+ * root, for stock `gpg --decrypt`: blobs live in database rows (no per-upload
+ * file times on disk), so a test reads them through the row store.
+ */
+export async function storedBlobFile(newsroom: TestNewsroom, id: string): Promise<string> {
+  const dir = await readDataDir(newsroom.dataDir, { databaseUrl: newsroom.databaseUrl });
+  const db = await openDatabase(dir.database);
+  try {
+    const bytes = new Uint8Array(await new Response(new RowBlobStore(db).read(id)).arrayBuffer());
+    const out = join(newsroom.root, `blob-${id}.gpg`);
+    await writeFile(out, bytes);
+    return out;
+  } finally {
+    await db.destroy();
+  }
 }
