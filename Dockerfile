@@ -38,6 +38,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3 esbuild
 COPY tsconfig.json build.mjs ./
 COPY bin/ ./bin/
+COPY cli/ ./cli/
+COPY i18n/ ./i18n/
 COPY client/ ./client/
 COPY crypto/ ./crypto/
 COPY migrations/ ./migrations/

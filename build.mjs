@@ -58,7 +58,7 @@ async function buildInto(out, logLevel) {
   await build({
     absWorkingDir: here,
     entryPoints: {
-      tipline: 'server/cli/main.ts',
+      tipline: 'cli/main.ts',
       weigh: 'scripts/weigh.ts',
       'login-timing': 'scripts/login-timing.ts',
       'pow-timing': 'scripts/pow-timing.ts',

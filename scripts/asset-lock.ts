@@ -24,7 +24,7 @@ import { ASSET_LOCK_FORMAT, STATIC_PREFIX, serializeAssetLock, sha256Hex, subres
 import { scanPage } from '../client/verify/scan-page.ts';
 import { loadStaticFiles } from '../server/http/static-files.ts';
 import { CONTENT_SECURITY_POLICY } from '../server/http/security-headers.ts';
-import { LANGUAGES, translator } from '../server/i18n/index.ts';
+import { LANGUAGES, translator } from '../i18n/index.ts';
 import { PageAssets } from '../server/source/page-assets.ts';
 import { inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type PageContext } from '../server/source/views.ts';
 

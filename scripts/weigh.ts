@@ -12,7 +12,7 @@ import { createApp } from '../server/app.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { openDatabase } from '../server/db/open-database.ts';
 import { loadStaticFiles } from '../server/http/static-files.ts';
-import { publicDir } from '../server/paths.ts';
+import { publicDir } from '../cli/paths.ts';
 import { measurePageWeights } from './page-weight.ts';
 
 export const BUDGET_NO_JS_BYTES = 20_000;

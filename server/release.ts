@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import packageJson from '../package.json' with { type: 'json' };
 import { sha256Hex } from '../crypto/asset-lock.ts';
-import { assetLockFile } from './paths.ts';
+import { assetLockFile } from '../cli/paths.ts';
 import type { Release } from './source/page-assets.ts';
 
 /** package.json's version, built in. */

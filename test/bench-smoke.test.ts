@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../server/paths.ts';
+import { packageRoot } from '../cli/paths.ts';
 
 const run = promisify(execFile);
 const SECTIONS = ['submit', 'server-encrypt', 'upload', 'browser-encrypt', 'browser-upload', 'journalist', 'scale', 'jitless'];

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { packageRoot } from '../server/paths.ts';
+import { packageRoot } from '../cli/paths.ts';
 import { dockerignoreFilter, keyValues, parseDockerfile, type Stage } from './helpers/docker-files.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestNewsroom } from './helpers/newsroom.ts';
 

@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LANGUAGES, negotiateLanguage, translator } from '../server/i18n/index.ts';
+import { LANGUAGES, negotiateLanguage, translator } from '../i18n/index.ts';
 import { addTestJournalist, makeNewsroom, openTestApp } from './helpers/newsroom.ts';
 
-const dir = join(import.meta.dirname, '..', 'server', 'i18n', 'messages');
+const dir = join(import.meta.dirname, '..', 'i18n', 'messages');
 const read = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8')) as Record<string, string>;
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 

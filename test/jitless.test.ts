@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { packageRoot } from '../server/paths.ts';
+import { packageRoot } from '../cli/paths.ts';
 
 const run = promisify(execFile);
 

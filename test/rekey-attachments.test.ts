@@ -41,9 +41,10 @@ import { addJournalist, removeJournalist, replaceJournalistKey } from '../server
 import { readDataDir } from '../server/data-dir.ts';
 import { BlobRekeyError, BlobRekeying } from '../server/uploads/blob-rekey.ts';
 import type { TiplineDb } from '../server/db/open-database.ts';
-import { BlobChangedError, BlobPathError, ChunkTooLargeError, FileBlobStore } from '../server/uploads/blob-store.ts';
+import { BlobChangedError, BlobPathError, ChunkTooLargeError } from '../server/uploads/blob-store.ts';
+import { FileBlobStore } from '../server/uploads/file-blob-store.ts';
 import { openBlobStore, type BlobStore } from '../server/uploads/blobs.ts';
-import { PostgresBlobStore } from '../server/uploads/postgres-blob-store.ts';
+import { RowBlobStore as PostgresBlobStore } from '../server/uploads/row-blob-store.ts';
 import { makeGpgJournalistKeys, type GpgJournalistKey } from './helpers/gpg.ts';
 import { makeNewsroom, ON_POSTGRES, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';

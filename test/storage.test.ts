@@ -29,7 +29,7 @@ import { ReplyStore } from '../server/store/reply-store.ts';
 import { AttachmentClaimError, ThreadExistsError, TipStore } from '../server/store/tip-store.ts';
 import { ChunkTooLargeError } from '../server/uploads/blob-store.ts';
 import { openBlobStore, type BlobStore } from '../server/uploads/blobs.ts';
-import { CHUNK_BYTES } from '../server/uploads/postgres-blob-store.ts';
+import { CHUNK_BYTES } from '../server/uploads/row-blob-store.ts';
 import { UploadStore } from '../server/uploads/upload-store.ts';
 import { createTestDatabase, postgresStatus } from './helpers/postgres.ts';
 

@@ -1,6 +1,6 @@
 /** `tipline journalist …`: fetch, decrypt, reply, delete and re-key, on the journalist's own machine. */
 import { readPrivateKey } from '../../crypto/envelope.ts';
-import { parseOptions, readSecretFile, readTextFile, UsageError } from '../../server/cli/args.ts';
+import { parseOptions, readSecretFile, readTextFile, UsageError } from '../../cli/args.ts';
 import { messageIdFrom } from './conversation-folders.ts';
 import { decryptTips } from './decrypt-tips.ts';
 import { deleteConversation } from './delete-thread.ts';

@@ -16,7 +16,7 @@
  * const files = await picker.ready(); // AttachmentToSend[] for sendTip or sendFollowup
  */
 import { paddedFileSize } from '../../crypto/file-padding.ts';
-import { formatFileSize } from '../../server/i18n/file-size.ts';
+import { formatFileSize } from '../../i18n/file-size.ts';
 import { PauseGate } from './pause-gate.ts';
 import type { PreparedAttachment } from './prepare-attachment.ts';
 import type { AttachmentToSend } from './send-attachments.ts';

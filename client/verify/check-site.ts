@@ -25,7 +25,7 @@
 import type { AssetLock, LockedAsset, LockedPage } from '../../crypto/asset-lock.ts';
 import { sha256Hex } from '../../crypto/asset-lock.ts';
 import { hex } from '../../crypto/bytes.ts';
-import { LANGUAGES } from '../../server/i18n/index.ts';
+import { LANGUAGES } from '../../i18n/index.ts';
 import { problemsByPage, type Finding } from './findings.ts';
 import type { HttpGet, HttpResponse } from './http-get.ts';
 import { moduleImports, resolvePath, stylesheetUrls } from './module-imports.ts';

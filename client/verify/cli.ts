@@ -8,8 +8,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseAssetLock, sha256Hex } from '../../crypto/asset-lock.ts';
 import { utcDay } from '../../crypto/day.ts';
-import { parseOptions, UsageError } from '../../server/cli/args.ts';
-import { assetLockFile } from '../../server/paths.ts';
+import { parseOptions, UsageError } from '../../cli/args.ts';
+import { assetLockFile } from '../../cli/paths.ts';
 import { normaliseFingerprint } from './check-manifest.ts';
 import { httpGetter } from './http-get.ts';
 import { parseSocksProxy, type SocksError, type SocksProxy } from './socks5.ts';

@@ -6,7 +6,7 @@ import { runDoctor } from '../admin/doctor.ts';
 import { createBackup } from '../backup/create-backup.ts';
 import { restoreBackup } from '../backup/restore-backup.ts';
 import { serveSettings } from '../config.ts';
-import { parseOptions, readTextFile, UsageError } from './args.ts';
+import { parseOptions, readTextFile, UsageError } from '../../cli/args.ts';
 
 export const ADMIN_USAGE = `Usage:
   tipline admin init --data DIR --signing-key FILE

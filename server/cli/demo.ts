@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { addJournalist, initNewsroom } from '../admin/newsroom.ts';
-import { parseOptions } from './args.ts';
+import { parseOptions } from '../../cli/args.ts';
 import { startServer, type RunningServer } from './serve.ts';
 
 export async function demoCommand(argv: string[], out: (line: string) => void): Promise<RunningServer> {

@@ -15,7 +15,7 @@ import { UploadStore } from '../uploads/upload-store.ts';
 import { readDataDir } from '../data-dir.ts';
 import { openDatabase } from '../db/open-database.ts';
 import { loadStaticFiles } from '../http/static-files.ts';
-import { publicDir } from '../paths.ts';
+import { publicDir } from '../../cli/paths.ts';
 import { readRelease } from '../release.ts';
 import { ManifestStore } from '../store/manifest-store.ts';
 import { daysBetween, utcDay } from '../../crypto/day.ts';

@@ -5,7 +5,7 @@
  * recognise: a unique or primary-key violation.
  *
  * @example
- * if (isPostgres(db)) await PostgresBlobStore.open(db);
+ * if (isPostgres(db)) await new RowBlobStore(db);
  * try { await insert(); } catch (e) { if (isUniqueViolation(e)) throw new ExistsError(); throw e; }
  */
 import { type Kysely, PostgresAdapter } from 'kysely';

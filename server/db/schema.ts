@@ -96,7 +96,7 @@ export interface UploadsTable {
   tip_id: string | null;
 }
 
-/** PostgreSQL only (migration 0006): attachment ciphertext, see server/uploads/postgres-blob-store.ts. */
+/** Attachment ciphertext in rows (migration 0006 on PostgreSQL, 0008 on SQLite), see server/uploads/row-blob-store.ts. */
 export interface BlobsTable {
   id: string;
   /** The key of the chunks that are this blob's bytes now. */

@@ -15,7 +15,7 @@ import { ATTACHMENT_FRAMING_BYTES, type Limits } from '../config.ts';
 import { ManifestUnavailableError, type CurrentRecipients } from '../current-recipients.ts';
 import { ApiError } from '../http/api-error.ts';
 import { readBodyWithLimit } from '../http/read-body.ts';
-import { findLanguage, negotiateLanguage, translator, type MessageKey } from '../i18n/index.ts';
+import { findLanguage, negotiateLanguage, translator, type MessageKey } from '../../i18n/index.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
 import { checkFollowupQuota, endSession, startSession } from './api.ts';

@@ -5,8 +5,8 @@
  */
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import { LANGUAGES, findLanguage, type Translate } from '../i18n/index.ts';
-import { formatFileSize } from '../i18n/file-size.ts';
+import { LANGUAGES, findLanguage, type Translate } from '../../i18n/index.ts';
+import { formatFileSize } from '../../i18n/file-size.ts';
 import type { PageAssets } from './page-assets.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;

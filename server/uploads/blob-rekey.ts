@@ -34,7 +34,7 @@
 import { createHash } from 'node:crypto';
 import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead, NotEncryptedError } from '../../crypto/packets.ts';
 import { BlobChangedError } from './blob-store.ts';
-import type { BlobStore } from './blobs.ts';
+import type { BlobStore } from './blob-store.ts';
 
 /** Why a re-key was refused with nothing changed; `code` becomes the API error code (409). */
 export class BlobRekeyError extends Error {

@@ -17,7 +17,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobStore } from './blobs.ts';
+import type { BlobStore } from './blob-store.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 const STAGING_RE = /^[A-Za-z0-9_-]{22}\.replacing-[0-9a-f]{16}$/;

@@ -30,7 +30,7 @@ import { utcDay } from '../../crypto/day.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { BlobChangedError, BlobPathError, writeInRuns } from './blob-store.ts';
-import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blobs.ts';
+import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blob-store.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
 /** The most bytes one row holds (rows are shorter only at a blob's end or where a write began). */

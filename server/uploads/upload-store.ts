@@ -14,7 +14,7 @@ import { randomId } from '../../crypto/bytes.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 import { ApiError } from '../http/api-error.ts';
 import { ChunkTooLargeError } from './blob-store.ts';
-import type { BlobStore } from './blobs.ts';
+import type { BlobStore } from './blob-store.ts';
 
 export type UploadState = { id: string; desk: string | null; declaredBytes: number; receivedBytes: number; complete: boolean; tipId: string | null };
 

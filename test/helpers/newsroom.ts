@@ -15,7 +15,7 @@ import { createApp, type AppOptions } from '../../server/app.ts';
 import { readDataDir } from '../../server/data-dir.ts';
 import { openDatabase, type TiplineDb } from '../../server/db/open-database.ts';
 import { loadStaticFiles } from '../../server/http/static-files.ts';
-import { publicDir } from '../../server/paths.ts';
+import { publicDir } from '../../cli/paths.ts';
 import { createTestDatabase } from './postgres.ts';
 import { RowBlobStore } from '../../server/uploads/row-blob-store.ts';
 

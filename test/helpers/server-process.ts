@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { packageRoot } from '../../server/paths.ts';
+import { packageRoot } from '../../cli/paths.ts';
 import { databaseEnvFor } from './newsroom.ts';
 
 export type ServerProcess = { url: string; output: () => string; child: ChildProcess; stop: () => Promise<void> };

@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
-import { packageRoot } from '../../../server/paths.ts';
+import { packageRoot } from '../../../cli/paths.ts';
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html' };
 

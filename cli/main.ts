@@ -2,14 +2,14 @@
  * The `tipline` executable. Every failure ends as one clear line on stderr and
  * a non-zero exit: 2 for a usage mistake, 1 for anything else. Never a stack trace.
  */
-import { journalistCommand, JOURNALIST_USAGE } from '../../client/journalist/cli.ts';
-import { verifyCommand, VERIFY_USAGE } from '../../client/verify/cli.ts';
-import { serveSettings } from '../config.ts';
-import { adminCommand, ADMIN_USAGE } from './admin.ts';
-import { describeDatabaseUrl } from '../db/postgres.ts';
+import { journalistCommand, JOURNALIST_USAGE } from '../client/journalist/cli.ts';
+import { verifyCommand, VERIFY_USAGE } from '../client/verify/cli.ts';
+import { serveSettings } from '../server/config.ts';
+import { adminCommand, ADMIN_USAGE } from '../server/cli/admin.ts';
+import { describeDatabaseUrl } from '../server/db/postgres.ts';
 import { parseOptions, takeOption, UsageError } from './args.ts';
-import { demoCommand } from './demo.ts';
-import { startServer, type RunningServer } from './serve.ts';
+import { demoCommand } from '../server/cli/demo.ts';
+import { startServer, type RunningServer } from '../server/cli/serve.ts';
 
 const HELP = `tipline: a secure, privacy-preserving tip line.
 
