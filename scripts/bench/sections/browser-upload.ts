@@ -24,8 +24,10 @@
  * response whose body the page never reads.
  */
 import { existsSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { openDatabase } from '../../../server/db/open-database.ts';
+import { RowBlobStore } from '../../../server/uploads/row-blob-store.ts';
 import { makeBenchNewsroom } from '../bench-newsroom.ts';
 import { launchOverPipe } from '../browser/cdp-pipe.ts';
 import { TabMemory, type TabMemoryFigures } from '../browser/tab-memory.ts';
@@ -69,7 +71,7 @@ export async function browserUploadSection(ctx: BenchContext): Promise<SectionRe
       const file = join(ctx.workDir, `browser-upload-${bytes}.bin`);
       await writeRandomFile(file, bytes);
       try {
-        const run = await sendThroughPage(server.url, file, bytes, newsroom.blobDir, ctx.workDir);
+        const run = await sendThroughPage(server.url, file, bytes, newsroom.dbFile, ctx.workDir);
         runs.push(run);
         ctx.log(
           `browser-upload: ${round(bytes / MiB)} MiB: tab RSS ${round(run.memory.startRssBytes / MiB)} MiB before, peak ${round(run.memory.peakRssBytes / MiB)}, ` +
@@ -110,8 +112,18 @@ export async function browserUploadSection(ctx: BenchContext): Promise<SectionRe
 }
 
 /** One tip with one attachment, through the page, in a fresh browser (driven over a pipe: see cdp-pipe.ts for why not Playwright). */
-async function sendThroughPage(url: string, file: string, bytes: number, blobDir: string, workDir: string): Promise<Run> {
-  const blobsBefore = new Set(await readdir(blobDir).catch(() => []));
+/** Attachments live in the database's rows (server/uploads/row-blob-store.ts): look at them through a connection of our own. */
+async function storedBlobs<T>(dbFile: string, use: (blobs: RowBlobStore) => Promise<T>): Promise<T> {
+  const db = await openDatabase(dbFile);
+  try {
+    return await use(new RowBlobStore(db));
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function sendThroughPage(url: string, file: string, bytes: number, dbFile: string, workDir: string): Promise<Run> {
+  const blobsBefore = new Set(await storedBlobs(dbFile, (b) => b.ids()));
   const chrome = await launchOverPipe(CHROMIUM_PATH, CHROMIUM_ARGS, workDir);
   try {
     const tab = await chrome.openTab(`${url}/submit`);
@@ -140,11 +152,11 @@ async function sendThroughPage(url: string, file: string, bytes: number, blobDir
     const created = timing.find((e) => path(e.name) === '/api/v1/uploads');
     const puts = timing.filter((e) => path(e.name).includes('?offset='));
     if (!created || puts.length === 0) throw new Error('the page made no upload');
-    const blobs = (await readdir(blobDir)).filter((b) => !blobsBefore.has(b));
+    const blobs = (await storedBlobs(dbFile, (b) => b.ids())).filter((b) => !blobsBefore.has(b));
     if (blobs.length !== 1) throw new Error(`expected one new blob on the server, found ${blobs.length}`);
-    const blobBytes = (await stat(join(blobDir, blobs[0]!))).size;
+    const blobBytes = await storedBlobs(dbFile, (b) => b.size(blobs[0]!));
     if (blobBytes < bytes) throw new Error(`the server holds ${blobBytes} bytes for a ${bytes}-byte file`);
-    await rm(join(blobDir, blobs[0]!), { force: true });
+    await storedBlobs(dbFile, (b) => b.delete(blobs[0]!));
     return {
       bytes,
       memory: figures,
