@@ -123,7 +123,7 @@ describe.each(SECURITY_LEVELS)('Firefox ESR as Tor Browser at %s', (level: Secur
     await clickAt(page, '#message');
     await typeText(page, message);
     if (js) {
-      const input = await page.$('#attach');
+      const input = (await page.$('#attach')) as import('puppeteer-core').ElementHandle<HTMLInputElement> | null;
       await input!.uploadFile(path);
       await waitUntil(page, `document.querySelector('.attachment-note')`);
     }
