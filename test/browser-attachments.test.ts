@@ -230,6 +230,31 @@ describe('attachments from a real browser', () => {
     }
   }, TEST_TIMEOUT_MS);
 
+  it('hashes the file natively in 4 MiB pieces: the tip carries the piece hash, and the journalist\'s check catches a file that differs', async () => {
+    const context = await freshContext(rig.browser);
+    try {
+      // Three pieces, the last one short: the piece boundaries matter.
+      const file = randomBytes(8 * MiB + 17);
+      const path = join(rig.filesDir, 'pieces.bin');
+      await writeFile(path, file);
+      const page = await context.newPage();
+      await page.goto(`${rig.server.url}/submit`);
+      await page.getByLabel('Message').fill('Hashed in pieces.');
+      await page.getByLabel('Attach files').setInputFiles(path);
+      await expect.poll(() => page.locator('.attachment-note').textContent()).toContain("can't remove hidden information");
+      await page.getByRole('button', { name: 'Submit tip' }).click();
+      await page.getByRole('heading', { name: RECEIVED_HEADING }).waitFor({ state: 'visible', timeout: SEND_TIMEOUT_MS });
+
+      const [received] = await rig.receive();
+      const [attachment] = received!.meta.attachments as { savedAs: string; sha256: string }[];
+      // meta.json gives the plain SHA-256 (what sha256sum prints), not the piece hash.
+      expect(attachment!.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+      expect(await readFile(join(received!.folder, attachment!.savedAs))).toEqual(file);
+    } finally {
+      await context.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
   it('refuses too many files before reading any, in the source\'s language', async () => {
     const context = await freshContext(rig.browser);
     try {

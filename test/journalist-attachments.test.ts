@@ -33,12 +33,18 @@ beforeAll(async () => {
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+/** The browser's hash (crypto/piece-hash.ts), computed independently here: SHA-256 over the 4 MiB pieces' SHA-256s. */
+function pieceHash(bytes: Uint8Array): string {
+  const digests: Buffer[] = [];
+  for (let at = 0; at === 0 || at < bytes.length; at += 4 * 1024 * 1024) digests.push(createHash('sha256').update(bytes.subarray(at, at + 4 * 1024 * 1024)).digest());
+  return createHash('sha256').update(Buffer.concat(digests)).digest('hex');
+}
 
 async function encryptFile(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(await encryptFileStream(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(), [publicKey])).arrayBuffer());
 }
 
-type Attached = { name: string; type: string; bytes: Uint8Array; blob?: Uint8Array; claimedSha256?: string };
+type Attached = { name: string; type: string; bytes: Uint8Array; blob?: Uint8Array; claimedSha256?: string; hashFormat?: 'sha256-pieces' };
 
 /** A fetch folder with one tip and its attachments, as `fetch` writes it. Returns the folder and the tip id. */
 async function fetchedTip(files: Attached[]): Promise<{ inbox: string; tipId: string }> {
@@ -51,7 +57,7 @@ async function fetchedTip(files: Attached[]): Promise<{ inbox: string; tipId: st
     const blobId = randomId();
     const blob = f.blob ?? (await encryptFile(f.bytes));
     await writeFile(join(inbox, `${blobId}.gpg`), blob);
-    refs.push({ blobId, name: f.name, type: f.type, size: f.bytes.length, sha256: f.claimedSha256 ?? sha256(f.bytes) });
+    refs.push({ blobId, name: f.name, type: f.type, size: f.bytes.length, sha256: f.claimedSha256 ?? sha256(f.bytes), ...(f.hashFormat ? { hashFormat: f.hashFormat } : {}) });
     listed.push({ id: blobId, size: blob.length });
   }
   const doc = encodeTipDocument({ type: 'tip', message: 'see the files', fields: {}, attachments: refs });
@@ -99,13 +105,32 @@ describe('decrypt with attachments', () => {
     expect(lines.some((l) => l.includes('photo.jpg still carries hidden information: GPS position'))).toBe(true);
   });
 
+  it('checks the 4 MiB piece hash that browsers now send (hashFormat sha256-pieces), and reports the plain SHA-256', async () => {
+    const bytes = randomBytes(4 * 1024 * 1024 + 3); // two pieces, the second short
+    const { inbox } = await fetchedTip([{ name: 'big.bin', type: '', bytes, hashFormat: 'sha256-pieces', claimedSha256: pieceHash(bytes) }]);
+    const result = await decryptTips({ key, inDir: inbox, outDir: join(root, 'read-pieces') });
+    expect(result.failed).toEqual([]);
+    const [message] = await readDecryptedMessages(join(root, 'read-pieces'));
+    const [a] = (message!.meta as unknown as Meta).attachments;
+    expect(a!.sha256).toBe(sha256(bytes));
+    expect(await readFile(join(message!.folder, a!.savedAs))).toEqual(Buffer.from(bytes));
+    // The metadata scan of a 4 MiB file of noise takes tens of seconds on a busy machine.
+  }, 180_000);
+
   it('leaves nothing when a blob was altered, or is not the file the tip describes, or is missing', async () => {
     const good = randomBytes(200_000);
+    const good9 = randomBytes(9 * 1024 * 1024);
+    const other9 = good9.slice();
+    other9[5 * 1024 * 1024]! ^= 1;
     const altered = await encryptFile(good);
     altered[altered.length - 5_000]! ^= 0x01;
     const cases: [string, Attached[], RegExp][] = [
       ['altered', [{ name: 'a.bin', type: '', bytes: good, blob: altered }], /altered \(integrity check failed\)/],
       ['swapped', [{ name: 'b.bin', type: '', bytes: good, claimedSha256: sha256(randomBytes(10)) }], /is not the file the source sent/],
+      // The tip says "piece hash" but carries the plain SHA-256: the formats are not interchangeable.
+      ['plain hash claimed as piece hash', [{ name: 'e.bin', type: '', bytes: good, hashFormat: 'sha256-pieces' }], /is not the file the source sent/],
+      // The piece hash of another file of the same size (one byte differs in the second piece).
+      ['other file, piece hash', [{ name: 'f.bin', type: '', bytes: good9, hashFormat: 'sha256-pieces', claimedSha256: pieceHash(other9) }], /is not the file the source sent/],
       ['to another key', [{ name: 'c.bin', type: '', bytes: good, blob: await encryptOther(good) }], /not encrypted to your key/],
     ];
     for (const [label, files, reason] of cases) {
