@@ -1,0 +1,136 @@
+/**
+ * The guides can be trusted to lead somewhere: every relative link in README.md
+ * and docs/*.md reaches a file (and its #anchor a heading there), every guide is
+ * reachable from README, and every `tipline …` command and `npm run …` script
+ * they show exists (the built CLI's --help names it, package.json has it).
+ * docs/pending/ holds drafts from other branches and is not checked.
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  commandProblems,
+  githubSlug,
+  helpCommandPaths,
+  linkProblems,
+  readMarkdown,
+  tiplineCommands,
+  type LinkTarget,
+  type MarkdownDoc,
+} from './helpers/doc-check.ts';
+
+const root = join(import.meta.dirname, '..');
+const guides = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = new Map<string, MarkdownDoc>();
+function markdown(path: string): MarkdownDoc {
+  let doc = docs.get(path);
+  if (!doc) docs.set(path, (doc = readMarkdown(path, readFileSync(join(root, path), 'utf8'))));
+  return doc;
+}
+const lookup = (path: string): LinkTarget => (!existsSync(join(root, path)) ? undefined : path.endsWith('.md') ? markdown(path) : 'file');
+
+function tiplineHelp(): string {
+  if (!existsSync(join(root, 'dist/tipline.js'))) throw new Error('dist/ is not built: run npm run build');
+  return execFileSync(process.execPath, [join(root, 'bin/tipline.js'), '--help'], { encoding: 'utf8' });
+}
+const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+
+describe('the guides', () => {
+  it('README stays a front door: about 200 lines at most', () => {
+    expect(readFileSync(join(root, 'README.md'), 'utf8').split('\n').length).toBeLessThanOrEqual(201);
+  });
+
+  it('every relative link reaches a file, and every #anchor a heading in it', () => {
+    const problems = guides.flatMap((g) => linkProblems(markdown(g), lookup));
+    expect(problems).toEqual([]);
+    // Not vacuous: the guides link to each other and into the code a lot.
+    const relative = guides.flatMap((g) => markdown(g).links).filter((l) => !/^[a-z]+:/i.test(l.target));
+    expect(relative.length).toBeGreaterThan(40);
+    expect(relative.filter((l) => l.target.includes('#')).length).toBeGreaterThan(15);
+  });
+
+  it('every guide in docs/ can be reached from README by following links', () => {
+    const reached = new Set<string>(['README.md']);
+    const queue = ['README.md'];
+    while (queue.length > 0) {
+      const doc = markdown(queue.shift()!);
+      for (const { target } of doc.links) {
+        if (/^[a-z]+:/i.test(target)) continue;
+        const file = target.split('#')[0]!;
+        const path = file === '' ? doc.path : join(doc.path, '..', file).replaceAll('\\', '/');
+        if (path.endsWith('.md') && existsSync(join(root, path)) && !reached.has(path)) {
+          reached.add(path);
+          queue.push(path);
+        }
+      }
+    }
+    expect(guides.filter((g) => !reached.has(g))).toEqual([]);
+  });
+
+  it('every tipline command and npm script they show exists', () => {
+    const paths = helpCommandPaths(tiplineHelp());
+    expect(paths.length).toBeGreaterThan(20);
+    expect(guides.flatMap((g) => commandProblems(markdown(g), paths, scripts))).toEqual([]);
+    const shown = guides.flatMap((g) => markdown(g).code.flatMap((c) => tiplineCommands(c.text)));
+    expect(shown.length).toBeGreaterThan(60);
+    // Every command in --help is explained somewhere (a new one needs its guide).
+    const explained = new Set(shown.map((w) => w.join(' ')));
+    expect(paths.map((p) => p.join(' ')).filter((p) => ![...explained].some((e) => e === p))).toEqual([]);
+  });
+});
+
+describe('the checker itself finds what is broken', () => {
+  const guide = readMarkdown(
+    'docs/example.md',
+    [
+      '# Example',
+      '## Keeping the key off the server',
+      '## Runbook',
+      '## Runbook',
+      '### Watching: `tipline verify`',
+      '```sh',
+      '# Once: a shell comment, not a heading',
+      'npx tipline admin init --data DIR   # [not a link](nowhere.md)',
+      'sudo -u tipline node bin/tipline.js serve',
+      'tipline admin journalist fire --name Ana',
+      'npm run bench -- --only submit && npm run deploy',
+      '```',
+      'See [the runbook](#runbook), [again](#runbook-1), [verify](#watching-tipline-verify),',
+      '[a wrapped',
+      'link](admin.md#runbook) and [`deploy/torrc`](../deploy/torrc), but `[code](gone.md)` is code.',
+      '[gone](gone.md) · [no anchor](admin.md#nothing) · [shell](#once-a-shell-comment-not-a-heading) · [up](../../etc/passwd)',
+      '[torrc anchor](../deploy/torrc#x) · [web](https://example.org/missing.md)',
+    ].join('\n'),
+  );
+  const admin = readMarkdown('docs/admin.md', '# Admin\n\n## Runbook\n');
+  const look = (p: string): LinkTarget => (p === 'docs/admin.md' ? admin : p === 'docs/example.md' ? guide : p === 'deploy/torrc' ? 'file' : undefined);
+
+  it("makes GitHub's anchors, counting repeated headings", () => {
+    expect(githubSlug('PostgreSQL (more than one instance)')).toBe('postgresql-more-than-one-instance');
+    expect(githubSlug('2a. Without Docker')).toBe('2a-without-docker');
+    expect(githubSlug("What this does and doesn't protect against")).toBe('what-this-does-and-doesnt-protect-against');
+    expect([...guide.anchors]).toEqual(['example', 'keeping-the-key-off-the-server', 'runbook', 'runbook-1', 'watching-tipline-verify']);
+  });
+
+  it('reports missing files and anchors, and links that leave the repository; ignores code and the web', () => {
+    expect(linkProblems(guide, look)).toEqual([
+      'docs/example.md:16: (gone.md) docs/gone.md does not exist',
+      'docs/example.md:16: (admin.md#nothing) no heading in docs/admin.md makes #nothing',
+      'docs/example.md:16: (#once-a-shell-comment-not-a-heading) no heading in docs/example.md makes #once-a-shell-comment-not-a-heading',
+      'docs/example.md:16: (../../etc/passwd) leaves the repository',
+      'docs/example.md:17: (../deploy/torrc#x) an #anchor into deploy/torrc, which is not Markdown',
+    ]);
+  });
+
+  it('reports a subcommand --help lacks and a script package.json lacks, not the system user', () => {
+    const paths = helpCommandPaths('Usage:\n  tipline serve [--data DIR]\n  tipline admin init --data DIR\n  tipline admin journalist add --name NAME\n  tipline verify --server URL');
+    expect(paths).toEqual([['serve'], ['admin', 'init'], ['admin', 'journalist', 'add'], ['verify']]);
+    expect(commandProblems(guide, paths, { bench: 'node dist/bench/main.js' })).toEqual([
+      'docs/example.md:10: `tipline admin journalist fire` is not a command in tipline --help',
+      'docs/example.md:11: `npm run deploy` is not a script in package.json',
+    ]);
+  });
+});
