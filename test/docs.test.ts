@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import {
   commandProblems,
   githubSlug,
-  helpCommandPaths,
+  helpCommands,
   linkProblems,
   readMarkdown,
   tiplineCommands,
@@ -70,15 +70,31 @@ describe('the guides', () => {
     expect(guides.filter((g) => !reached.has(g))).toEqual([]);
   });
 
-  it('every tipline command and npm script they show exists', () => {
-    const paths = helpCommandPaths(tiplineHelp());
-    expect(paths.length).toBeGreaterThan(20);
-    expect(guides.flatMap((g) => commandProblems(markdown(g), paths, scripts))).toEqual([]);
+  it('every tipline command, option and npm script they show exists', () => {
+    const text = tiplineHelp();
+    const help = helpCommands(text);
+    expect(help.length).toBeGreaterThan(20);
+    // --help says this once for the whole group, below the admin commands.
+    expect(text).toContain('Every admin command also takes --database-url');
+    const alsoTakes = { admin: ['--database-url'] };
+    expect(guides.flatMap((g) => commandProblems(markdown(g), help, scripts, alsoTakes))).toEqual([]);
     const shown = guides.flatMap((g) => markdown(g).code.flatMap((c) => tiplineCommands(c.text)));
     expect(shown.length).toBeGreaterThan(60);
-    // Every command in --help is explained somewhere (a new one needs its guide).
-    const explained = new Set(shown.map((w) => w.join(' ')));
-    expect(paths.map((p) => p.join(' ')).filter((p) => ![...explained].some((e) => e === p))).toEqual([]);
+    expect(shown.flatMap((c) => c.options).length).toBeGreaterThan(80);
+    // Every command in --help is shown somewhere (a new one needs its guide).
+    const explained = new Set(shown.map((c) => c.words.join(' ')));
+    expect(help.map((c) => c.path.join(' ')).filter((p) => !explained.has(p))).toEqual([]);
+  });
+
+  it('every "For sources" page links to English and to every other language, and README to each', () => {
+    const translations = guides.filter((g) => /^docs\/for-sources\.[^.]+\.md$/.test(g));
+    expect(translations.length).toBeGreaterThanOrEqual(4);
+    const targets = (g: string) => new Set(markdown(g).links.map((l) => l.target));
+    for (const page of translations) {
+      const others = translations.filter((t) => t !== page).map((t) => t.slice('docs/'.length));
+      expect([...others, '../README.md#for-sources'].filter((t) => !targets(page).has(t)), page).toEqual([]);
+    }
+    expect(translations.filter((t) => !targets('README.md').has(t))).toEqual([]);
   });
 });
 
@@ -97,6 +113,9 @@ describe('the checker itself finds what is broken', () => {
       'sudo -u tipline node bin/tipline.js serve',
       'tipline admin journalist fire --name Ana',
       'npm run bench -- --only submit && npm run deploy',
+      'tipline admin journalist add --name Ana \\',
+      '  --key ana.asc --desks Community | tee log   # --not-an-option',
+      'tipline serve --data /srv --onion "$(cat hostname)" --database-url postgres://x',
       '```',
       'See [the runbook](#runbook), [again](#runbook-1), [verify](#watching-tipline-verify),',
       '[a wrapped',
@@ -117,20 +136,29 @@ describe('the checker itself finds what is broken', () => {
 
   it('reports missing files and anchors, and links that leave the repository; ignores code and the web', () => {
     expect(linkProblems(guide, look)).toEqual([
-      'docs/example.md:16: (gone.md) docs/gone.md does not exist',
-      'docs/example.md:16: (admin.md#nothing) no heading in docs/admin.md makes #nothing',
-      'docs/example.md:16: (#once-a-shell-comment-not-a-heading) no heading in docs/example.md makes #once-a-shell-comment-not-a-heading',
-      'docs/example.md:16: (../../etc/passwd) leaves the repository',
-      'docs/example.md:17: (../deploy/torrc#x) an #anchor into deploy/torrc, which is not Markdown',
+      'docs/example.md:19: (gone.md) docs/gone.md does not exist',
+      'docs/example.md:19: (admin.md#nothing) no heading in docs/admin.md makes #nothing',
+      'docs/example.md:19: (#once-a-shell-comment-not-a-heading) no heading in docs/example.md makes #once-a-shell-comment-not-a-heading',
+      'docs/example.md:19: (../../etc/passwd) leaves the repository',
+      'docs/example.md:20: (../deploy/torrc#x) an #anchor into deploy/torrc, which is not Markdown',
     ]);
   });
 
-  it('reports a subcommand --help lacks and a script package.json lacks, not the system user', () => {
-    const paths = helpCommandPaths('Usage:\n  tipline serve [--data DIR]\n  tipline admin init --data DIR\n  tipline admin journalist add --name NAME\n  tipline verify --server URL');
-    expect(paths).toEqual([['serve'], ['admin', 'init'], ['admin', 'journalist', 'add'], ['verify']]);
-    expect(commandProblems(guide, paths, { bench: 'node dist/bench/main.js' })).toEqual([
+  it('reports a subcommand, option or script that does not exist, not the system user', () => {
+    const help = helpCommands(
+      'Usage:\n  tipline serve [--data DIR]\n                [--onion ADDRESS]\n      Run it.\n  tipline admin init --data DIR\n  tipline admin journalist add --name NAME --key FILE [--desk NAME]\n\n  Every admin command also takes --database-url\n  tipline verify --server URL',
+    );
+    expect(help.map((c) => [c.path.join(' '), [...c.options]])).toEqual([
+      ['serve', ['--data', '--onion']],
+      ['admin init', ['--data']],
+      ['admin journalist add', ['--name', '--key', '--desk']],
+      ['verify', ['--server']],
+    ]);
+    expect(commandProblems(guide, help, { bench: 'node dist/bench/main.js' }, { admin: ['--database-url'] })).toEqual([
       'docs/example.md:10: `tipline admin journalist fire` is not a command in tipline --help',
       'docs/example.md:11: `npm run deploy` is not a script in package.json',
+      'docs/example.md:12: `tipline admin journalist add` has no option --desks in tipline --help',
+      'docs/example.md:14: `tipline serve` has no option --database-url in tipline --help',
     ]);
   });
 });

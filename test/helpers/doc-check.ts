@@ -8,7 +8,7 @@
  * const doc = readMarkdown('docs/admin.md', text);
  * doc.anchors.has('runbook');           // true for "## Runbook"
  * doc.links[0];                          // { target: 'deploy.md#1-tor', line: 12 }
- * commandProblems(doc, helpPaths, scripts); // [] when every command exists
+ * commandProblems(doc, helpCommands(help), scripts); // [] when every command exists
  * @module
  */
 
@@ -42,6 +42,7 @@ export function readMarkdown(path: string, text: string): MarkdownDoc {
   const links: DocLink[] = [];
   const code: DocCommand[] = [];
   let fence: string | undefined;
+  let continues = false; // the last code line ended in a backslash
   // Prose is read a paragraph at a time, so a link whose text wraps is still one link.
   let paragraph: { text: string; line: number } | undefined;
   const endParagraph = () => {
@@ -60,7 +61,10 @@ export function readMarkdown(path: string, text: string): MarkdownDoc {
     const fenceMark = /^\s*(```+|~~~+)/.exec(line);
     if (fence) {
       if (fenceMark && fenceMark[1]!.startsWith(fence)) fence = undefined;
+      // A shell line ending in a backslash goes on: the command is both lines.
+      else if (continues) code.at(-1)!.text = `${code.at(-1)!.text.replace(/\\$/, '')} ${line}`;
       else code.push({ text: line, line: n });
+      continues = fence !== undefined && line.endsWith('\\');
       return;
     }
     if (fenceMark) {
@@ -87,31 +91,52 @@ export function readMarkdown(path: string, text: string): MarkdownDoc {
   return { path, anchors, links, code };
 }
 
+/** A command `tipline --help` names, and every option its usage and explanation mention. */
+export type HelpCommand = { path: string[]; options: Set<string> };
+
+const OPTION = /(?:^|[\s[(|])(--[a-z][a-z-]*)/g;
+const optionsIn = (text: string) => [...text.matchAll(OPTION)].map((m) => m[1]!);
+
 /**
- * The command paths `tipline --help` names: `tipline admin journalist add --data DIR …`
- * gives ['admin', 'journalist', 'add'].
+ * The commands `tipline --help` names: `tipline admin journalist add --data DIR …`
+ * gives the path ['admin', 'journalist', 'add'] and its options. A usage line's
+ * indented continuation and explanation count as its own, up to a blank line.
  */
-export function helpCommandPaths(help: string): string[][] {
-  const paths: string[][] = [];
-  for (const m of help.matchAll(/^ {0,4}tipline((?:\s+[a-z][a-z-]*)+)/gm)) paths.push(m[1]!.trim().split(/\s+/));
-  return paths;
+export function helpCommands(help: string): HelpCommand[] {
+  const commands: HelpCommand[] = [];
+  let current: HelpCommand | undefined;
+  for (const line of help.split('\n')) {
+    const usage = /^ {0,4}tipline((?:\s+[a-z][a-z-]*)+)/.exec(line);
+    if (usage) commands.push((current = { path: usage[1]!.trim().split(/\s+/), options: new Set() }));
+    else if (line.trim() === '') current = undefined;
+    if (current) for (const o of optionsIn(line)) current.options.add(o);
+  }
+  return commands;
 }
 
 /**
  * Where `tipline` is a name, not the command: the system user (`sudo -u tipline`,
- * `chown tipline`), the container (`docker exec tipline`), a shell function's
- * definition (`tipline() {`). The word before it, or the character after it, says so.
+ * `chown tipline`), the container (`docker exec tipline`), the role and database
+ * (`createuser tipline`). The word before it says so; a shell function's
+ * definition (`tipline() {`) is no match, since a command is followed by a space.
  */
 const NOT_THE_COMMAND_AFTER = new Set(['-u', '-o', '-g', '--owner', '--name', 'exec', 'createuser', 'createdb', '--pwprompt']);
 
-/** The subcommand words of every `tipline …` in a line of code (without its options). */
-export function tiplineCommands(line: string): string[][] {
-  const found: string[][] = [];
+export type ShownCommand = { words: string[]; options: string[] };
+
+/**
+ * Every `tipline …` in a line of code: its subcommand words, and the options
+ * given to it (up to a pipe, `;`, `&&`, a closing `)` or a `#` comment).
+ */
+export function tiplineCommands(line: string): ShownCommand[] {
+  const found: ShownCommand[] = [];
   for (const m of line.matchAll(/(^|[\s;|&(`$])tipline(?=\s|$)((?:\s+[a-z][a-z-]*)*)/g)) {
     const before = line.slice(0, m.index! + m[1]!.length).trimEnd().split(/\s+/).pop() ?? '';
     if (NOT_THE_COMMAND_AFTER.has(before)) continue;
     const words = m[2]!.trim().split(/\s+/).filter(Boolean);
-    if (words.length > 0) found.push(words);
+    // A `$(…)` argument is one word, not the end of the command.
+    const rest = line.slice(m.index! + m[0].length).replace(/\$\([^)]*\)/g, 'X').split(/[|;&)#`]/)[0]!;
+    if (words.length > 0) found.push({ words, options: optionsIn(rest) });
   }
   return found;
 }
@@ -124,14 +149,32 @@ export function npmScripts(line: string): string[] {
   return names;
 }
 
-/** One line per command a guide shows that the CLI or package.json doesn't have. */
-export function commandProblems(doc: MarkdownDoc, helpPaths: string[][], scripts: Record<string, string>): string[] {
+/**
+ * One line per command a guide shows that the CLI or package.json doesn't have:
+ * an unknown `tipline` subcommand, an option its --help doesn't name (plus
+ * `alsoTakes`, options a whole group takes, keyed by its first word), or an
+ * unknown npm script.
+ */
+export function commandProblems(
+  doc: MarkdownDoc,
+  help: HelpCommand[],
+  scripts: Record<string, string>,
+  alsoTakes: Record<string, string[]> = {},
+): string[] {
   const problems: string[] = [];
   for (const { text, line } of doc.code) {
-    for (const words of tiplineCommands(text)) {
+    for (const { words, options } of tiplineCommands(text)) {
+      const shown = `tipline ${words.join(' ')}`;
       // A group (`tipline admin`) names commands too: it is a prefix of one.
-      const known = helpPaths.some((p) => words.length <= p.length && words.every((w, i) => p[i] === w));
-      if (!known) problems.push(`${doc.path}:${line}: \`tipline ${words.join(' ')}\` is not a command in tipline --help`);
+      const known = help.some((c) => words.length <= c.path.length && words.every((w, i) => c.path[i] === w));
+      if (!known) {
+        problems.push(`${doc.path}:${line}: \`${shown}\` is not a command in tipline --help`);
+        continue;
+      }
+      const exact = help.filter((c) => c.path.join(' ') === words.join(' '));
+      if (exact.length === 0) continue;
+      const allowed = new Set([...exact.flatMap((c) => [...c.options]), ...(alsoTakes[words[0]!] ?? []), '--help']);
+      for (const o of options) if (!allowed.has(o)) problems.push(`${doc.path}:${line}: \`${shown}\` has no option ${o} in tipline --help`);
     }
     for (const name of npmScripts(text)) {
       if (!(name in scripts)) problems.push(`${doc.path}:${line}: \`npm run ${name}\` is not a script in package.json`);
