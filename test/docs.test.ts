@@ -98,6 +98,31 @@ describe('the guides', () => {
   });
 });
 
+describe('what the program tells its users to read', () => {
+  it('every guide and section a message names exists', () => {
+    const files = ['server', 'client', 'cli'].flatMap((folder) =>
+      readdirSync(join(root, folder), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+        .map((e) => join(e.parentPath, e.name)),
+    );
+    const named: string[] = [];
+    const problems: string[] = [];
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      // `docs/deploy.md ("PostgreSQL (more than one instance)")`, `docs/deploy.md says under "…"`
+      for (const m of text.matchAll(/\b(docs\/[\w.-]+\.md)\b(?:[^"\n`]{0,30}"([^"\n]+)")?/g)) {
+        const where = `${file.slice(root.length + 1)}: ${m[1]}${m[2] ? ` "${m[2]}"` : ''}`;
+        named.push(where);
+        const target = lookup(m[1]!);
+        if (!target || target === 'file') problems.push(`${where}: no such guide`);
+        else if (m[2] && !target.anchors.has(githubSlug(m[2]))) problems.push(`${where}: no such section`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(named.length).toBeGreaterThanOrEqual(4);
+  });
+});
+
 describe('the checker itself finds what is broken', () => {
   const guide = readMarkdown(
     'docs/example.md',
