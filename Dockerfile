@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# tipline as a hardened container image. Build and run it as README.md's
-# "Deploy" section shows:
+# tipline as a hardened container image. Build and run it as docs/deploy.md's
+# "2b. With Docker" section shows:
 #
 #   docker build -t tipline .
 #   docker run -d --name tipline --read-only --cap-drop ALL \

@@ -18,7 +18,7 @@ Usage:
                 [--retention-days N] [--pow-difficulty BITS]
       Run the server. Defaults: --data $TIPLINE_DATA or ./data, --database-url
       $DATABASE_URL or none (SQLite in DIR; postgres://… for several instances,
-      see README), --port $PORT or 8080,
+      see docs/deploy.md), --port $PORT or 8080,
       --host $HOST or 127.0.0.1, --onion $TIPLINE_ONION, --retention-days
       $TIPLINE_RETENTION_DAYS or 90 (0 = keep forever), --pow-difficulty
       $TIPLINE_POW_DIFFICULTY or 16.

@@ -105,7 +105,7 @@ function refuseOtherStorage(recorded: Storage, database: string, paths: ReturnTy
       // A malformed URL: still refused here, and never quoted.
     }
     throw new DataDirError(
-      `${paths.configFile} says this newsroom's database is SQLite (${paths.dbFile}), but a PostgreSQL database is given (${named}, from DATABASE_URL or --database-url); tipline refuses to leave its data for another database. If DATABASE_URL is set on this machine for another application, unset it for tipline (e.g. env -u DATABASE_URL tipline …, or in its systemd unit). If this newsroom is meant to be on PostgreSQL, its config.json must come from an admin init made with the URL (README: "PostgreSQL (more than one instance)").`,
+      `${paths.configFile} says this newsroom's database is SQLite (${paths.dbFile}), but a PostgreSQL database is given (${named}, from DATABASE_URL or --database-url); tipline refuses to leave its data for another database. If DATABASE_URL is set on this machine for another application, unset it for tipline (e.g. env -u DATABASE_URL tipline …, or in its systemd unit). If this newsroom is meant to be on PostgreSQL, its config.json must come from an admin init made with the URL (docs/deploy.md: "PostgreSQL (more than one instance)").`,
     );
   }
   throw new DataDirError(

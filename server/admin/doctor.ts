@@ -178,7 +178,7 @@ async function checkPostgresSettings(database: string, add: Add): Promise<void> 
     add(
       'warning',
       'database',
-      'PostgreSQL has no secure delete, and its WAL keeps each commit\'s time of day next to the rows it inserted: deleted tips (ciphertext) stay in its data files until VACUUM frees the space and new rows overwrite it, and tips with their times of arrival stay in WAL segments until they are recycled, and in WAL archives, replicas and pg_dump files. Decide on purpose: keep the database on an encrypted disk, keep wal_keep_size small, WAL archives and dumps only as long as the retention period, and see README ("PostgreSQL (more than one instance)").',
+      'PostgreSQL has no secure delete, and its WAL keeps each commit\'s time of day next to the rows it inserted: deleted tips (ciphertext) stay in its data files until VACUUM frees the space and new rows overwrite it, and tips with their times of arrival stay in WAL segments until they are recycled, and in WAL archives, replicas and pg_dump files. Decide on purpose: keep the database on an encrypted disk, keep wal_keep_size small, WAL archives and dumps only as long as the retention period, and see docs/deploy.md ("PostgreSQL (more than one instance)").',
     );
   } finally {
     await db.destroy();

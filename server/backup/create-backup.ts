@@ -29,7 +29,7 @@ export type BackupResult = { out: string; tips: number; blobFiles: number; bytes
 export async function createBackup(o: { dataDir: string; out: string; today?: string }): Promise<BackupResult> {
   const dir = await readDataDir(o.dataDir);
   if (isPostgresUrl(dir.database)) {
-    throw new BackupError('the database is PostgreSQL (DATABASE_URL), which admin backup cannot snapshot: back it up with pg_dump and keep a copy of config.json, as README says under "PostgreSQL (more than one instance)"');
+    throw new BackupError('the database is PostgreSQL (DATABASE_URL), which admin backup cannot snapshot: back it up with pg_dump and keep a copy of config.json, as docs/deploy.md says under "PostgreSQL (more than one instance)"');
   }
   if (await lstat(o.out).then(() => true, () => false)) throw new BackupError(`${o.out} already exists; refusing to overwrite it`);
   const partial = join(dirname(o.out), `.${basename(o.out)}.partial-${process.pid}`);

@@ -34,7 +34,7 @@ const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 export async function restoreBackup(o: { in: string; dataDir: string }): Promise<RestoreResult> {
   if (isPostgresUrl(databaseLocation(o.dataDir))) {
-    throw new BackupError('DATABASE_URL is set, but a backup restores a SQLite data directory, which tipline would then ignore. Unset DATABASE_URL to restore it, or restore a PostgreSQL database with pg_restore (README: "PostgreSQL (more than one instance)")');
+    throw new BackupError('DATABASE_URL is set, but a backup restores a SQLite data directory, which tipline would then ignore. Unset DATABASE_URL to restore it, or restore a PostgreSQL database with pg_restore (docs/deploy.md: "PostgreSQL (more than one instance)")');
   }
   let input: FileHandle;
   try {
