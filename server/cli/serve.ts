@@ -21,6 +21,7 @@ import { ManifestStore } from '../store/manifest-store.ts';
 import { daysBetween, utcDay } from '../../crypto/day.ts';
 import { DEFAULT_POW } from '../abuse/pow-guard.ts';
 import { DEFAULT_RETENTION_DAYS, startRetentionJob } from '../retention.ts';
+import { DailyCounts, startDailyCountsLog } from '../http/daily-counts.ts';
 
 export type RunningServer = { url: string; port: number; close: () => Promise<void> };
 
@@ -65,8 +66,12 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
   }
   // One store for the app and the clean-up job: opening one sweeps what a crash left behind.
   const blobs = await openBlobStore(db, dir.blobDir);
+  // No line per source request (it would be timestamped); one line of counts per UTC day instead.
+  const counts = new DailyCounts();
+  const stopCounts = startDailyCountsLog(counts, settings.log);
   const app = await createApp({
     db,
+    counts,
     blobDir: dir.blobDir,
     blobs,
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
@@ -104,6 +109,7 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     port,
     close: async () => {
       stopRetention();
+      stopCounts();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.destroy();
     },
