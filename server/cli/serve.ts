@@ -22,6 +22,7 @@ import { daysBetween, utcDay } from '../../crypto/day.ts';
 import { DEFAULT_POW } from '../abuse/pow-guard.ts';
 import { DEFAULT_RETENTION_DAYS, startRetentionJob } from '../retention.ts';
 import { DailyCounts, startDailyCountsLog } from '../http/daily-counts.ts';
+import { startDailyMaintenance } from '../admin/maintain.ts';
 
 export type RunningServer = { url: string; port: number; close: () => Promise<void> };
 
@@ -90,6 +91,13 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     log: settings.log,
     sweepBlobs: () => janitor.sweep({ ...DEFAULT_LIMITS, ...settings.limits }.unclaimedUploadMs),
   });
+  // After each UTC midnight: rebuild the file so page order no longer follows arrival, empty the WAL (maintain.ts).
+  const stopMaintenance = startDailyMaintenance(db, {
+    blobs,
+    retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    unclaimedUploadMs: { ...DEFAULT_LIMITS, ...settings.limits }.unclaimedUploadMs,
+    log: settings.log,
+  });
   const timeouts = { ...DEFAULT_TIMEOUTS, ...settings.timeouts };
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
     const s = serve(
@@ -110,6 +118,7 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     close: async () => {
       stopRetention();
       stopCounts();
+      stopMaintenance();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.destroy();
     },
