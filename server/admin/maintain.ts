@@ -15,8 +15,10 @@
  *    of everything since the last checkpoint (and the whole rebuilt file after
  *    VACUUM), is emptied.
  *
- * On PostgreSQL only step 1 and a plain `VACUUM` run: PostgreSQL keeps
- * `xmin` on every row and its own WAL, which the server can't rewrite (README).
+ * On PostgreSQL only step 1 runs (autovacuum does the rest): PostgreSQL keeps
+ * `xmin` and `ctid` on every row and its own WAL, which the server can't
+ * rewrite (README), and a rebuild there (`VACUUM FULL`, `CLUSTER`) would lock
+ * the tables every instance uses.
  *
  * VACUUM holds the write lock for its whole run (measured by `npm run bench`,
  * section `maintain`); in `serve` it runs on the server's own connection, so
@@ -61,10 +63,7 @@ export async function maintainDatabase(db: TiplineDb, o: MaintainOptions): Promi
   const retention = await purgeExpired(db, { retentionDays: o.retentionDays, today: utcDay(now) });
   const uploads = await new UploadStore(db, o.blobs).sweep(o.unclaimedUploadMs, now.getTime());
   const challenges = await sweepExpiredChallenges(db, now);
-  if (isPostgres(db)) {
-    await sql`VACUUM`.execute(db);
-    return { retention, uploads, challenges, rebuilt: false };
-  }
+  if (isPostgres(db)) return { retention, uploads, challenges, rebuilt: false };
   await sql`VACUUM`.execute(db);
   await checkpoint(db);
   return { retention, uploads, challenges, rebuilt: true };
@@ -112,7 +111,7 @@ export function describeMaintenance(r: MaintainResult): string {
     `${r.retention.tips} tip(s), ${r.retention.replies} reply(ies) and ${r.retention.threads} conversation(s) past retention deleted`,
     `${r.uploads} unclaimed upload(s) swept`,
     `${r.challenges} expired challenge(s) deleted`,
-    r.rebuilt ? 'database rebuilt and WAL emptied' : 'PostgreSQL vacuumed',
+    r.rebuilt ? 'database rebuilt and WAL emptied' : 'no rebuild on PostgreSQL',
   ];
   return parts.join(', ');
 }
