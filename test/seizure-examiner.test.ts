@@ -238,12 +238,12 @@ describe('an examiner with the seized data directory and the server log', () => 
     expect(found).toEqual([]);
   });
 
-  it('finds no file whose birth, change or modification time falls while sources acted, and no file per upload', async () => {
+  it('finds no file whose birth, change, modification or access time falls while sources acted, and no file per upload', async () => {
     const paths = await entries(newsroom.dataDir);
     const timed: string[] = [];
     for (const path of paths) {
       const s = await stat(path);
-      for (const [what, ms] of [['birth', s.birthtimeMs], ['change', s.ctimeMs], ['modification', s.mtimeMs]] as const) {
+      for (const [what, ms] of [['birth', s.birthtimeMs], ['change', s.ctimeMs], ['modification', s.mtimeMs], ['access', s.atimeMs]] as const) {
         if (ms >= windowStart - 1000 && ms < maintainStart) timed.push(`${path}: ${what} time ${new Date(ms).toISOString()}`);
       }
     }
