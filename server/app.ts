@@ -14,6 +14,7 @@ import { CurrentRecipients, ManifestUnavailableError } from './current-recipient
 import type { TiplineDb } from './db/open-database.ts';
 import { ApiError, errorBody } from './http/api-error.ts';
 import { healthCheck } from './http/health-check.ts';
+import { DailyCounts } from './http/daily-counts.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { serveStatic, type StaticFiles } from './http/static-files.ts';
@@ -55,8 +56,10 @@ export type AppOptions = {
   onion?: string | undefined;
   /** The release the source pages' footer shows; without it, package.json's version alone. */
   release?: Release;
-  /** Where log lines go. They never hold client data; see request-logger.ts. */
+  /** Where log lines go. They never hold client data, and nothing per source request; see request-logger.ts. */
   log?: (line: string) => void;
+  /** Where source requests are counted, for the one line a day (daily-counts.ts); `serve` prints it. */
+  counts?: DailyCounts;
   clock?: () => Date;
 };
 
@@ -79,7 +82,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const app = new Hono();
   app.use('*', providePageAssets(pageAssets));
   app.use('*', securityHeaders({ onion: options.onion }));
-  app.use('*', requestLogger(log));
+  app.use('*', requestLogger({ log, counts: options.counts ?? new DailyCounts() }));
   app.get('/healthz', healthCheck(options.db));
 
   app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits }));
@@ -108,10 +111,8 @@ export async function createApp(options: AppOptions): Promise<Hono> {
       status = err.status;
       code = 'bad-request';
       message = 'The request could not be read.';
-    } else {
-      // The class name only: an error message can quote request data.
-      log(`error ${err.name}`);
     }
+    // Unexpected errors are reported by requestLogger (c.error): counted for the day on source routes, at once on journalist ones.
     if (isApi(c.req.path)) return c.json(errorBody(code, message), status as 400);
     const ctx = pageContext(c);
     return c.html(messagePage(ctx, ctx.t('error.heading'), status >= 500 ? ctx.t('error.generic') : message), status as 400);

@@ -268,13 +268,14 @@ describe('every response follows the page rules', () => {
     expect(big.status).toBe(413);
     rules(big);
 
-    // A 500: the database is gone under the app. The client sees a generic error; the log names only the class.
+    // A 500: the database is gone under the app. The client sees a generic error; a source route's error
+    // prints nothing at once (it would time the request) but is counted, by class name, for the day (request-logger.test.ts).
     const broken = await openTestApp(newsroom);
     await broken.close();
     const res = await broken.app.request('/api/v1/manifest');
     await expectError(res.clone(), 500, 'internal');
     rules(res);
-    expect(broken.logs.some((l) => /^error \w+$/.test(l))).toBe(true);
+    expect(broken.logs).toEqual([]);
   });
 
   it('serves static files by name only: no traversal', async () => {

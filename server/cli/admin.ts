@@ -5,7 +5,12 @@ import { rotateSigningKey } from '../admin/signing-key.ts';
 import { runDoctor } from '../admin/doctor.ts';
 import { createBackup } from '../backup/create-backup.ts';
 import { restoreBackup } from '../backup/restore-backup.ts';
-import { serveSettings } from '../config.ts';
+import { DEFAULT_LIMITS, serveSettings } from '../config.ts';
+import { describeMaintenance, maintainDatabase } from '../admin/maintain.ts';
+import { dailyStats, describeDay } from '../admin/stats.ts';
+import { withNewsroom } from '../admin/newsroom-access.ts';
+import { readDataDir } from '../data-dir.ts';
+import { openBlobStore } from '../uploads/blobs.ts';
 import { parseOptions, readTextFile, UsageError } from '../../cli/args.ts';
 
 export const ADMIN_USAGE = `Usage:
@@ -25,6 +30,11 @@ export const ADMIN_USAGE = `Usage:
   tipline admin audit --data DIR
   tipline admin backup --data DIR --out FILE.tar       (while the server runs)
   tipline admin restore --in FILE.tar --data NEW-DIR   (into a new or empty folder)
+  tipline admin stats --data DIR [--days N]           (tips, follow-ups, replies, attachments per UTC day; default 14 days)
+  tipline admin maintain --data DIR [--retention-days N]
+      (the daily maintenance serve runs after each UTC midnight: retention, sweeps,
+      then the database is rebuilt so its page order no longer follows arrival, and
+      the WAL emptied; it holds the write lock while it runs)
   tipline admin doctor --data DIR [--host ADDR] [--onion ADDRESS.onion] [--retention-days N]
       (reads the same HOST, TIPLINE_ONION and TIPLINE_RETENTION_DAYS as serve)
 
@@ -178,6 +188,28 @@ export async function adminCommand(argv: string[], out: (line: string) => void):
     const r = await restoreBackup({ in: o.in!, dataDir: o.data! });
     out(`Restored the backup of ${r.createdDay} into ${r.dataDir}: ${r.tips} tip(s), ${r.blobFiles} attachment file(s).`);
     out(`Next: tipline admin doctor --data ${o.data}, then tipline serve --data ${o.data}`);
+    return;
+  }
+  if (sub === 'stats') {
+    const o = parseOptions(argv.slice(1), { ...data, days: { type: 'string' } }, ADMIN_USAGE);
+    const days = o.days === undefined ? 14 : Number(o.days);
+    if (!Number.isInteger(days) || days < 1 || days > 3660) throw new UsageError('--days must be a whole number from 1 to 3660');
+    for (const d of await withNewsroom({ dataDir: o.data! }, (db) => dailyStats(db, { days }))) out(describeDay(d));
+    return;
+  }
+  if (sub === 'maintain') {
+    const o = parseOptions(argv.slice(1), { ...data, 'retention-days': { type: 'string' } }, ADMIN_USAGE);
+    let settings;
+    try {
+      settings = serveSettings(o, process.env);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const dir = await readDataDir(o.data!);
+    const r = await withNewsroom({ dataDir: o.data! }, async (db) =>
+      maintainDatabase(db, { blobs: await openBlobStore(db, dir.blobDir), retentionDays: settings.retentionDays, unclaimedUploadMs: DEFAULT_LIMITS.unclaimedUploadMs }),
+    );
+    out(`Maintenance done: ${describeMaintenance(r)}.`);
     return;
   }
   if (sub === 'doctor') {

@@ -21,6 +21,8 @@ import { ManifestStore } from '../store/manifest-store.ts';
 import { daysBetween, utcDay } from '../../crypto/day.ts';
 import { DEFAULT_POW } from '../abuse/pow-guard.ts';
 import { DEFAULT_RETENTION_DAYS, startRetentionJob } from '../retention.ts';
+import { DailyCounts, startDailyCountsLog } from '../http/daily-counts.ts';
+import { startDailyMaintenance } from '../admin/maintain.ts';
 
 export type RunningServer = { url: string; port: number; close: () => Promise<void> };
 
@@ -65,8 +67,12 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
   }
   // One store for the app and the clean-up job: opening one sweeps what a crash left behind.
   const blobs = await openBlobStore(db, dir.blobDir);
+  // No line per source request (it would be timestamped); one line of counts per UTC day instead.
+  const counts = new DailyCounts();
+  const stopCounts = startDailyCountsLog(counts, settings.log);
   const app = await createApp({
     db,
+    counts,
     blobDir: dir.blobDir,
     blobs,
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
@@ -84,6 +90,13 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
     log: settings.log,
     sweepBlobs: () => janitor.sweep({ ...DEFAULT_LIMITS, ...settings.limits }.unclaimedUploadMs),
+  });
+  // After each UTC midnight: rebuild the file so page order no longer follows arrival, empty the WAL (maintain.ts).
+  const stopMaintenance = startDailyMaintenance(db, {
+    blobs,
+    retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    unclaimedUploadMs: { ...DEFAULT_LIMITS, ...settings.limits }.unclaimedUploadMs,
+    log: settings.log,
   });
   const timeouts = { ...DEFAULT_TIMEOUTS, ...settings.timeouts };
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
@@ -104,6 +117,8 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
     port,
     close: async () => {
       stopRetention();
+      stopCounts();
+      stopMaintenance();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.destroy();
     },

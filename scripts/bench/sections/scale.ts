@@ -5,6 +5,10 @@
  * from a random place in the list, with a bearer token), and the database's
  * bytes per stored tip. The baseline is the same at the first level.
  *
+ * At the largest level it also times `tipline admin maintain` (VACUUM and a
+ * TRUNCATE checkpoint, server/admin/maintain.ts) on the stopped server's
+ * database: what the daily rebuild costs, and how long it holds the write lock.
+ *
  * Tips are loaded directly into the database between levels (bulk-tips.ts),
  * with the server stopped. Levels that would not finish within the time left
  * (this section's budget, and the whole run's 10 minutes), judged from the
@@ -20,6 +24,9 @@ import { BENCH_POW_DIFFICULTY, presolvePow } from '../presolved-pow.ts';
 import { lowerIsBetter, notAvailable, round, type Detail, type SectionResult } from '../result.ts';
 import { sampleTipCiphertext } from '../sample-tip.ts';
 import { tipRequests } from './submit.ts';
+import { maintainDatabase } from '../../../server/admin/maintain.ts';
+import { openDatabase } from '../../../server/db/open-database.ts';
+import { RowBlobStore } from '../../../server/uploads/row-blob-store.ts';
 
 const TARGET = '≤ 1.5× from 10k to 1M (submit and list p50)';
 const UNIT = 'ms (submit p50)';
@@ -81,6 +88,7 @@ export async function scaleSection(ctx: BenchContext): Promise<SectionResult> {
   }
 
   const details: Record<string, Detail> = {};
+  if (stored > 0) details[`maintain at ${label(stored)} tips`] = await timeMaintenance(newsroom.dbFile, stored, ctx.log);
   const ms = (p50: number | null) => (p50 === null ? `none answered within ${s.seconds} s` : `${round(p50)} ms`);
   for (const l of levels) {
     details[label(l.tips)] = `submit p50 ${ms(l.submitP50)}, list p50 ${ms(l.listP50)}, ${Math.round(l.bytesPerTip)} DB bytes/tip, loaded in ${round(l.loadSeconds)} s`;
@@ -106,6 +114,22 @@ export async function scaleSection(ctx: BenchContext): Promise<SectionResult> {
     meets: reachedTop && submitGrowth <= MAX_GROWTH && listGrowth <= MAX_GROWTH,
     details,
   });
+}
+
+/** Runs the daily maintenance once on the loaded database and says what it took. */
+async function timeMaintenance(dbFile: string, tips: number, log: (line: string) => void): Promise<string> {
+  const before = await fileSize(dbFile);
+  const db = await openDatabase(dbFile);
+  try {
+    const started = performance.now();
+    await maintainDatabase(db, { blobs: new RowBlobStore(db), retentionDays: 0, unclaimedUploadMs: 24 * 60 * 60 * 1000 });
+    const seconds = (performance.now() - started) / 1000;
+    const line = `${round(seconds)} s for ${Math.round(before / 1024 / 1024)} MiB (VACUUM + TRUNCATE checkpoint; the write lock is held throughout), ${round((seconds / tips) * 1_000_000)} s per 1M tips at this rate`;
+    log(`scale: maintain at ${tips} tips: ${line}`);
+    return line;
+  } finally {
+    await db.destroy();
+  }
 }
 
 function p50OrNull(result: LoadResult): number | null {
