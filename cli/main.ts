@@ -3,6 +3,7 @@
  * a non-zero exit: 2 for a usage mistake, 1 for anything else. Never a stack trace.
  */
 import { journalistCommand, JOURNALIST_USAGE } from '../client/journalist/cli.ts';
+import { printable } from '../client/journalist/printable.ts';
 import { verifyCommand, VERIFY_USAGE } from '../client/verify/cli.ts';
 import { serveSettings } from '../server/config.ts';
 import { adminCommand, ADMIN_USAGE } from '../server/cli/admin.ts';
@@ -42,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(0);
   });
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  // The journalist and verify tools print what a server or a source wrote: no terminal controls in it.
+  const shown = (line: string) => out(printable(line, { multiLine: true }));
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -80,16 +83,16 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'verify':
-        return await verifyCommand(rest, out);
+        return await verifyCommand(rest, shown);
       case 'journalist':
-        await journalistCommand(rest, out);
+        await journalistCommand(rest, shown);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
     }
   } catch (e) {
     const error = e as Error;
-    process.stderr.write(`tipline: ${error.message ?? String(e)}\n`);
+    process.stderr.write(`tipline: ${printable(error.message ?? String(e), { multiLine: true })}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
 }

@@ -166,8 +166,33 @@ export async function encryptToKeys(plaintext: Uint8Array, keys: PublicKey[], no
 export async function decryptWithKey(ciphertext: Uint8Array, key: PrivateKey): Promise<Uint8Array> {
   abytes(ciphertext, undefined, 'ciphertext');
   const message = await openpgp.readMessage({ binaryMessage: ciphertext });
-  const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary' });
-  return data as Uint8Array;
+  try {
+    const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary', config: NO_DECOMPRESSION });
+    return data as Uint8Array;
+  } catch (e) {
+    throw compressionRefused(e);
+  }
+}
+
+/**
+ * Our clients never compress (it leaks through sizes), so a compressed packet
+ * inside a message is someone else's work, and possibly a decompression bomb:
+ * a few kilobytes that inflate to gigabytes. openpgp.js inflates any it meets;
+ * a limit of 0 bytes stops it at the first inflated chunk, in flat memory.
+ */
+export const NO_DECOMPRESSION = { maxDecompressedMessageSize: 0 } as const;
+
+/** A message refused because it holds a compressed packet (see {@link NO_DECOMPRESSION}). */
+export class CompressedMessageError extends Error {
+  override name = 'CompressedMessageError';
+  constructor() {
+    super('it holds a compressed packet, which tipline never makes (possibly a decompression bomb); refused unopened');
+  }
+}
+
+/** openpgp.js's words for the 0-byte limit, as a {@link CompressedMessageError}; anything else unchanged. */
+export function compressionRefused(e: unknown): unknown {
+  return e instanceof Error && /Maximum decompressed message size exceeded/.test(e.message) ? new CompressedMessageError() : e;
 }
 
 /**

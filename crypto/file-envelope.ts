@@ -18,6 +18,7 @@
  */
 import * as openpgp from 'openpgp';
 import { dayStart, utcDay } from './day.ts';
+import { compressionRefused, NO_DECOMPRESSION } from './envelope.ts';
 
 /** Encrypts a stream of file bytes to all `keys`; the literal packet names no file and only the day. */
 export async function encryptFileStream(plaintext: ReadableStream<Uint8Array>, keys: openpgp.PublicKey[], now: Date = new Date()): Promise<ReadableStream<Uint8Array>> {
@@ -38,6 +39,29 @@ export async function encryptFileStream(plaintext: ReadableStream<Uint8Array>, k
  */
 export async function decryptFileStream(ciphertext: ReadableStream<Uint8Array>, key: openpgp.PrivateKey): Promise<ReadableStream<Uint8Array>> {
   const message = await openpgp.readMessage({ binaryMessage: ciphertext });
-  const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary', config: { allowUnauthenticatedStream: true } });
-  return data as ReadableStream<Uint8Array>;
+  let data: unknown;
+  try {
+    ({ data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary', config: { allowUnauthenticatedStream: true, ...NO_DECOMPRESSION } }));
+  } catch (e) {
+    throw compressionRefused(e);
+  }
+  // The refusal of a compressed packet comes as the stream's error: name it.
+  return renameErrors(data as ReadableStream<Uint8Array>);
+}
+
+/** `stream` as it is, but a compression refusal in it errors as a CompressedMessageError. */
+function renameErrors(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await reader.read();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      } catch (e) {
+        controller.error(compressionRefused(e));
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }

@@ -10,6 +10,7 @@
  * @example
  * await deleteConversation({ server, token, thread: 'read/quiet-heron-3fa2' });
  */
+import type { SocksProxy } from '../verify/socks5.ts';
 import { stat } from 'node:fs/promises';
 import { readThreadInfo } from './conversation-folders.ts';
 import { JournalistApi, JournalistClientError } from './journalist-api.ts';
@@ -17,9 +18,9 @@ import { isThreadId, pseudonymFor } from './pseudonym.ts';
 
 export type DeletedConversation = { threadId: string; pseudonym: string; folder: string | null };
 
-export async function deleteConversation(o: { server: string; token: string; thread: string }): Promise<DeletedConversation> {
+export async function deleteConversation(o: { server: string; token: string; thread: string; socks?: SocksProxy | undefined }): Promise<DeletedConversation> {
   const target = await resolveConversation(o.thread);
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   try {
     await api.deleteThread(target.threadId);
   } catch (e) {

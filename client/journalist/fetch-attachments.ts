@@ -47,7 +47,7 @@ export async function fetchAttachment(api: JournalistApi, outDir: string, blob: 
     if (have < blob.size) {
       if (have > 0) log(`resuming attachment ${blob.id} at byte ${have} of ${blob.size}`);
       try {
-        await download(api, blob.id, partial, have);
+        await download(api, blob.id, partial, have, blob.size);
       } catch (e) {
         if (e instanceof JournalistClientError && e.status !== undefined) throw e;
         if (attempt >= TRIES) throw stopped(blob, (await sizeOf(partial)) ?? 0, e);
@@ -68,9 +68,9 @@ export async function fetchAttachment(api: JournalistApi, outDir: string, blob: 
 }
 
 /** Appends the blob from `start` to `partial` (or writes it whole if the server ignores the range). */
-async function download(api: JournalistApi, id: string, partial: string, start: number): Promise<void> {
-  const res = await api.getBlob(id, start);
-  if (!res.body) throw new Error('the server sent no body');
+async function download(api: JournalistApi, id: string, partial: string, start: number, listedSize: number): Promise<void> {
+  // The stream ends at the listed size, whatever the server sends after it.
+  const res = await api.getBlob(id, start, listedSize);
   let flags = 'w';
   if (start > 0 && res.status === 206) {
     if (!(res.headers.get('content-range') ?? '').startsWith(`bytes ${start}-`)) {

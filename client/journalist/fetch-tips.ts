@@ -24,6 +24,7 @@
  * @example
  * await fetchTips({ server: 'http://127.0.0.1:8080', token, outDir: 'inbox' });
  */
+import type { SocksProxy } from '../verify/socks5.ts';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { daysBetween, isDay, utcDay } from '../../crypto/day.ts';
@@ -61,11 +62,13 @@ export type FetchResult = {
 
 export async function fetchTips(o: {
   server: string;
+  /** Tor's SOCKS port, for an onion server (journalist-api.ts). */
+  socks?: SocksProxy | undefined;
   token: string;
   outDir: string;
   log?: (line: string) => void;
 }): Promise<FetchResult> {
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   const log = o.log ?? (() => {});
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
   // A revoked token should say so before anything (even the pin) is written.
@@ -145,7 +148,7 @@ export async function fetchTips(o: {
       IN_FLIGHT,
       async (reply) => {
         if (present.has(`${reply.id}.gpg`)) return false;
-        const bytes = await api.getReplyCopy(reply.id);
+        const bytes = await api.getReplyCopy(reply.id, reply.size);
         const record: FetchedReply = { id: reply.id, kind: 'reply', threadId: reply.threadId, seq: reply.seq, day: reply.day, size: reply.size };
         await writeFileAtomic(join(o.outDir, `${reply.id}.json`), `${JSON.stringify(record, null, 2)}\n`);
         await writeFileAtomic(join(o.outDir, `${reply.id}.gpg`), bytes);

@@ -5,11 +5,21 @@
  * Everything the server says is treated as untrusted input: ids and days are
  * checked by the callers before they become file names.
  *
+ * The server is treated as hostile (see http-transport.ts): every answer has
+ * a cap that fits its route, every request and the whole run a deadline, a
+ * download stops at its listed size, a listing at {@link MAX_PAGES} pages or a
+ * cursor it already gave, and error messages are stripped of terminal controls.
+ *
  * @example
  * const api = new JournalistApi('http://127.0.0.1:8080', token);
  * const { tips, nextCursor } = await api.listTips(null);
+ * // Over Tor, to an onion service:
+ * const onion = new JournalistApi('http://abc…xyz.onion', token, { socks: { host: '127.0.0.1', port: 9050 } });
  */
 import { base64 } from '../../crypto/bytes.ts';
+import type { SocksProxy } from '../verify/socks5.ts';
+import { HttpTransport, HttpTransportError, type HttpTransportOptions } from './http-transport.ts';
+import { printable } from './printable.ts';
 
 /** A tip or a follow-up, as listed by the server (and saved as `<id>.json` by fetch). */
 export type RemoteTip = {
@@ -47,10 +57,24 @@ export class JournalistClientError extends Error {
   }
 }
 
+/** Options of {@link JournalistApi}: the transport's (http-transport.ts), `socks` first among them. */
+export type JournalistApiOptions = HttpTransportOptions & { socks?: SocksProxy | undefined };
+
+/** Pages one listing may take: 10 000 pages of 200 are two million tips, far past any real tip line. */
+export const MAX_PAGES = 10_000;
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** Caps per answer: small JSON, an error, a page of a listing, the manifest (armored keys), one tip or reply copy. */
+const CAPS = { small: 64 * KiB, page: 4 * MiB, manifest: 8 * MiB, message: 64 * MiB, head: 1 * MiB, batch: Math.ceil((BYTES_PER_REQUEST * 4) / 3) + 64 * KiB };
+
 export class JournalistApi {
   private readonly base: URL;
+  private readonly http: HttpTransport;
+  /** Cursors each listing gave so far in this run, to refuse one that loops. */
+  private readonly cursors = { tips: new Set<string>(), replies: new Set<string>() };
 
-  constructor(server: string, private readonly token: string) {
+  constructor(server: string, private readonly token: string, options: JournalistApiOptions = {}) {
     let url: URL;
     try {
       url = new URL(server);
@@ -59,11 +83,12 @@ export class JournalistApi {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new JournalistClientError('--server must be an http:// or https:// URL');
     this.base = url;
+    this.http = new HttpTransport(options);
   }
 
   /** Who the token belongs to; a cheap way to find out early that a token was revoked. */
   async me(): Promise<{ id: string; name: string; fingerprint: string; retentionDays?: number }> {
-    return (await (await this.request('/api/v1/journalist/me')).json()) as { id: string; name: string; fingerprint: string; retentionDays?: number };
+    return (await this.json('/api/v1/journalist/me', CAPS.small)) as { id: string; name: string; fingerprint: string; retentionDays?: number };
   }
 
   /**
@@ -72,7 +97,7 @@ export class JournalistApi {
    */
   async getManifest(): Promise<unknown | undefined> {
     try {
-      return await (await this.request('/api/v1/manifest')).json();
+      return await this.json('/api/v1/manifest', CAPS.manifest);
     } catch (e) {
       if (e instanceof JournalistClientError && e.status === 503) return undefined;
       throw e;
@@ -82,13 +107,13 @@ export class JournalistApi {
   async listTips(cursor: string | null, limit = 200): Promise<{ tips: RemoteTip[]; nextCursor: string | null }> {
     const query = new URLSearchParams({ limit: String(limit) });
     if (cursor) query.set('cursor', cursor);
-    const res = await this.request(`/api/v1/journalist/tips?${query}`);
-    return (await res.json()) as { tips: RemoteTip[]; nextCursor: string | null };
+    const page = (await this.json(`/api/v1/journalist/tips?${query}`, CAPS.page)) as { tips: RemoteTip[]; nextCursor: string | null };
+    return { tips: Array.isArray(page?.tips) ? page.tips : [], nextCursor: this.nextCursor('tips', cursor, page?.nextCursor) };
   }
 
-  async getTip(id: string): Promise<Uint8Array> {
-    const res = await this.request(`/api/v1/journalist/tips/${encodeURIComponent(id)}`);
-    return new Uint8Array(await res.arrayBuffer());
+  /** One tip's ciphertext; `listedSize` (from the listing) caps it, plus room for re-keyed key packets. */
+  async getTip(id: string, listedSize?: number): Promise<Uint8Array> {
+    return (await this.request(`/api/v1/journalist/tips/${encodeURIComponent(id)}`, {}, capFor(listedSize))).body;
   }
 
   /**
@@ -99,19 +124,19 @@ export class JournalistApi {
    * each tip is asked for alone (and a tip that is really gone gives its own 404).
    */
   async getTips(ids: readonly string[]): Promise<Uint8Array[]> {
-    let res: Response;
+    let res: { body: Uint8Array };
     try {
       res = await this.request('/api/v1/journalist/tips/ciphertexts', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ ids }),
-      });
+      }, CAPS.batch);
     } catch (e) {
       // 413: a newsroom that set a lower limit, or a tip grown past its listed size by re-keying.
       if (e instanceof JournalistClientError && (e.status === 404 || e.status === 405 || e.status === 413)) return this.getTipsOneByOne(ids);
       throw e;
     }
-    const body = (await res.json()) as { tips?: { id?: unknown; ciphertext?: unknown }[] };
+    const body = parseJson(res.body) as { tips?: { id?: unknown; ciphertext?: unknown }[] };
     const tips = Array.isArray(body?.tips) ? body.tips : [];
     // Untrusted too: exactly the tips asked for, in that order, or nothing.
     if (tips.length !== ids.length || tips.some((t, i) => t?.id !== ids[i] || typeof t.ciphertext !== 'string')) {
@@ -147,8 +172,21 @@ export class JournalistApi {
    * An attachment's ciphertext as a streamed response, from byte `start` on
    * (a `Range` request, to resume a download; the server then answers 206).
    */
-  async getBlob(id: string, start = 0): Promise<Response> {
-    return this.request(`/api/v1/journalist/blobs/${encodeURIComponent(id)}`, start > 0 ? { headers: { range: `bytes=${start}-` } } : {});
+  async getBlob(id: string, start: number, listedSize: number): Promise<{ status: number; headers: { get: (name: string) => string | null }; body: ReadableStream<Uint8Array> }> {
+    const url = new URL(`/api/v1/journalist/blobs/${encodeURIComponent(id)}`, this.base);
+    const headers = { authorization: `Bearer ${this.token}`, ...(start > 0 ? { range: `bytes=${start}-` } : {}) };
+    let res: Awaited<ReturnType<HttpTransport['stream']>>;
+    try {
+      // Never more than the listed size: a server that sends more is cut off there, not written to disk.
+      res = await this.http.stream(url, { headers, expectedBytes: Math.max(0, listedSize - start) });
+    } catch (e) {
+      throw this.unreachable(e);
+    }
+    if (res.status >= 400) {
+      await res.body.cancel();
+      throw this.refused(res.status, undefined);
+    }
+    return { status: res.status, headers: { get: (name) => [res.headers[name.toLowerCase()]].flat()[0] ?? null }, body: res.body };
   }
 
   /**
@@ -156,8 +194,7 @@ export class JournalistApi {
    * its data packet (check it with `inspectMessageHead`, crypto/packets.ts).
    */
   async getBlobHead(id: string): Promise<Uint8Array> {
-    const res = await this.request(`/api/v1/journalist/blobs/${encodeURIComponent(id)}/head`);
-    return new Uint8Array(await res.arrayBuffer());
+    return (await this.request(`/api/v1/journalist/blobs/${encodeURIComponent(id)}/head`, {}, CAPS.head)).body;
   }
 
   /**
@@ -172,7 +209,7 @@ export class JournalistApi {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ keyPackets: base64.encode(keyPackets), previousKeyPacketsSha256 }),
     });
-    return (await res.json()) as { size: number };
+    return parseJson(res.body) as { size: number };
   }
 
   /** Replaces a reply's newsroom copy with the same copy re-keyed, as {@link putTipCiphertext} does for a tip. */
@@ -191,14 +228,13 @@ export class JournalistApi {
   async listReplies(cursor: string | null, limit = 200): Promise<{ replies: RemoteReply[]; nextCursor: string | null }> {
     const query = new URLSearchParams({ limit: String(limit) });
     if (cursor) query.set('cursor', cursor);
-    const res = await this.request(`/api/v1/journalist/replies?${query}`);
-    return (await res.json()) as { replies: RemoteReply[]; nextCursor: string | null };
+    const page = (await this.json(`/api/v1/journalist/replies?${query}`, CAPS.page)) as { replies: RemoteReply[]; nextCursor: string | null };
+    return { replies: Array.isArray(page?.replies) ? page.replies : [], nextCursor: this.nextCursor('replies', cursor, page?.nextCursor) };
   }
 
   /** The OpenPGP copy of a reply (binary), encrypted to the journalist keys of the day it was sent. */
-  async getReplyCopy(id: string): Promise<Uint8Array> {
-    const res = await this.request(`/api/v1/journalist/replies/${encodeURIComponent(id)}`);
-    return new Uint8Array(await res.arrayBuffer());
+  async getReplyCopy(id: string, listedSize?: number): Promise<Uint8Array> {
+    return (await this.request(`/api/v1/journalist/replies/${encodeURIComponent(id)}`, {}, capFor(listedSize))).body;
   }
 
   /** Posts a reply (the source's reply box and the newsroom's OpenPGP copy) and returns its id. */
@@ -208,7 +244,7 @@ export class JournalistApi {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(reply),
     });
-    return ((await res.json()) as { id: string }).id;
+    return (parseJson(res.body) as { id: string }).id;
   }
 
   /** Deletes a whole conversation on the server: its tips, follow-ups and replies. */
@@ -216,22 +252,64 @@ export class JournalistApi {
     await this.request(`/api/v1/journalist/threads/${encodeURIComponent(threadId)}`, { method: 'DELETE' });
   }
 
-  private async request(path: string, init: RequestInit = {}): Promise<Response> {
-    let res: Response;
+  private async json(path: string, maxBytes: number): Promise<unknown> {
+    return parseJson((await this.request(path, {}, maxBytes)).body);
+  }
+
+  /**
+   * The next cursor of a listing, refused when it repeats one this run already
+   * followed (a server looping a client forever) or past {@link MAX_PAGES}.
+   */
+  private nextCursor(listing: 'tips' | 'replies', asked: string | null, next: unknown): string | null {
+    const seen = this.cursors[listing];
+    if (asked === null) seen.clear();
+    if (next === null || next === undefined) return null;
+    if (typeof next !== 'string' || next.length > 512) throw new JournalistClientError(`the server sent a malformed ${listing} cursor; stopped. Tell your admin.`);
+    if (seen.has(next) || next === asked) throw new JournalistClientError(`the server sent a ${listing} cursor it had already sent, which would list forever; stopped. Tell your admin.`);
+    if (seen.size >= MAX_PAGES) throw new JournalistClientError(`the server listed more than ${MAX_PAGES} pages of ${listing}; stopped. Tell your admin.`);
+    seen.add(next);
+    return next;
+  }
+
+  private async request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}, maxBytes = CAPS.small): Promise<{ status: number; body: Uint8Array }> {
+    let res: Awaited<ReturnType<HttpTransport['request']>>;
     try {
-      res = await fetch(new URL(path, this.base), { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.token}` } });
+      res = await this.http.request(new URL(path, this.base), { ...init, headers: { ...init.headers, authorization: `Bearer ${this.token}` }, maxBytes });
     } catch (e) {
-      throw new JournalistClientError(`cannot reach ${this.base.origin}: ${(e as Error).cause ?? (e as Error).message}`);
+      throw this.unreachable(e);
     }
-    if (res.ok) return res;
-    let detail = `HTTP ${res.status}`;
+    if (res.status >= 200 && res.status < 300) return res;
+    let message: string | undefined;
     try {
-      const body = (await res.json()) as { error?: { message?: string } };
-      if (body.error?.message) detail = body.error.message;
+      message = (parseJson(res.body) as { error?: { message?: unknown } })?.error?.message as string | undefined;
     } catch {
       /* not JSON: keep the status */
     }
-    if (res.status === 401) throw new JournalistClientError(`the server refused the token (${detail}). It may have been revoked; ask an admin for a new one.`, 401);
-    throw new JournalistClientError(`the server answered ${res.status}: ${detail}`, res.status);
+    throw this.refused(res.status, typeof message === 'string' ? message : undefined);
+  }
+
+  private unreachable(e: unknown): JournalistClientError {
+    if (e instanceof HttpTransportError && e.code !== 'network') return new JournalistClientError(printable(e.message));
+    return new JournalistClientError(printable(`cannot reach ${this.base.origin}: ${(e as Error).message}`));
+  }
+
+  private refused(status: number, message: string | undefined): JournalistClientError {
+    // A hostile server's words reach the terminal: no control characters, and not a novel.
+    const detail = message ? printable(message).slice(0, 500) : `HTTP ${status}`;
+    if (status === 401) return new JournalistClientError(`the server refused the token (${detail}). It may have been revoked; ask an admin for a new one.`, 401);
+    return new JournalistClientError(`the server answered ${status}: ${detail}`, status);
+  }
+}
+
+/** The cap for one tip or reply copy: its listed size plus room for re-keyed key packets, or the general cap. */
+function capFor(listedSize: number | undefined): number {
+  return typeof listedSize === 'number' && Number.isSafeInteger(listedSize) && listedSize >= 0 ? listedSize + 256 * KiB : CAPS.message;
+}
+
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new JournalistClientError('the server sent an answer that is not JSON; stopped. Tell your admin.');
   }
 }

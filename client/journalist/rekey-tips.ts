@@ -32,6 +32,7 @@
  * // r.rekeyed: ids; r.alreadyCurrent: a count; r.notOpenable: ids; r.failed: [{ id, reason }]
  * // r.attachments and r.replies: the same tally for attachments and reply copies
  */
+import type { SocksProxy } from '../verify/socks5.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encryptionKeyIdOf, readPublicKey, type PrivateKey, type PublicKey } from '../../crypto/envelope.ts';
@@ -69,6 +70,8 @@ type CurrentKey = { key: PublicKey; keyId: string };
 
 export async function rekeyTips(o: {
   server: string;
+  /** Tor's SOCKS port, for an onion server (journalist-api.ts). */
+  socks?: SocksProxy | undefined;
   token: string;
   /** The unlocked secret key that opens the tips as they are now (for a replaced key: the old one). */
   key: PrivateKey;
@@ -77,7 +80,7 @@ export async function rekeyTips(o: {
   log?: (line: string) => void;
 }): Promise<RekeyResult> {
   const log = o.log ?? (() => {});
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   // A revoked token should say so before anything else.
   await api.me();
   if (!(await exists(o.inboxDir))) {
@@ -121,7 +124,7 @@ export async function rekeyTips(o: {
     }
     if (tip.threadId) threadDesks.set(tip.threadId, tip.desk ?? null);
     const target = targetFor(tip.desk);
-    await rekeyWhole('tip', tip.id, target, result, () => api.getTip(tip.id), (bytes) => api.putTipCiphertext(tip.id, bytes));
+    await rekeyWhole('tip', tip.id, target, result, () => api.getTip(tip.id, tip.size), (bytes) => api.putTipCiphertext(tip.id, bytes));
     for (const a of attachments) {
       await attempt('attachment', a.id, result.attachments, async () => {
         const r = await rekeyAttachment({ api, blobId: a.id, key: o.key, target, inboxDir: o.inboxDir, log });
@@ -138,7 +141,7 @@ export async function rekeyTips(o: {
     // A conversation none of whose tips this journalist sees belongs to another desk: not theirs to re-key.
     if (!threadDesks.has(reply.threadId)) return;
     const target = targetFor(threadDesks.get(reply.threadId));
-    await rekeyWhole('reply copy', reply.id, target, result.replies, () => api.getReplyCopy(reply.id), (bytes) => api.putReplyCopy(reply.id, bytes));
+    await rekeyWhole('reply copy', reply.id, target, result.replies, () => api.getReplyCopy(reply.id, reply.size), (bytes) => api.putReplyCopy(reply.id, bytes));
   }
 
   /** A tip or a reply copy: small enough to fetch whole and send back re-keyed. */

@@ -15,6 +15,7 @@
  * @example
  * const { replyId, pseudonym } = await sendReply({ server, token, decryptedDir: 'read', messageId, message: 'Thank you…' });
  */
+import type { SocksProxy } from '../verify/socks5.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { base64, hex, wipe } from '../../crypto/bytes.ts';
@@ -34,6 +35,8 @@ export type SentReply = { replyId: string; threadId: string; pseudonym: string }
 
 export async function sendReply(o: {
   server: string;
+  /** Tor's SOCKS port, for an onion server (journalist-api.ts). */
+  socks?: SocksProxy | undefined;
   token: string;
   /** The folder `decrypt --out` wrote. */
   decryptedDir: string;
@@ -68,7 +71,7 @@ export async function sendReply(o: {
   const inboxDir = o.inboxDir ?? thread.inbox;
   if (!inboxDir) throw new JournalistClientError(`${found.threadFolder}/thread.json does not say which fetch folder holds the pinned newsroom key: pass --inbox with your fetch folder.`);
 
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   const { manifest } = await checkServerManifest(inboxDir, await api.getManifest(), { onFirstUse: 'refuse' });
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');
   // The newsroom's copy goes to the conversation's desk (the server checks), as fetch recorded it.
