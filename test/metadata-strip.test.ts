@@ -113,6 +113,24 @@ describe('whitelist cleaning, judged by exiftool -ee', () => {
     expect(same(stripMetadata(hostile).trailing!, second)).toBe(true);
   });
 
+  it('JPEG: keeps every scan of a multi-scan (progressive-shaped) file byte for byte, with stuffed bytes and restart markers; drops a comment between scans and fill bytes', () => {
+    const real = photo('photo.jpg');
+    const sos = Buffer.from(real).indexOf(Buffer.from([0xff, 0xda]));
+    const header = real.subarray(0, sos); // SOI, JFIF, ICC, DQT, SOF0, DHT: Chromium's own
+    const scanHeader = real.subarray(sos, sos + 2 + 12);
+    const scan1 = concatBytes(scanHeader, new Uint8Array([0x12, 0xff, 0x00, 0x34, 0xff, 0xd0, 0x56, 0xff, 0xd1, 0x78]));
+    const between = concatBytes(new Uint8Array([0xff, 0xfe, 0, 18]), utf8.encode('Jane Source 4471')); // COM after the first scan
+    const dht = real.subarray(Buffer.from(real).indexOf(Buffer.from([0xff, 0xc4])), sos); // tables may come again between scans
+    const scan2 = concatBytes(scanHeader, new Uint8Array([0x9a, 0xff, 0x00, 0xbc]));
+    const file = concatBytes(header, scan1, between, dht, new Uint8Array([0xff, 0xff]), scan2, new Uint8Array([0xff, 0xd9]));
+    const { bytes, removed } = stripMetadata(file);
+    expect(removed).toEqual(['APP0 (JFIF)', 'COM (comment)']);
+    expect(has(bytes, 'Jane Source')).toBe(false);
+    // Exactly the file less JFIF, the comment and the fill bytes (0xFF padding, which carries nothing).
+    const expected = concatBytes(header.subarray(0, 2), header.subarray(2 + 18), scan1, dht, scan2, new Uint8Array([0xff, 0xd9]));
+    expect(same(bytes, expected)).toBe(true);
+  });
+
   it('names a WebP chunk with control characters in hex, never as raw bytes', () => {
     const real = photo('photo.webp');
     const odd = concatBytes(utf8.encode('\x1b[2J'), new Uint8Array([3, 0, 0, 0, 1, 2, 3, 0]));
