@@ -62,6 +62,27 @@ describe('paddedFileSize', () => {
     expect(worst).toBeGreaterThan(0.12);
   });
 
+  it('costs on average about 4 % above 1 MiB, for sizes spread evenly on a log scale (the figure in the notes)', () => {
+    /** Mean of bucket/size − 1 over sizes e^x, x evenly spaced from `from` to `to` bytes. */
+    const meanOverhead = (from: number, to: number) => {
+      const steps = 200_000;
+      let sum = 0;
+      for (let i = 0; i < steps; i++) {
+        const size = Math.round(from * (to / from) ** (i / steps));
+        sum += paddedFileSize(size) / size - 1;
+      }
+      return sum / steps;
+    };
+    const small = meanOverhead(MIN_FILE_BUCKET, MiB);
+    const large = meanOverhead(MiB, 2048 * MiB);
+    console.log(`[file-padding] mean padding overhead: ${(100 * small).toFixed(1)} % for 4 KiB–1 MiB, ${(100 * large).toFixed(2)} % for 1 MiB–2 GiB (worst 12.5 %)`);
+    // Doubling costs 1/ln 2 − 1 ≈ 44 % on average; steps of an eighth of a power of two, under a twentieth.
+    expect(small).toBeGreaterThan(0.4);
+    expect(small).toBeLessThan(0.45);
+    expect(large).toBeGreaterThan(0.035);
+    expect(large).toBeLessThan(0.05);
+  });
+
   it('the largest file within a limit pads to at most the limit', () => {
     for (const limit of [4095, 4096, 5000, MiB, MiB + 5, 100 * MiB, 2047 * MiB]) {
       const largest = largestFileWithin(limit);

@@ -6,6 +6,14 @@
  * step), and a journalist who publishes a file must know what it still says:
  * a GPS position can lead to a source's home.
  *
+ * - JPEG, PNG and WebP: parsed with the page's own whitelist cleaner
+ *   (crypto/metadata-strip.ts), which names everything in the file that is
+ *   not image data: MPF and other images after the end, APP11 (JUMBF/C2PA
+ *   content credentials), caBX, unknown chunks, trailing bytes. A file cleaned
+ *   elsewhere is judged by the same rule as one the page cleaned. A file it
+ *   can't parse to the end is reported as such, never as clean. A second
+ *   JPEG after the end is read for EXIF too (phones give depth maps and gain
+ *   maps their own GPS tags);
  * - JPEG, PNG, TIFF, HEIC/AVIF: read with exifr, a maintained, dependency-free
  *   EXIF/XMP/IPTC reader that reads only the parts of the file it needs;
  * - WebP (which exifr doesn't read): its EXIF chunk is handed to exifr as TIFF,
@@ -18,7 +26,8 @@
  */
 import exifr from 'exifr';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
+import { MalformedImageError, imageKind, stripMetadata } from '../../crypto/metadata-strip.ts';
 
 /** exifr tag name → how the journalist reads it. Only what can point at a person, place, device or time. */
 const TAGS: [string, string][] = [
@@ -42,18 +51,47 @@ const TAGS: [string, string][] = [
 
 const EXIFR_OPTIONS = { tiff: true, exif: true, gps: true, xmp: true, iptc: true, icc: false, jfif: false, ihdr: false, interop: false, ifd1: false, makerNote: false, userComment: false, mergeOutput: true };
 
+const UNCHECKED = 'Could not be checked for hidden information: open it with care';
+
+/** Images larger than this are not read whole for the structure check (the report says so). */
+const MAX_STRUCTURE_CHECK_BYTES = 512 * 1024 * 1024;
+
 export async function findMetadata(path: string): Promise<string[]> {
   const head = await readAt(path, 0, 16);
   const kind = sniff(head);
+  // Checked first and apart: what the whitelist finds stands even when exifr chokes on the same file.
+  const structure = imageKind(head) === 'other' ? [] : await imageStructure(path).catch(() => [UNCHECKED]);
   try {
     if (kind === 'pdf') return await scanPdf(path);
-    if (kind === 'webp') return await webpMetadata(path);
-    if (kind === 'image') return describe(await exifr.parse(path, EXIFR_OPTIONS));
+    if (kind === 'webp') return [...structure, ...(await webpMetadata(path))];
+    if (kind === 'image') return [...new Set([...describe(await exifr.parse(path, EXIFR_OPTIONS)), ...structure])];
   } catch {
     // A file exifr can't parse is reported as such rather than as clean.
-    return ['Could not be checked for hidden information: open it with care'];
+    return [...new Set([...structure, UNCHECKED])];
   }
   return [];
+}
+
+/**
+ * What the page's whitelist cleaner would remove from this JPEG, PNG or WebP,
+ * plus the EXIF of a second JPEG after the end. Empty for a file the page cleaned.
+ */
+async function imageStructure(path: string): Promise<string[]> {
+  if ((await stat(path)).size > MAX_STRUCTURE_CHECK_BYTES) return ['Too large to check for data hidden beside the image: open it with care'];
+  let result;
+  try {
+    result = stripMetadata(new Uint8Array(await readFile(path)));
+  } catch (e) {
+    if (e instanceof MalformedImageError) return [`Not a complete, well-formed image (${e.message}): it may hide data; open it with care`];
+    throw e;
+  }
+  if (result.removed.length === 0) return [];
+  const found = [`Not image data (the source's page would have removed it): ${result.removed.join(', ')}`];
+  if (result.trailing && imageKind(result.trailing) === 'jpeg') {
+    const inner = await exifr.parse(result.trailing, EXIFR_OPTIONS).catch(() => undefined);
+    found.push(...describe(inner).map((line) => `In the image after the end: ${line}`));
+  }
+  return found;
 }
 
 function sniff(b: Uint8Array): 'image' | 'webp' | 'pdf' | 'other' {

@@ -24,7 +24,7 @@ export type PreparedAttachment = {
   size: number;
   /** True for images whose hidden information was removed (or that had none). */
   cleaned: boolean;
-  /** What was removed, in the stripper's words (e.g. "APP1 (EXIF/XMP)"). */
+  /** What was removed, in the cleaner's words (e.g. "APP1 (EXIF)", "APP11 (JUMBF/C2PA)"). */
   removed: string[];
 };
 

@@ -12,10 +12,10 @@
  * An EXIF block (big-endian TIFF) with an Artist and a GPS position, built by
  * hand: IFD0 holds Artist and the pointer to the GPS IFD, which holds
  * GPSLatitudeRef/GPSLatitude and GPSLongitudeRef/GPSLongitude as rationals.
+ * `ifd0` moves IFD0 further from the TIFF header (any offset is valid TIFF).
  */
-export function exifSegment(): Uint8Array {
+export function exifSegment(ifd0 = 8): Uint8Array {
   const artist = 'Jane Source\0';
-  const ifd0 = 8;
   const ifd0Size = 2 + 2 * 12 + 4;
   const artistAt = ifd0 + ifd0Size;
   const gpsIfd = artistAt + artist.length;
