@@ -9,7 +9,12 @@
  * is in memory at a time, whichever way the bytes go.
  *
  * A blob id names a *content* key (`blobs.content`), and the chunks belong to
- * the content. Every write first streams its chunks under a fresh key, one
+ * the content. On SQLite a write at the blob's end (every upload chunk)
+ * streams its rows straight under the blob's key and, if it fails, deletes
+ * them from `offset` on; the store runs one write, replace or delete per blob
+ * at a time, so nothing else touches those rows meanwhile. Every other write
+ * (and every write on PostgreSQL, where several instances share the rows)
+ * first streams its chunks under a fresh key, one
  * short statement per row (a slow Tor upload holds no connection or lock
  * meanwhile), then one short transaction splices them into the blob, or, for
  * `replace`, points the blob at them and drops the old ones. So a failed or
