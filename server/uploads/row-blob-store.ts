@@ -9,7 +9,12 @@
  * is in memory at a time, whichever way the bytes go.
  *
  * A blob id names a *content* key (`blobs.content`), and the chunks belong to
- * the content. Every write first streams its chunks under a fresh key, one
+ * the content. On SQLite a write at the blob's end (every upload chunk)
+ * streams its rows straight under the blob's key and, if it fails, deletes
+ * them from `offset` on; the store runs one write, replace or delete per blob
+ * at a time, so nothing else touches those rows meanwhile. Every other write
+ * (and every write on PostgreSQL, where several instances share the rows)
+ * first streams its chunks under a fresh key, one
  * short statement per row (a slow Tor upload holds no connection or lock
  * meanwhile), then one short transaction splices them into the blob, or, for
  * `replace`, points the blob at them and drops the old ones. So a failed or
@@ -42,16 +47,72 @@ export class NoSuchBlobError extends Error {
 
 export class RowBlobStore implements BlobStore {
   private readonly sql: RowSql;
+  private readonly postgres: boolean;
+  /** The last write, replace or delete queued per blob id (SQLite only): see oneAtATime. */
+  private readonly busy = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly db: TiplineDb,
     private readonly clock: () => Date = () => new Date(),
   ) {
-    this.sql = rowSql(isPostgres(db));
+    this.postgres = isPostgres(db);
+    this.sql = rowSql(this.postgres);
   }
 
   async write(id: string, offset: number, body: BlobBody, o: BlobWriteOptions): Promise<number> {
     checkId(id);
+    if (this.postgres) return this.writeStaged(id, offset, body, o);
+    return this.oneAtATime(id, async () => {
+      const blob = await this.db.selectFrom('blobs').select('content').where('id', '=', id).executeTakeFirst();
+      if (blob && offset === (await sizeOf(this.db, this.sql, blob.content))) return this.append(id, blob.content, offset, body, o);
+      return this.writeStaged(id, offset, body, o);
+    });
+  }
+
+  /**
+   * The upload case on SQLite: `offset` is the blob's end, so the rows go
+   * straight under its content key and nothing is re-keyed (re-keying moved
+   * every byte a second time: 14 MiB/s against 273 for a plain file). Rows
+   * past `offset` are never part of what was stored before, so a failure
+   * deletes them in one statement and the bytes before `offset` are as they
+   * were. The bytes count only once `commit` ran in the closing transaction.
+   * Safe because {@link oneAtATime} lets no other write, replace or delete of
+   * this blob run meanwhile (SQLite has one server process; PostgreSQL, with
+   * several instances, keeps the staged path).
+   */
+  private async append(id: string, content: string, offset: number, body: BlobBody, o: BlobWriteOptions): Promise<number> {
+    try {
+      const written = body
+        ? await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes: o.maxBytes }, (run, at) =>
+            this.db.insertInto('blob_chunks').values({ content, start: offset + at, bytes: run }).execute(),
+          )
+        : 0;
+      await this.db.transaction().execute(async (trx) => {
+        const now = await trx.selectFrom('blobs').select('content').where('id', '=', id).executeTakeFirst();
+        if (now?.content !== content) throw new BlobChangedError('the blob changed while it was written');
+        await trx.updateTable('blobs').set({ written_day: this.today() }).where('id', '=', id).execute();
+        await o.commit?.(written, trx);
+      });
+      return written;
+    } catch (e) {
+      await this.db.deleteFrom('blob_chunks').where('content', '=', content).where('start', '>=', offset).execute().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Runs `task` after every earlier write, replace or delete of blob `id` in this store has settled (SQLite only). */
+  private oneAtATime<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const mine = (this.busy.get(id) ?? Promise.resolve()).catch(() => {}).then(task);
+    this.busy.set(id, mine);
+    const forget = () => {
+      if (this.busy.get(id) === mine) this.busy.delete(id);
+    };
+    mine.then(forget, forget);
+    return mine;
+  }
+
+  /** Streams the chunks aside under a fresh content key, then splices them in with one transaction. */
+  private async writeStaged(id: string, offset: number, body: BlobBody, o: BlobWriteOptions): Promise<number> {
     const staged = randomId();
     const written = await this.stage(staged, offset, body, o.maxBytes);
     try {
@@ -93,6 +154,10 @@ export class RowBlobStore implements BlobStore {
 
   async replace(id: string, body: ReadableStream<Uint8Array>, o: BlobReplaceOptions): Promise<number> {
     checkId(id);
+    return this.postgres ? this.replaceNow(id, body, o) : this.oneAtATime(id, () => this.replaceNow(id, body, o));
+  }
+
+  private async replaceNow(id: string, body: ReadableStream<Uint8Array>, o: BlobReplaceOptions): Promise<number> {
     const staged = randomId();
     const written = await this.stage(staged, 0, body, o.maxBytes);
     try {
@@ -169,6 +234,11 @@ export class RowBlobStore implements BlobStore {
 
   async delete(id: string): Promise<void> {
     checkId(id);
+    if (this.postgres) return this.deleteNow(id);
+    return this.oneAtATime(id, () => this.deleteNow(id));
+  }
+
+  private async deleteNow(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const blob = await trx.selectFrom('blobs').select('content').where('id', '=', id).$call(this.sql.lockRow).executeTakeFirst();
       if (!blob) return;
