@@ -29,6 +29,7 @@ import { Readable } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { base64url, randomBytes } from '../../../crypto/bytes.ts';
 import { deleteConversation } from '../delete-thread.ts';
 import { JournalistClientError } from '../journalist-api.ts';
@@ -111,7 +112,8 @@ export async function startInbox(o: InboxOptions): Promise<RunningInbox> {
 type AppDeps = Omit<InboxOptions, 'port'> & { secret: string; state: InboxState; port: () => number };
 
 export function createInboxApp(d: AppDeps): Hono {
-  const app = new Hono();
+  // strict: false, so the printed URL's `/<secret>/` and `/<secret>` are the same page.
+  const app = new Hono({ strict: false });
   const secretBytes = new TextEncoder().encode(d.secret);
 
   app.use('*', async function inboxGate(c, next) {
@@ -127,9 +129,12 @@ export function createInboxApp(d: AppDeps): Hono {
       return;
     }
     if (c.req.method === 'POST') {
+      // Sec-Fetch-Site first: with Referrer-Policy no-referrer (the secret is in every URL),
+      // Chromium sends `Origin: null` even for the inbox's own forms. Without it, Origin decides.
       const origin = c.req.header('origin');
       const site = c.req.header('sec-fetch-site');
-      if ((origin !== undefined && !allowed.some((h) => origin === `http://${h}`)) || (site !== undefined && site !== 'same-origin' && site !== 'none')) {
+      const crossSite = site !== undefined ? site !== 'same-origin' : origin !== undefined && !allowed.some((h) => origin === `http://${h}`);
+      if (crossSite) {
         c.res = withHeaders(c.text('Refused: this form was not posted from the inbox.', 403));
         return;
       }
@@ -141,8 +146,10 @@ export function createInboxApp(d: AppDeps): Hono {
     await next();
     withHeaders(c.res);
   });
+  // Content-Length can be left out (chunked): the body itself is counted too.
+  app.post('*', bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.text('Too large.', 413) }));
 
-  const inbox = new Hono();
+  const inbox = new Hono({ strict: false });
   const ctxOf = (c: Context, path: string): ViewContext => {
     const lang = inboxLanguage(c.req.query('lang') ?? d.lang);
     return {

@@ -14,7 +14,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomId } from '../../../crypto/bytes.ts';
-import { isThreadId } from '../pseudonym.ts';
+import { isThreadId, pseudonymFor } from '../pseudonym.ts';
 import { writeFileAtomic } from '../files.ts';
 import { JournalistApi, JournalistClientError } from '../journalist-api.ts';
 import { postSealedReply, type SealedReply, type SentReply } from '../send-reply.ts';
@@ -50,7 +50,7 @@ export async function readOutbox(outboxDir: string): Promise<{ file: string; sea
     if (raw?.version !== 1 || !isThreadId(raw.threadId) || typeof raw.pseudonym !== 'string' || typeof raw.box !== 'string' || !BASE64_RE.test(raw.box) || typeof raw.copy !== 'string' || !BASE64_RE.test(raw.copy)) {
       throw new JournalistClientError(`${file} is not a reply the inbox wrote; nothing was sent. Move it out of the outbox.`);
     }
-    out.push({ file, sealed: { threadId: raw.threadId, pseudonym: raw.pseudonym.replace(/[^a-z0-9-]/g, ''), box: raw.box, copy: raw.copy } });
+    out.push({ file, sealed: { threadId: raw.threadId, pseudonym: pseudonymFor(raw.threadId), box: raw.box, copy: raw.copy } });
   }
   return out;
 }
@@ -61,7 +61,13 @@ export async function sendOutbox(o: { outboxDir: string; server: string; token: 
   const api = new JournalistApi(o.server, o.token);
   const sent: SentReply[] = [];
   for (const { file, sealed } of waiting) {
-    const r = await postSealedReply(api, sealed);
+    let r: SentReply;
+    try {
+      r = await postSealedReply(api, sealed);
+    } catch (e) {
+      const left = waiting.length - sent.length;
+      throw new JournalistClientError(`${(e as Error).message} (${sent.length} sent before this one; ${left} still in the outbox, ${file} first)`, (e as JournalistClientError).status);
+    }
     await rm(file, { force: true });
     o.log(`reply ${r.replyId} sent to conversation ${r.pseudonym}`);
     sent.push(r);

@@ -161,7 +161,7 @@ function messageView(ctx: ViewContext, c: Conversation, m: Message): Html {
 ${m.kind === 'reply' ? '' : m.encryptedBy === 'server' ? html`<p class="warning server-encrypted">${t('message.serverEncrypted')}</p>` : m.encryptedBy === 'browser' ? html`<p class="note">${t('message.browserEncrypted')}</p>` : ''}
 ${suspicious ? html`<p class="warning controls">${t('message.controls')}</p>` : ''}
 ${fields.length ? html`<dl class="fields" aria-label="${t('message.fields')}">${fields.map(([k, v]) => html`<dt>${untrusted(k)}</dt><dd>${untrusted(v)}</dd>`)}</dl>` : ''}
-<pre class="text" dir="auto">${showControls(m.text)}</pre>
+${shownText(ctx, c, m)}
 ${m.attachments.length ? html`<section class="attachments"><h3>${t('attachment.heading')}</h3><p class="note">${t('attachment.notShown')}</p><ul>${m.attachments.map(
       (a, i) => html`<li class="attachment${a.risky ? ' risky' : ''}"><span class="name">${untrusted(a.name)}</span> · <span class="size">${formatFileSize(a.size, ctx.lang)}</span>
 <br><span class="sha">${t('attachment.sha256')} <code>${a.sha256}</code></span>
@@ -170,6 +170,22 @@ ${a.metadataFound.length ? html`<p class="warning metadata-warning">${t('attachm
 <a class="save" href="${ctx.base}/c/${c.key}/m/${m.folderName}/a/${i}" download>${t('attachment.save')}</a></li>`,
     )}</ul></section>` : ''}
 </li>`;
+}
+
+/**
+ * A message's text, cut at MAX_SHOWN_CHARS: a source's message is at most
+ * 100,000 characters, so only a forged or broken one is longer, and a browser
+ * laying out megabytes of text would hang the journalist's inbox. The whole
+ * text stays searchable and is in the transcript.
+ */
+export const MAX_SHOWN_CHARS = 200_000;
+
+function shownText(ctx: ViewContext, c: Conversation, m: Message): Html {
+  if (m.text.length <= MAX_SHOWN_CHARS) return html`<pre class="text" dir="auto">${showControls(m.text)}</pre>`;
+  // Never split a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(m.text[MAX_SHOWN_CHARS - 1]!) ? MAX_SHOWN_CHARS - 1 : MAX_SHOWN_CHARS;
+  return html`<pre class="text" dir="auto">${showControls(m.text.slice(0, end))}</pre>
+<p class="warning truncated">${ctx.t('message.truncated', { shown: end.toLocaleString('en'), total: m.text.length.toLocaleString('en') })} <a href="${ctx.base}/c/${c.key}/transcript.txt?lang=${ctx.lang}" download>${ctx.t('conversation.transcript')}</a></p>`;
 }
 
 function replyForm(ctx: ViewContext, c: Conversation, canReply: boolean): Html {
