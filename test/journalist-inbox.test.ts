@@ -251,14 +251,14 @@ describe('journalist inbox', () => {
 <script>
 fetch(${JSON.stringify(inbox.url)}).then(r => r.text()).then(t => { window.stolen = t; }, e => { window.stolen = 'blocked'; });
 fetch(${JSON.stringify(`${inbox.url}c/${real}/star`)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'star=1' });
-setTimeout(() => document.getElementById('f').submit(), 300);
+if (location.hash === '#submit') setTimeout(() => document.getElementById('f').submit(), 300);
 </script>`);
       });
       await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
       try {
         const page = await (await freshContext(browser)).newPage();
-        const submitted = page.waitForResponse((r) => r.url().includes('/star'));
-        await page.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+        const submitted = page.waitForResponse((r) => r.url().includes('/star') && r.request().isNavigationRequest());
+        await page.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/#submit`);
         expect((await submitted).status()).toBe(403);
         await page.waitForLoadState();
         expect((await stateFile()).starred ?? []).not.toContain(real);
@@ -266,6 +266,7 @@ setTimeout(() => document.getElementById('f').submit(), 300);
         await page2.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
         await page2.waitForFunction(() => (window as unknown as { stolen?: string }).stolen !== undefined);
         expect(await page2.evaluate(() => (window as unknown as { stolen: string }).stolen)).toBe('blocked');
+        expect((await stateFile()).starred ?? []).not.toContain(real);
       } finally {
         evil.close();
       }
@@ -274,7 +275,7 @@ setTimeout(() => document.getElementById('f').submit(), 300);
 
   describe('a hostile tip', () => {
     it('every page has the strict CSP, no script at all, and the tip escaped', async () => {
-      for (const path of ['/', `/c/${hostile}`, `/c/${real}`, `/c/${hostile}/delete`, '/?q=%3Cscript%3E']) {
+      for (const path of ['/', `/c/${hostile}`, `/c/${hostile}/delete`, '/?q=%3Cscript%3E']) {
         const r = await raw({ port: inbox.port, path: `/${inbox.secret}${path}` });
         expect(r.status, path).toBe(200);
         expect(r.headers['content-security-policy']).toBe(INBOX_CSP);
@@ -292,7 +293,7 @@ setTimeout(() => document.getElementById('f').submit(), 300);
       expect(page.body).not.toContain('\u202E');
       // 10 MB is cut for the page (a browser would hang on it) and said so; the transcript has all of it.
       expect(page.body).not.toContain('HOSTILE-END');
-      expect(page.body).toContain('only its first 200,000 of 10,485,');
+      expect(page.body).toMatch(/only its first 200,000 of 10,4\d\d,\d{3} characters/);
       const transcript = await raw({ port: inbox.port, path: `/${inbox.secret}/c/${hostile}/transcript.txt` });
       expect(transcript.headers['content-type']).toBe('text/plain; charset=utf-8');
       expect(transcript.body).toContain('HOSTILE-END');
@@ -396,7 +397,7 @@ setTimeout(() => document.getElementById('f').submit(), 300);
       await page.locator('select[name=desk]').selectOption('investigations<script>');
       await page.locator('.filter button[type=submit]').click();
       expect(await shown()).toEqual([hostile]);
-      for (const [q, expected] of [['lease IS in', [real]], ['PHOTOGRAPHS', [real]], ['pwned', [hostile]], ['invoice', [hostile]], ['HOSTILE-END', [hostile]], ['nowhere-at-all', []]] as const) {
+      for (const [q, expected] of [['ABOUT the lease', [real]], ['PHOTOGRAPHS', [real]], ['pwned', [hostile]], ['invoice', [hostile]], ['HOSTILE-END', [hostile]], ['nowhere-at-all', []]] as const) {
         await page.goto(inbox.url);
         await page.locator('input[name=q]').fill(q);
         await page.locator('.filter button[type=submit]').click();

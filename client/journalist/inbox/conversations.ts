@@ -42,6 +42,8 @@ export type Conversation = {
   folder: string;
   pseudonym: string;
   threadId: string | null;
+  /** thread.json has the source's reply key (from the first tip): a reply can be encrypted to it. */
+  canReply: boolean;
   messages: Message[];
   desks: string[];
   firstDay: string | null;
@@ -61,7 +63,7 @@ export async function readConversations(decryptedDir: string): Promise<Conversat
     const legacy = LEGACY_FOLDER_RE.exec(entry.name);
     if (legacy) {
       const m = await readMessage(folder, entry.name, { id: legacy[2]!, kind: 'tip', seq: 1 });
-      if (m) conversations.push(conversationOf(entry.name, folder, entry.name, null, [m]));
+      if (m) conversations.push(conversationOf(entry.name, folder, entry.name, null, false, [m]));
       continue;
     }
     const info = await readThreadInfo(folder);
@@ -73,16 +75,16 @@ export async function readConversations(decryptedDir: string): Promise<Conversat
       const m = await readMessage(join(folder, inner.name), inner.name, { id: match[3]!, kind: match[2] as Message['kind'], seq: Number(match[1]) });
       if (m) messages.push(m);
     }
-    if (messages.length > 0) conversations.push(conversationOf(entry.name, folder, info.pseudonym, info.threadId, messages));
+    if (messages.length > 0) conversations.push(conversationOf(entry.name, folder, info.pseudonym, info.threadId, info.replyPublicKey !== null, messages));
   }
   return conversations.sort((a, b) => cmp(b.lastDay ?? '', a.lastDay ?? '') || cmp(a.key, b.key));
 }
 
-function conversationOf(key: string, folder: string, pseudonym: string, threadId: string | null, messages: Message[]): Conversation {
+function conversationOf(key: string, folder: string, pseudonym: string, threadId: string | null, canReply: boolean, messages: Message[]): Conversation {
   messages.sort((a, b) => a.seq - b.seq);
   const days = messages.map((m) => m.day).filter((d): d is string => d !== null).sort();
   const desks = [...new Set(messages.map((m) => m.desk).filter((d): d is string => d !== null))];
-  return { key, folder, pseudonym, threadId, messages, desks, firstDay: days[0] ?? null, lastDay: days.at(-1) ?? null };
+  return { key, folder, pseudonym, threadId, canReply, messages, desks, firstDay: days[0] ?? null, lastDay: days.at(-1) ?? null };
 }
 
 async function readMessage(folder: string, folderName: string, where: Pick<Message, 'id' | 'kind' | 'seq'>): Promise<Message | undefined> {

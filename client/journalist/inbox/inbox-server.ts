@@ -194,7 +194,7 @@ export function createInboxApp(d: AppDeps): Hono {
     if (unread.length) await d.state.markRead(unread, true);
     const done = c.req.query('reply');
     const notice = done === 'sent' ? { text: ctx.t('reply.sent'), kind: 'ok' as const } : done === 'queued' ? { text: ctx.t('reply.queued'), kind: 'ok' as const } : undefined;
-    return c.html(conversationPage(ctx, conv, conv.threadId !== null, notice));
+    return c.html(conversationPage(ctx, conv, conv.canReply, notice));
   });
 
   inbox.post('/c/:key/read', async (c) => {
@@ -251,7 +251,7 @@ export function createInboxApp(d: AppDeps): Hono {
     const message = ((await formOf(c)).message ?? '').replace(/\r\n/g, '\n');
     const input = { decryptedDir: d.decryptedDir, messageId: conv.messages[0]!.id, message, ...(d.inboxDir ? { inboxDir: d.inboxDir } : {}) };
     try {
-      if (conv.threadId === null) throw new JournalistClientError(ctx.t('reply.noKey'));
+      if (!conv.canReply) throw new JournalistClientError(ctx.t('reply.noKey'));
       if (d.online) {
         await sendReply({ ...input, server: d.online.server, token: d.online.token });
         return c.redirect(link(ctx, `/c/${key}`, { reply: 'sent' }), 303);
@@ -260,7 +260,7 @@ export function createInboxApp(d: AppDeps): Hono {
       return c.redirect(link(ctx, `/c/${key}`, { reply: 'queued' }), 303);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      return c.html(conversationPage(ctx, conv, true, { text: ctx.t('reply.failed', { reason }), kind: 'error' }), e instanceof JournalistClientError ? 422 : 502);
+      return c.html(conversationPage(ctx, conv, conv.canReply, { text: ctx.t('reply.failed', { reason }), kind: 'error' }), e instanceof JournalistClientError ? 422 : 502);
     }
   });
 
