@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hex, randomId } from '../crypto/bytes.ts';
 import { startInbox, InboxAddressError, INBOX_CSP, type RunningInbox } from '../client/journalist/inbox/inbox-server.ts';
 import { STATE_FILE } from '../client/journalist/inbox/inbox-state.ts';
+import { INBOX_LANGUAGES } from '../client/journalist/inbox/inbox-i18n.ts';
 import { pseudonymFor } from '../client/journalist/pseudonym.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, freshContext, launchChromium } from './helpers/browser.ts';
 import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
@@ -39,6 +40,18 @@ const HOSTILE_HEAD =
 const HOSTILE_NAME = '"><img src=x onerror=alert(1)>invoice\u202Egpj.exe';
 /** 10 MB in all: the page must carry it as text, not choke on it. */
 const HOSTILE_TEXT = `${HOSTILE_HEAD}\n${'lorem ipsum '.repeat(Math.ceil((10 * 1024 * 1024) / 12))}\nHOSTILE-END`;
+
+describe('inbox interface text', () => {
+  it('every language has every English key, no stray keys, and the same placeholders', () => {
+    const [en, ...others] = INBOX_LANGUAGES;
+    const placeholders = (t: string) => [...t.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+    expect(others.map((l) => l.code)).toContain('zh-Hans');
+    for (const lang of others) {
+      expect(Object.keys(lang.messages).sort(), lang.code).toEqual(Object.keys(en.messages).sort());
+      for (const [k, v] of Object.entries(en.messages)) expect(placeholders(lang.messages[k]!), `${lang.code} ${k}`).toEqual(placeholders(v));
+    }
+  });
+});
 
 describe('journalist inbox', () => {
   let newsroom: TestNewsroom;
@@ -416,6 +429,12 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
       expect(text).toContain(`Conversation ${real}`);
       expect(text).toContain(TIP);
       expect(text).toContain('encrypted by the server');
+      // The print layout leaves out the controls and keeps the messages.
+      await page.emulateMedia({ media: 'print' });
+      for (const hidden of ['.reply', '.actions', 'header.top']) expect(await page.locator(hidden).isVisible(), hidden).toBe(false);
+      expect(await page.locator('li.message pre.text').isVisible()).toBe(true);
+      await page.emulateMedia({ media: 'screen' });
+      expect(await page.locator('.reply').isVisible()).toBe(true);
     });
 
     it('offline, a reply is encrypted into the outbox; `reply --outbox` sends it from the online machine', async () => {
@@ -431,6 +450,9 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
       expect(sealed).not.toContain(OFFLINE_REPLY);
       expect(await repliesOnServer()).toEqual([]);
 
+      const nowhere = await cli('reply', ...withServer('--outbox', join(newsroom.root, 'nowhere')));
+      expect(nowhere.code).toBe(1);
+      expect(nowhere.stderr.trim()).toMatch(/^tipline: cannot read the outbox .+nowhere/);
       // A damaged file is refused whole, nothing sent.
       await writeFile(join(outbox, 'reply-AAAAAAAAAAAAAAAAAAAAAA.json'), '{"version":1,"threadId":"../x"}');
       const refused = await cli('reply', ...withServer('--outbox', outbox));
@@ -524,9 +546,11 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
     expect(new URL(page.url()).searchParams.get('lang')).toBe('zh-Hans');
     expect(await page.locator('.risky-warning').textContent()).toContain('危险文件类型');
     if (process.env.TIPLINE_INBOX_SCREENSHOTS) {
-      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-zh-Hans.png') });
+      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-zh-Hans.png'), fullPage: true });
       await page.goto(`${inbox.url}c/${hostile}?lang=en`);
-      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-en.png') });
+      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-en.png'), fullPage: true });
+      await page.goto(`${inbox.url}?lang=zh-Hans`);
+      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'list-zh-Hans.png'), fullPage: true });
     }
   });
 });
