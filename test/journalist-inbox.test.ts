@@ -156,6 +156,12 @@ describe('journalist inbox', () => {
       }),
     );
 
+    // A reply in it whose newsroom copy names its author (meta.json `author`); the name is shown, inert.
+    const replyFolder = join(read, hostile, `002-reply-${randomId()}`);
+    await mkdir(replyFolder);
+    await writeFile(join(replyFolder, 'message.txt'), 'We cannot open .exe files.');
+    await writeFile(join(replyFolder, 'meta.json'), JSON.stringify({ kind: 'reply', seq: 2, sentDay: '2026-12-01', author: { name: '<b>Ana</b>\u202E', fingerprint: 'f'.repeat(40) } }));
+
     browser = await launchChromium();
     inbox = await startInbox({ decryptedDir: read, outboxDir: outbox });
   }, 120_000);
@@ -334,6 +340,7 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
         expect(await items.nth(0).locator('.risky-warning').count()).toBe(1);
         expect(await items.nth(1).locator('.metadata-warning').textContent()).toContain('GPS position: 48.8584, 2.2945');
         expect(await items.nth(1).textContent()).toContain('b'.repeat(64));
+        expect(await page.locator('li.message .byline .author').allTextContents()).toEqual(['Source', 'Journalist <b>Ana</b>[U+202E]']);
         if (javaScriptEnabled) expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
         expect(seen.dialogs).toEqual([]);
         for (const u of seen.urls) expect(new URL(u).host).toBe(`127.0.0.1:${inbox.port}`);
@@ -372,7 +379,8 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
       expect(await row(real).locator('a').textContent()).toBe(real);
       expect(await row(real).textContent()).toContain('1 message(s)');
       expect(await row(real).locator('.unread-mark').count()).toBe(1);
-      expect(await row(hostile).textContent()).toContain('2026-11-30 – 2026-11-30');
+      expect(await row(hostile).textContent()).toContain('2026-11-30 – 2026-12-01');
+      expect(await row(hostile).textContent()).toContain('2 message(s)');
       expect(await row(hostile).textContent()).toContain('investigations<script>');
     });
 
@@ -546,11 +554,11 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
     expect(new URL(page.url()).searchParams.get('lang')).toBe('zh-Hans');
     expect(await page.locator('.risky-warning').textContent()).toContain('危险文件类型');
     if (process.env.TIPLINE_INBOX_SCREENSHOTS) {
-      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-zh-Hans.png'), fullPage: true });
+      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-zh-Hans.png'), fullPage: true, timeout: 60_000 });
       await page.goto(`${inbox.url}c/${hostile}?lang=en`);
-      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-en.png'), fullPage: true });
+      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'inbox-en.png'), fullPage: true, timeout: 60_000 });
       await page.goto(`${inbox.url}?lang=zh-Hans`);
-      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'list-zh-Hans.png'), fullPage: true });
+      await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'list-zh-Hans.png'), fullPage: true, timeout: 60_000 });
     }
-  });
+  }, 180_000);
 });
