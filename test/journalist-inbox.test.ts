@@ -561,4 +561,15 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
       await page.screenshot({ path: join(process.env.TIPLINE_INBOX_SCREENSHOTS, 'list-zh-Hans.png'), fullPage: true, timeout: 60_000 });
     }
   }, 180_000);
+
+  it('offline, delete removes only the folder here, and says the server still has it', async () => {
+    const page = await (await freshContext(browser, { javaScriptEnabled: false })).newPage();
+    await page.goto(`${inbox.url}c/${hostile}/delete`);
+    expect(await page.locator('p.warning').textContent()).toContain('The server still has the conversation');
+    await page.locator('#confirm-name').fill(hostile);
+    await page.locator('button.danger').click();
+    expect(await page.locator('.notice').textContent()).toContain(`Conversation ${hostile} was deleted`);
+    expect(await readdir(read)).not.toContain(hostile);
+    expect(await page.locator('tr.conversation').count()).toBe(0);
+  });
 });
