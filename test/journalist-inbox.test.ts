@@ -126,7 +126,7 @@ describe('journalist inbox', () => {
     expect(res.status).toBe(201);
     codename = /<p id="codename"[^>]*>([^<]+)<\/p>/.exec(await res.text())![1]!.trim();
     await fetchAndDecrypt();
-    [real] = await readdir(read);
+    real = (await readdir(read))[0]!;
 
     // A hostile source's conversation, as decrypt would file it: everything in it is theirs.
     hostileThread = hex.encode(nodeRandomBytes(32));
@@ -252,7 +252,7 @@ describe('journalist inbox', () => {
     it('refuses a form posted from another origin or site, and bodies past the limit', async () => {
       const star = `/${inbox.secret}/c/${real}/star`;
       const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-      for (const extra of [{ origin: 'http://evil.example' }, { origin: `http://127.0.0.1:${inbox.port + 1}` }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]) {
+      for (const extra of <Record<string, string>[]>[{ origin: 'http://evil.example' }, { origin: `http://127.0.0.1:${inbox.port + 1}` }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]) {
         const r = await raw({ port: inbox.port, path: star, method: 'POST', headers: { ...headers, ...extra }, body: 'star=1' });
         expect(r.status, JSON.stringify(extra)).toBe(403);
       }
