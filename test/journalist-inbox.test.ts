@@ -14,7 +14,7 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { startInbox, InboxAddressError, INBOX_CSP, type RunningInbox } from '../
 import { STATE_FILE } from '../client/journalist/inbox/inbox-state.ts';
 import { INBOX_LANGUAGES } from '../client/journalist/inbox/inbox-i18n.ts';
 import { pseudonymFor } from '../client/journalist/pseudonym.ts';
+import { MANIFEST_FILE } from '../client/journalist/newsroom-pin.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, freshContext, launchChromium } from './helpers/browser.ts';
 import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, TIPLINE_BIN, type ServerProcess } from './helpers/server-process.ts';
@@ -492,6 +493,28 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
       expect(await messages.locator('pre.text').allTextContents()).toEqual([TIP, OFFLINE_REPLY, FOLLOWUP]);
       expect(await messages.locator('.byline .author').allTextContents()).toEqual(['Source', 'A journalist', 'Source']);
     });
+  });
+
+  it('offline, a reply is refused when the saved key list was altered (it must verify against the pinned newsroom key)', async () => {
+    const tampered = join(newsroom.root, 'fetched-tampered');
+    await cp(fetchDir, tampered, { recursive: true });
+    const saved = JSON.parse(await readFile(join(tampered, MANIFEST_FILE), 'utf8'));
+    // An attacker on the air-gapped machine slips their own key into the list.
+    saved.manifest.recipients.push({ ...saved.manifest.recipients[0], name: 'Mallory' });
+    await writeFile(join(tampered, MANIFEST_FILE), JSON.stringify(saved));
+    const offline = await startInbox({ decryptedDir: read, outboxDir: outbox, inboxDir: tampered });
+    try {
+      const page = await (await freshContext(browser, { javaScriptEnabled: false })).newPage();
+      await page.goto(`${offline.url}c/${real}`);
+      await page.locator('#reply-text').fill('this must never be sealed');
+      await page.locator('#send-reply').click();
+      const notice = await page.locator('#notice').textContent();
+      expect(notice).toContain('The reply was not sent');
+      expect(notice).toMatch(/REFUSING: the server's manifest (is not signed by|can't be trusted)/);
+      expect(await readdir(outbox).catch(() => [])).toEqual([]);
+    } finally {
+      await offline.close();
+    }
   });
 
   describe('online', () => {
