@@ -14,7 +14,7 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -250,6 +250,26 @@ describe('journalist inbox', () => {
       expect(await exited).toBe(0);
     });
 
+    it('a failure answers 500 with no detail, and logs only the error\'s class (no path, no text, no stack)', async () => {
+      const gone = join(newsroom.root, 'read-gone');
+      await mkdir(gone);
+      const broken = await startInbox({ decryptedDir: gone, outboxDir: outbox });
+      const logged: string[] = [];
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string) => (logged.push(String(chunk)), true)) as typeof process.stderr.write;
+      try {
+        await rm(gone, { recursive: true });
+        const r = await raw({ port: broken.port, path: `/${broken.secret}/` });
+        expect(r.status).toBe(500);
+        expect(r.body).toBe('Internal error.');
+        expect(r.headers['content-security-policy']).toBe(INBOX_CSP);
+      } finally {
+        process.stderr.write = write;
+        await broken.close();
+      }
+      expect(logged.join('')).toBe('inbox: Error on GET\n');
+    });
+
     it('refuses a form posted from another origin or site, and bodies past the limit', async () => {
       const star = `/${inbox.secret}/c/${real}/star`;
       const headers = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -468,7 +488,7 @@ if (location.hash === '#submit') setTimeout(() => document.getElementById('f').s
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('is not a reply the inbox wrote');
       expect(await repliesOnServer()).toEqual([]);
-      await (await import('node:fs/promises')).rm(join(outbox, 'reply-AAAAAAAAAAAAAAAAAAAAAA.json'));
+      await rm(join(outbox, 'reply-AAAAAAAAAAAAAAAAAAAAAA.json'));
 
       const sent = await cli('reply', ...withServer('--outbox', outbox));
       expect(sent, sent.stderr).toMatchObject({ code: 0 });

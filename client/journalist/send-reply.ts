@@ -47,7 +47,7 @@ export type ReplyInput = {
 
 export async function sendReply(o: ReplyInput & { server: string; token: string }): Promise<SentReply> {
   const api = new JournalistApi(o.server, o.token);
-  const sealed = await sealReply_(o, () => api.getManifest());
+  const sealed = await sealWithKeyList(o, () => api.getManifest());
   return postSealedReply(api, sealed);
 }
 
@@ -60,7 +60,7 @@ export async function sendReply(o: ReplyInput & { server: string; token: string 
  * (422) and the reply must be written again after a fetch.
  */
 export async function sealReplyOffline(o: ReplyInput): Promise<SealedReply> {
-  return sealReply_(o, async () => {
+  return sealWithKeyList(o, async () => {
     const dir = o.inboxDir ?? (await replyTarget(o)).inboxDir;
     try {
       return JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as unknown;
@@ -117,7 +117,7 @@ async function replyTarget(o: ReplyInput) {
 }
 
 /** Both halves of a reply, encrypted here, to the key list `getSigned` gives (checked against the pin). */
-async function sealReply_(o: ReplyInput, getSigned: () => Promise<unknown>): Promise<SealedReply> {
+async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>): Promise<SealedReply> {
   const { thread, inboxDir } = await replyTarget(o);
   const { manifest } = await checkServerManifest(inboxDir, await getSigned(), { onFirstUse: 'refuse' });
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');

@@ -291,11 +291,13 @@ export function createInboxApp(d: AppDeps): Hono {
   });
 
   inbox.notFound((c) => notFound(c, ctxOf(c, '/')));
-  inbox.onError((e, c) => {
-    // Never the error's text: it may quote a message. Only its class.
+  // Never the error's text or stack (Hono's default prints both): it may quote a message. Only its class.
+  const onError = (e: Error, c: Context) => {
     process.stderr.write(`inbox: ${e.name} on ${c.req.method}\n`);
-    return c.text('Internal error.', 500);
-  });
+    return withHeaders(c.text('Internal error.', 500));
+  };
+  inbox.onError(onError);
+  app.onError(onError);
   app.route(`/${d.secret}`, inbox);
   return app;
 }
