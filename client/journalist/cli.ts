@@ -7,6 +7,8 @@ import { deleteConversation } from './delete-thread.ts';
 import { fetchTips } from './fetch-tips.ts';
 import { rekeyTips } from './rekey-tips.ts';
 import { sendReply } from './send-reply.ts';
+import { runInboxCommand } from './inbox/inbox-command.ts';
+import { sendOutbox } from './inbox/outbox.ts';
 
 export const JOURNALIST_USAGE = `Usage:
   tipline journalist fetch --server URL --token-file FILE --out DIR
@@ -19,6 +21,12 @@ export const JOURNALIST_USAGE = `Usage:
   tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR]
       Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
       --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).
+  tipline journalist reply --server URL --token-file FILE --outbox DIR
+      Send every reply an offline inbox encrypted into DIR (ciphertext only), deleting each one the server took.
+  tipline journalist inbox --in DIR [--inbox DIR] [--outbox DIR] [--port N] [--lang en|zh-Hans] [--server URL --token-file FILE]
+      A local web inbox over decrypt's --out, on 127.0.0.1 only, at a secret URL it prints (open it in your browser).
+      With --server and --token-file, replies and deletions go to the server; without, it is offline and
+      replies are encrypted into --outbox (default: a folder "outbox" beside --in) for reply --outbox.
   tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER
       Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.
   tipline journalist rekey --key SECRET.asc [--passphrase-file FILE] --server URL --token-file FILE --inbox DIR
@@ -73,6 +81,17 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     const r = await decryptTips({ key, inDir: o.in!, outDir: o.out!, log: out });
     out(`${r.decrypted.length} message(s) decrypted into ${o.out}; ${r.alreadyDone} already decrypted; ${r.failed.length} failed.`);
     if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} message(s) could not be decrypted; see the reasons above`);
+    return;
+  }
+  if (sub === 'reply' && rest.some((a) => a === '--outbox' || a.startsWith('--outbox='))) {
+    const o = parseOptions(rest, { ...SERVER_OPTIONS, outbox: { type: 'string', required: true } }, JOURNALIST_USAGE);
+    const token = await readSecretFile(o['token-file']!, 'token');
+    const sent = await sendOutbox({ outboxDir: o.outbox!, server: o.server!, token, log: out });
+    out(`${sent.length} reply(ies) from the outbox sent.`);
+    return;
+  }
+  if (sub === 'inbox') {
+    await runInboxCommand(rest, out);
     return;
   }
   if (sub === 'reply') {

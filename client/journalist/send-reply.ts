@@ -26,18 +26,17 @@ import { sealReply } from '../../crypto/reply-box.ts';
 import { encodeTipDocument } from '../../crypto/tip-document.ts';
 import { findMessage, readThreadInfo } from './conversation-folders.ts';
 import { JournalistApi, JournalistClientError } from './journalist-api.ts';
-import { checkServerManifest } from './newsroom-pin.ts';
+import { checkServerManifest, MANIFEST_FILE } from './newsroom-pin.ts';
 
 /** The same limit the server puts on a source's message. */
 export const MAX_REPLY_CHARS = 100_000;
 
 export type SentReply = { replyId: string; threadId: string; pseudonym: string };
 
-export async function sendReply(o: {
-  server: string;
-  /** Tor's SOCKS port, for an onion server (journalist-api.ts). */
-  socks?: SocksProxy | undefined;
-  token: string;
+/** A reply encrypted on this machine, ready to post: what an offline inbox leaves in its outbox. */
+export type SealedReply = { threadId: string; pseudonym: string; box: string; copy: string };
+
+export type ReplyInput = {
   /** The folder `decrypt --out` wrote. */
   decryptedDir: string;
   /** A tip, follow-up or reply id in the conversation to answer. */
@@ -45,7 +44,57 @@ export async function sendReply(o: {
   message: string;
   /** The fetch folder holding the pinned newsroom key; defaults to the one recorded in thread.json. */
   inboxDir?: string;
+};
+
+export async function sendReply(o: ReplyInput & {
+  server: string;
+  token: string;
+  /** Tor's SOCKS port, for an onion server (journalist-api.ts). */
+  socks?: SocksProxy | undefined;
 }): Promise<SentReply> {
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
+  const sealed = await sealWithKeyList(o, () => api.getManifest());
+  return postSealedReply(api, sealed);
+}
+
+/**
+ * Encrypts a reply without any network: the key list is the signed manifest
+ * that the last fetch saved in the fetch folder, checked again against the
+ * pinned newsroom key. This is what an air-gapped inbox writes to its outbox;
+ * `reply --outbox` posts it later from the online machine, which never sees
+ * the plaintext. If the key list changed meanwhile, the server refuses it
+ * (422) and the reply must be written again after a fetch.
+ */
+export async function sealReplyOffline(o: ReplyInput): Promise<SealedReply> {
+  return sealWithKeyList(o, async () => {
+    const dir = o.inboxDir ?? (await replyTarget(o)).inboxDir;
+    try {
+      return JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as unknown;
+    } catch {
+      throw new JournalistClientError(`${join(dir, MANIFEST_FILE)} is missing or damaged: fetch once on the online machine and copy the fetch folder over.`);
+    }
+  });
+}
+
+/** Posts a sealed reply: the same request `reply` makes, with the same answers to refusals. */
+export async function postSealedReply(api: JournalistApi, sealed: SealedReply): Promise<SentReply> {
+  let replyId: string;
+  try {
+    replyId = await api.postReply(sealed.threadId, { box: sealed.box, copy: sealed.copy });
+  } catch (e) {
+    if (e instanceof JournalistClientError && e.status === 404) {
+      throw new JournalistClientError(`the server no longer has conversation ${sealed.pseudonym}: it was deleted. Nothing was sent.`, 404);
+    }
+    if (e instanceof JournalistClientError && e.status === 422) {
+      throw new JournalistClientError(`the server refused the reply (${e.message}). The journalist list may have just changed: run the same command again.`, 422);
+    }
+    throw e;
+  }
+  return { replyId, threadId: sealed.threadId, pseudonym: sealed.pseudonym };
+}
+
+/** The conversation a reply goes to, checked: it has a reply key and a fetch folder with the pinned newsroom key. */
+async function replyTarget(o: ReplyInput) {
   if (o.message.trim() === '') throw new JournalistClientError('the reply is empty: write something in --message or --message-file');
   if ([...o.message].length > MAX_REPLY_CHARS) throw new JournalistClientError(`the reply is longer than ${MAX_REPLY_CHARS.toLocaleString('en')} characters; shorten it or split it in two`);
 
@@ -70,9 +119,13 @@ export async function sendReply(o: {
   }
   const inboxDir = o.inboxDir ?? thread.inbox;
   if (!inboxDir) throw new JournalistClientError(`${found.threadFolder}/thread.json does not say which fetch folder holds the pinned newsroom key: pass --inbox with your fetch folder.`);
+  return { thread: { ...thread, replyPublicKey: thread.replyPublicKey }, inboxDir };
+}
 
-  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
-  const { manifest } = await checkServerManifest(inboxDir, await api.getManifest(), { onFirstUse: 'refuse' });
+/** Both halves of a reply, encrypted here, to the key list `getSigned` gives (checked against the pin). */
+async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>): Promise<SealedReply> {
+  const { thread, inboxDir } = await replyTarget(o);
+  const { manifest } = await checkServerManifest(inboxDir, await getSigned(), { onFirstUse: 'refuse' });
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');
   // The newsroom's copy goes to the conversation's desk (the server checks), as fetch recorded it.
   const deskId = await deskOfFetched(inboxDir, o.messageId);
@@ -92,19 +145,7 @@ export async function sendReply(o: {
   } finally {
     wipe(padded);
   }
-  let replyId: string;
-  try {
-    replyId = await api.postReply(thread.threadId, { box: base64.encode(box), copy: base64.encode(copy) });
-  } catch (e) {
-    if (e instanceof JournalistClientError && e.status === 404) {
-      throw new JournalistClientError(`the server no longer has conversation ${thread.pseudonym}: it was deleted. Nothing was sent.`, 404);
-    }
-    if (e instanceof JournalistClientError && e.status === 422) {
-      throw new JournalistClientError(`the server refused the reply (${e.message}). The journalist list may have just changed: run the same command again.`, 422);
-    }
-    throw e;
-  }
-  return { replyId, threadId: thread.threadId, pseudonym: thread.pseudonym };
+  return { threadId: thread.threadId, pseudonym: thread.pseudonym, box: base64.encode(box), copy: base64.encode(copy) };
 }
 
 /** The desk of a fetched tip or follow-up, from the `<id>.json` that fetch wrote; null when unknown. */
