@@ -34,10 +34,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encryptionKeyIdOf, readPublicKey, type PrivateKey, type PublicKey } from '../../crypto/envelope.ts';
+import { encryptionKeyIdOf, readPublicKey, type PublicKey } from '../../crypto/envelope.ts';
 import type { Manifest } from '../../crypto/manifest.ts';
 import { inspectEncryptedMessage } from '../../crypto/packets.ts';
-import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds } from '../../crypto/rekey.ts';
+import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds, type RekeyKey } from '../../crypto/rekey.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists, writeFileAtomic } from './files.ts';
 import { JournalistApi, JournalistClientError, type RemoteReply, type RemoteTip } from './journalist-api.ts';
@@ -71,7 +71,8 @@ export async function rekeyTips(o: {
   server: string;
   token: string;
   /** The unlocked secret key that opens the tips as they are now (for a replaced key: the old one). */
-  key: PrivateKey;
+  /** An unlocked key (`--key`), or a session key source (`--gpg`: the key stays in gpg-agent). */
+  key: RekeyKey;
   /** The fetch folder: it holds the pinned newsroom key and the local copies. */
   inboxDir: string;
   log?: (line: string) => void;
