@@ -1,27 +1,29 @@
 /** `tipline journalist …`: fetch, decrypt, reply, delete and re-key, on the journalist's own machine. */
-import { readPrivateKey } from '../../crypto/envelope.ts';
 import { parseOptions, readSecretFile, readTextFile, UsageError } from '../../cli/args.ts';
 import { messageIdFrom } from './conversation-folders.ts';
 import { decryptTips } from './decrypt-tips.ts';
 import { deleteConversation } from './delete-thread.ts';
 import { fetchTips } from './fetch-tips.ts';
 import { rekeyTips } from './rekey-tips.ts';
+import { SECRET_KEY_OPTIONS, secretKeyFromOptions } from './secret-key-option.ts';
 import { sendReply } from './send-reply.ts';
 
 export const JOURNALIST_USAGE = `Usage:
   tipline journalist fetch --server URL --token-file FILE --out DIR
       Copy new tips, follow-ups, their attachments (<blobId>.gpg, resumed if cut off) and reply copies, all encrypted, into DIR.
       The first fetch pins the newsroom key in DIR/newsroom-key.txt; later ones refuse a different key.
-  tipline journalist decrypt --key SECRET.asc [--passphrase-file FILE] --in DIR --out DIR
+  tipline journalist decrypt (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --in DIR --out DIR
       Decrypt offline into one folder per conversation: OUT/<pseudonym>/001-tip-<id>/, 002-reply-<id>/, …
       Attachments go to each message's attachments/, checked against the tip; risky files and leftover
       hidden information (GPS, author) are flagged in meta.json and here.
+      --gpg uses your GnuPG keyring or smartcard through gpg-agent (the key never leaves it; pinentry asks
+      for the passphrase or PIN). A protected --key with no --passphrase-file is asked for on the terminal.
   tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR]
       Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
       --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).
   tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER
       Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.
-  tipline journalist rekey --key SECRET.asc [--passphrase-file FILE] --server URL --token-file FILE --inbox DIR
+  tipline journalist rekey (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --server URL --token-file FILE --inbox DIR
       After a journalist leaves or replaces a key: make every tip you can see, its attachments and the
       reply copies in its conversation open with its desk's current keys only. --key must open them as
       they are now (after a key change, your OLD key). Only the key packets change, on this machine;
@@ -64,13 +66,9 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     return;
   }
   if (sub === 'decrypt') {
-    const o = parseOptions(
-      rest,
-      { key: { type: 'string', required: true }, 'passphrase-file': { type: 'string' }, in: { type: 'string', required: true }, out: { type: 'string', required: true } },
-      JOURNALIST_USAGE,
-    );
-    const key = await readSecretKeyOption(o.key!, o['passphrase-file']);
-    const r = await decryptTips({ key, inDir: o.in!, outDir: o.out!, log: out });
+    const o = parseOptions(rest, { ...SECRET_KEY_OPTIONS, in: { type: 'string', required: true }, out: { type: 'string', required: true } }, JOURNALIST_USAGE);
+    const key = await secretKeyFromOptions(o, JOURNALIST_USAGE);
+    const r = await decryptTips({ key, inDir: o.in!, outDir: o.out!, log: out }).finally(() => key.close());
     out(`${r.decrypted.length} message(s) decrypted into ${o.out}; ${r.alreadyDone} already decrypted; ${r.failed.length} failed.`);
     if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} message(s) could not be decrypted; see the reasons above`);
     return;
@@ -109,12 +107,12 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
   if (sub === 'rekey') {
     const o = parseOptions(
       rest,
-      { ...SERVER_OPTIONS, key: { type: 'string', required: true }, 'passphrase-file': { type: 'string' }, inbox: { type: 'string', required: true } },
+      { ...SERVER_OPTIONS, ...SECRET_KEY_OPTIONS, inbox: { type: 'string', required: true } },
       JOURNALIST_USAGE,
     );
-    const key = await readSecretKeyOption(o.key!, o['passphrase-file']);
     const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await rekeyTips({ server: o.server!, token, key, inboxDir: o.inbox!, log: out });
+    const key = await secretKeyFromOptions(o, JOURNALIST_USAGE);
+    const r = await rekeyTips({ server: o.server!, token, key, inboxDir: o.inbox!, log: out }).finally(() => key.close());
     out(
       `${r.rekeyed.length} tip(s) re-keyed; ${r.alreadyCurrent} already current; ${r.notOpenable.length} not openable with this key; ${r.failed.length} failed.` +
         (r.gone ? ` ${r.gone} deleted meanwhile.` : ''),
@@ -135,15 +133,4 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     return;
   }
   throw new UsageError(JOURNALIST_USAGE);
-}
-
-/** Reads and unlocks `--key` (with `--passphrase-file` when it is protected). */
-async function readSecretKeyOption(keyFile: string, passphraseFile: string | undefined) {
-  const armored = await readTextFile(keyFile, 'secret key');
-  const passphrase = passphraseFile ? await readSecretFile(passphraseFile, 'passphrase') : undefined;
-  try {
-    return await readPrivateKey(armored, passphrase);
-  } catch (e) {
-    throw new UsageError(`cannot use the secret key in ${keyFile}: ${(e as Error).message}`);
-  }
 }
