@@ -7,6 +7,7 @@ import { fetchTips } from './fetch-tips.ts';
 import { rekeyTips } from './rekey-tips.ts';
 import { SECRET_KEY_OPTIONS, secretKeyFromOptions } from './secret-key-option.ts';
 import { sendReply } from './send-reply.ts';
+import { parseSocksProxy, type SocksProxy } from '../verify/socks5.ts';
 
 export const JOURNALIST_USAGE = `Usage:
   tipline journalist fetch --server URL --token-file FILE --out DIR
@@ -28,13 +29,27 @@ export const JOURNALIST_USAGE = `Usage:
       reply copies in its conversation open with its desk's current keys only. --key must open them as
       they are now (after a key change, your OLD key). Only the key packets change, on this machine;
       the encrypted content never does, and attachments are never downloaded. Safe to run again.
-      --inbox is fetch's --out: its pinned newsroom key vouches for the current keys, and its copies are updated.`;
+      --inbox is fetch's --out: its pinned newsroom key vouches for the current keys, and its copies are updated.
+  Every command that talks to the server takes --socks HOST:PORT (or TIPLINE_SOCKS=HOST:PORT): all its
+  requests go through that SOCKS5 proxy, the server's name resolved by the proxy, never here. Use Tor's
+  127.0.0.1:9050 (or 127.0.0.1:9150 with Tor Browser running). An .onion --server needs it.`;
 
 export class CommandFailed extends Error {
   override name = 'CommandFailed';
 }
 
-const SERVER_OPTIONS = { server: { type: 'string', required: true }, 'token-file': { type: 'string', required: true } } as const;
+const SERVER_OPTIONS = { server: { type: 'string', required: true }, 'token-file': { type: 'string', required: true }, socks: { type: 'string' } } as const;
+
+/** `--socks HOST:PORT`, else TIPLINE_SOCKS, else none (an .onion server is then refused by JournalistApi). */
+function socksOption(given: string | undefined): { socks?: SocksProxy } {
+  const text = given ?? (process.env.TIPLINE_SOCKS || undefined);
+  if (text === undefined) return {};
+  try {
+    return { socks: parseSocksProxy(text) };
+  } catch (e) {
+    throw new UsageError(given === undefined ? `TIPLINE_SOCKS: ${(e as Error).message}` : (e as Error).message);
+  }
+}
 
 /** Options whose value may start with "-": one id in 64 does, and so may a message. */
 const VALUE_OPTIONS = new Set(['--tip', '--thread', '--message']);
@@ -59,7 +74,7 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
   if (sub === 'fetch') {
     const o = parseOptions(rest, { ...SERVER_OPTIONS, out: { type: 'string', required: true } }, JOURNALIST_USAGE);
     const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await fetchTips({ server: o.server!, token, outDir: o.out!, log: out });
+    const r = await fetchTips({ server: o.server!, token, ...socksOption(o.socks), outDir: o.out!, log: out });
     out(`${r.fetched} new tip(s) fetched into ${o.out}; ${r.alreadyHad} already there.`);
     out(`${r.replies.fetched} new reply copy(ies) fetched; ${r.replies.alreadyHad} already there.`);
     if (r.attachments.fetched + r.attachments.alreadyHad > 0) out(`${r.attachments.fetched} new attachment(s) fetched; ${r.attachments.alreadyHad} already there.`);
@@ -92,14 +107,14 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     const messageId = messageIdFrom(o.tip!);
     if (!messageId) throw new UsageError(`--tip must be a tip id: the 22 characters at the end of a message folder's name (001-tip-<ID>); got "${o.tip}"`);
     const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await sendReply({ server: o.server!, token, decryptedDir: o.in!, messageId, message, ...(o.inbox ? { inboxDir: o.inbox } : {}) });
+    const r = await sendReply({ server: o.server!, token, ...socksOption(o.socks), decryptedDir: o.in!, messageId, message, ...(o.inbox ? { inboxDir: o.inbox } : {}) });
     out(`reply ${r.replyId} sent to conversation ${r.pseudonym}. The source sees it after logging in with their codename; fetch and decrypt to file the newsroom's copy.`);
     return;
   }
   if (sub === 'delete-thread') {
     const o = parseOptions(rest, { ...SERVER_OPTIONS, thread: { type: 'string', required: true } }, JOURNALIST_USAGE);
     const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await deleteConversation({ server: o.server!, token, thread: o.thread! });
+    const r = await deleteConversation({ server: o.server!, token, ...socksOption(o.socks), thread: o.thread! });
     out(`deleted conversation ${r.pseudonym} (thread ${r.threadId}) from the server: its tips, follow-ups and replies are gone, and its codename no longer logs in.`);
     out(`Copies on this machine${r.folder ? ` (${r.folder} and the fetched .gpg files)` : ''} are still here; delete them when you no longer need them.`);
     return;
@@ -112,7 +127,7 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     );
     const token = await readSecretFile(o['token-file']!, 'token');
     const key = await secretKeyFromOptions(o, JOURNALIST_USAGE);
-    const r = await rekeyTips({ server: o.server!, token, key, inboxDir: o.inbox!, log: out }).finally(() => key.close());
+    const r = await rekeyTips({ server: o.server!, token, ...socksOption(o.socks), key, inboxDir: o.inbox!, log: out }).finally(() => key.close());
     out(
       `${r.rekeyed.length} tip(s) re-keyed; ${r.alreadyCurrent} already current; ${r.notOpenable.length} not openable with this key; ${r.failed.length} failed.` +
         (r.gone ? ` ${r.gone} deleted meanwhile.` : ''),

@@ -13,13 +13,14 @@
 import { stat } from 'node:fs/promises';
 import { readThreadInfo } from './conversation-folders.ts';
 import { JournalistApi, JournalistClientError } from './journalist-api.ts';
+import type { SocksProxy } from './socks-fetch.ts';
 import { isThreadId, pseudonymFor } from './pseudonym.ts';
 
 export type DeletedConversation = { threadId: string; pseudonym: string; folder: string | null };
 
-export async function deleteConversation(o: { server: string; token: string; thread: string }): Promise<DeletedConversation> {
+export async function deleteConversation(o: { server: string; token: string; thread: string; socks?: SocksProxy | undefined }): Promise<DeletedConversation> {
   const target = await resolveConversation(o.thread);
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   try {
     await api.deleteThread(target.threadId);
   } catch (e) {

@@ -32,6 +32,7 @@ import { fetchAttachment, type RemoteBlob } from './fetch-attachments.ts';
 import { writeFileAtomic } from './files.ts';
 import { inOrder } from './in-order.ts';
 import { BYTES_PER_REQUEST, JournalistClientError, JournalistApi, TIPS_PER_REQUEST, type RemoteReply, type RemoteTip } from './journalist-api.ts';
+import type { SocksProxy } from './socks-fetch.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
 import { isThreadId } from './pseudonym.ts';
 
@@ -62,10 +63,12 @@ export type FetchResult = {
 export async function fetchTips(o: {
   server: string;
   token: string;
+  /** Through this SOCKS5 proxy (Tor), for `--socks`. */
+  socks?: SocksProxy | undefined;
   outDir: string;
   log?: (line: string) => void;
 }): Promise<FetchResult> {
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   const log = o.log ?? (() => {});
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
   // A revoked token should say so before anything (even the pin) is written.

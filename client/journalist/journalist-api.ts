@@ -10,6 +10,7 @@
  * const { tips, nextCursor } = await api.listTips(null);
  */
 import { base64 } from '../../crypto/bytes.ts';
+import { isOnion, onionNeedsSocks, socksFetch, type SocksProxy } from './socks-fetch.ts';
 
 /** A tip or a follow-up, as listed by the server (and saved as `<id>.json` by fetch). */
 export type RemoteTip = {
@@ -50,7 +51,12 @@ export class JournalistClientError extends Error {
 export class JournalistApi {
   private readonly base: URL;
 
-  constructor(server: string, private readonly token: string) {
+  constructor(
+    server: string,
+    private readonly token: string,
+    /** `socks`: every request goes through this SOCKS5 proxy (Tor), the host name resolved by the proxy. */
+    private readonly options: { socks?: SocksProxy | undefined } = {},
+  ) {
     let url: URL;
     try {
       url = new URL(server);
@@ -58,6 +64,8 @@ export class JournalistApi {
       throw new JournalistClientError(`--server must be a URL like http://127.0.0.1:8080, got "${server}"`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new JournalistClientError('--server must be an http:// or https:// URL');
+    // Before any request, so before any DNS lookup of the name.
+    if (isOnion(url) && !options.socks) throw new JournalistClientError(onionNeedsSocks(url));
     this.base = url;
   }
 
@@ -219,7 +227,9 @@ export class JournalistApi {
   private async request(path: string, init: RequestInit = {}): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.base), { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.token}` } });
+      const url = new URL(path, this.base);
+      const withToken = { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.token}` } };
+      res = this.options.socks ? await socksFetch(url, withToken, this.options.socks) : await fetch(url, withToken);
     } catch (e) {
       throw new JournalistClientError(`cannot reach ${this.base.origin}: ${(e as Error).cause ?? (e as Error).message}`);
     }

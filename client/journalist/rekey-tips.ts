@@ -41,6 +41,7 @@ import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds, type 
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists, writeFileAtomic } from './files.ts';
 import { JournalistApi, JournalistClientError, type RemoteReply, type RemoteTip } from './journalist-api.ts';
+import type { SocksProxy } from './socks-fetch.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
 import { rekeyAttachment } from './rekey-attachment.ts';
 
@@ -70,15 +71,16 @@ type CurrentKey = { key: PublicKey; keyId: string };
 export async function rekeyTips(o: {
   server: string;
   token: string;
-  /** The unlocked secret key that opens the tips as they are now (for a replaced key: the old one). */
-  /** An unlocked key (`--key`), or a session key source (`--gpg`: the key stays in gpg-agent). */
+  /** Through this SOCKS5 proxy (Tor), for `--socks`. */
+  socks?: SocksProxy | undefined;
+  /** What opens the tips as they are now (for a replaced key: the old one): an unlocked key (`--key`), or gpg-agent (`--gpg`). */
   key: RekeyKey;
   /** The fetch folder: it holds the pinned newsroom key and the local copies. */
   inboxDir: string;
   log?: (line: string) => void;
 }): Promise<RekeyResult> {
   const log = o.log ?? (() => {});
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   // A revoked token should say so before anything else.
   await api.me();
   if (!(await exists(o.inboxDir))) {

@@ -25,6 +25,7 @@ import { sealReply } from '../../crypto/reply-box.ts';
 import { encodeTipDocument } from '../../crypto/tip-document.ts';
 import { findMessage, readThreadInfo } from './conversation-folders.ts';
 import { JournalistApi, JournalistClientError } from './journalist-api.ts';
+import type { SocksProxy } from './socks-fetch.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
 
 /** The same limit the server puts on a source's message. */
@@ -35,6 +36,8 @@ export type SentReply = { replyId: string; threadId: string; pseudonym: string }
 export async function sendReply(o: {
   server: string;
   token: string;
+  /** Through this SOCKS5 proxy (Tor), for `--socks`. */
+  socks?: SocksProxy | undefined;
   /** The folder `decrypt --out` wrote. */
   decryptedDir: string;
   /** A tip, follow-up or reply id in the conversation to answer. */
@@ -68,7 +71,7 @@ export async function sendReply(o: {
   const inboxDir = o.inboxDir ?? thread.inbox;
   if (!inboxDir) throw new JournalistClientError(`${found.threadFolder}/thread.json does not say which fetch folder holds the pinned newsroom key: pass --inbox with your fetch folder.`);
 
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   const { manifest } = await checkServerManifest(inboxDir, await api.getManifest(), { onFirstUse: 'refuse' });
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');
   // The newsroom's copy goes to the conversation's desk (the server checks), as fetch recorded it.
