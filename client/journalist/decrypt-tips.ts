@@ -125,7 +125,8 @@ export async function decryptTips(o: {
         await updateThreadInfo(thread, item.threadId, item.kind === 'tip' && doc.type === 'tip' ? doc.replyPublicKey : undefined, inbox, (line) => lines.push(line));
       }
       await rename(partial, folder);
-      lines.push(`decrypted ${item.kind === 'followup' ? 'follow-up' : item.kind} ${item.id} → ${folder}`);
+      const by = doc.type === 'reply' && item.kind === 'reply' ? (doc.author ? ` (by ${printable(doc.author.name)}, key ${doc.author.fingerprint})` : ' (by a journalist)') : '';
+      lines.push(`decrypted ${item.kind === 'followup' ? 'follow-up' : item.kind} ${item.id}${by} → ${folder}`);
       for (const a of attachments) {
         lines.push(`  attachment ${join(folder, a.savedAs)} (${a.size} bytes, SHA-256 checked)`);
         if (a.risky) lines.push(`  warning: ${a.savedAs} is an executable, script or macro-enabled file: open it only on an offline machine you can wipe`);
@@ -210,6 +211,11 @@ function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, atta
       sentDay: day,
       sentOn: day ? `sent on ${day}` : null,
       note: 'A journalist\'s reply: the newsroom\'s copy. The source reads the same text after logging in with their codename.',
+      // From inside the encryption, as the sender's tool wrote it; null for replies sent before it was recorded.
+      author: doc.author ?? null,
+      authorNote: doc.author
+        ? 'Who sent it, as the sending journalist\'s tool recorded it from the signed key list. It is not signed: treat it as that tool\'s word.'
+        : 'Sent by a journalist; which one was not recorded (a reply from an older version of the tool).',
       language: doc.lang ?? null,
     };
   }
@@ -249,6 +255,11 @@ async function updateThreadInfo(thread: Thread, threadId: string, replyPublicKey
   await writeThreadInfo(thread.folder, next);
   // As the next message would read it back.
   thread.info = parseThreadInfo(JSON.parse(JSON.stringify(next)));
+}
+
+/** A name for the terminal: control and bidi-override characters (which could rewrite the line shown) become "?". */
+function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, '?');
 }
 
 function cmp(a: string, b: string): number {

@@ -79,7 +79,11 @@ export async function sendReply(o: {
   const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
   const keys = await Promise.all(tipRecipientIds(manifest, deskId).map((id) => readPublicKey(byId.get(id)!.publicKey)));
 
+  // Who sends it, as the signed manifest names this token's journalist; it goes only into the newsroom's copy.
+  const me = byId.get((await api.me()).id);
+  const author = me ? { name: me.name, fingerprint: me.fingerprint.toLowerCase() } : undefined;
   const padded = padToBucket(encodeTipDocument({ type: 'reply', message: o.message, fields: {} }));
+  const paddedCopy = padToBucket(encodeTipDocument({ type: 'reply', message: o.message, fields: {}, ...(author ? { author } : {}) }));
   let box: Uint8Array;
   let copy: Uint8Array;
   try {
@@ -88,9 +92,9 @@ export async function sendReply(o: {
     } catch {
       throw new JournalistClientError(`the reply key of conversation ${thread.pseudonym} is not usable; nothing was sent. The source can't receive replies.`);
     }
-    copy = await encryptToKeys(padded, keys);
+    copy = await encryptToKeys(paddedCopy, keys);
   } finally {
-    wipe(padded);
+    wipe(padded, paddedCopy);
   }
   let replyId: string;
   try {
