@@ -1,5 +1,5 @@
 /** `tipline journalist …`: fetch, decrypt, reply, delete and re-key, on the journalist's own machine. */
-import { parseOptions, readSecretFile, readTextFile, UsageError } from '../../cli/args.ts';
+import { parseOptions, readTextFile, UsageError } from '../../cli/args.ts';
 import { messageIdFrom } from './conversation-folders.ts';
 import { decryptTips } from './decrypt-tips.ts';
 import { deleteConversation } from './delete-thread.ts';
@@ -7,6 +7,7 @@ import { fetchTips } from './fetch-tips.ts';
 import { rekeyTips } from './rekey-tips.ts';
 import { SECRET_KEY_OPTIONS, secretKeyFromOptions } from './secret-key-option.ts';
 import { sendReply } from './send-reply.ts';
+import { readTokenFile } from './token-file.ts';
 import { parseSocksProxy, type SocksProxy } from '../verify/socks5.ts';
 
 export const JOURNALIST_USAGE = `Usage:
@@ -73,7 +74,7 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
   const rest = attachValues(given);
   if (sub === 'fetch') {
     const o = parseOptions(rest, { ...SERVER_OPTIONS, out: { type: 'string', required: true } }, JOURNALIST_USAGE);
-    const token = await readSecretFile(o['token-file']!, 'token');
+    const token = await readTokenFile(o['token-file']!);
     const r = await fetchTips({ server: o.server!, token, ...socksOption(o.socks), outDir: o.out!, log: out });
     out(`${r.fetched} new tip(s) fetched into ${o.out}; ${r.alreadyHad} already there.`);
     out(`${r.replies.fetched} new reply copy(ies) fetched; ${r.replies.alreadyHad} already there.`);
@@ -106,14 +107,14 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     if (message.trim() === '') throw new UsageError(`the reply is empty: write something in ${o.message === undefined ? `${o['message-file']}` : '--message'}`);
     const messageId = messageIdFrom(o.tip!);
     if (!messageId) throw new UsageError(`--tip must be a tip id: the 22 characters at the end of a message folder's name (001-tip-<ID>); got "${o.tip}"`);
-    const token = await readSecretFile(o['token-file']!, 'token');
+    const token = await readTokenFile(o['token-file']!);
     const r = await sendReply({ server: o.server!, token, ...socksOption(o.socks), decryptedDir: o.in!, messageId, message, ...(o.inbox ? { inboxDir: o.inbox } : {}) });
     out(`reply ${r.replyId} sent to conversation ${r.pseudonym}. The source sees it after logging in with their codename; fetch and decrypt to file the newsroom's copy.`);
     return;
   }
   if (sub === 'delete-thread') {
     const o = parseOptions(rest, { ...SERVER_OPTIONS, thread: { type: 'string', required: true } }, JOURNALIST_USAGE);
-    const token = await readSecretFile(o['token-file']!, 'token');
+    const token = await readTokenFile(o['token-file']!);
     const r = await deleteConversation({ server: o.server!, token, ...socksOption(o.socks), thread: o.thread! });
     out(`deleted conversation ${r.pseudonym} (thread ${r.threadId}) from the server: its tips, follow-ups and replies are gone, and its codename no longer logs in.`);
     out(`Copies on this machine${r.folder ? ` (${r.folder} and the fetched .gpg files)` : ''} are still here; delete them when you no longer need them.`);
@@ -125,7 +126,7 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
       { ...SERVER_OPTIONS, ...SECRET_KEY_OPTIONS, inbox: { type: 'string', required: true } },
       JOURNALIST_USAGE,
     );
-    const token = await readSecretFile(o['token-file']!, 'token');
+    const token = await readTokenFile(o['token-file']!);
     const key = await secretKeyFromOptions(o, JOURNALIST_USAGE);
     const r = await rekeyTips({ server: o.server!, token, ...socksOption(o.socks), key, inboxDir: o.inbox!, log: out }).finally(() => key.close());
     out(
