@@ -19,6 +19,7 @@
 import * as openpgp from 'openpgp';
 import { dayStart, utcDay } from './day.ts';
 import { compressionRefused, NO_DECOMPRESSION } from './envelope.ts';
+import type { SessionKey } from './session-key.ts';
 
 /** Encrypts a stream of file bytes to all `keys`; the literal packet names no file and only the day. */
 export async function encryptFileStream(plaintext: ReadableStream<Uint8Array>, keys: openpgp.PublicKey[], now: Date = new Date()): Promise<ReadableStream<Uint8Array>> {
@@ -34,14 +35,16 @@ export async function encryptFileStream(plaintext: ReadableStream<Uint8Array>, k
 }
 
 /**
- * Decrypts a streamed OpenPGP message with `key`. Rejects at once when the key
+ * Decrypts a streamed OpenPGP message with `key`, or with its session key
+ * (already checked: crypto/session-key.ts). Rejects at once when the key
  * doesn't fit; the returned stream errors at its end when the integrity check fails.
  */
-export async function decryptFileStream(ciphertext: ReadableStream<Uint8Array>, key: openpgp.PrivateKey): Promise<ReadableStream<Uint8Array>> {
+export async function decryptFileStream(ciphertext: ReadableStream<Uint8Array>, key: openpgp.PrivateKey | SessionKey): Promise<ReadableStream<Uint8Array>> {
   const message = await openpgp.readMessage({ binaryMessage: ciphertext });
+  const keys = key instanceof openpgp.PrivateKey ? { decryptionKeys: key } : { sessionKeys: key };
   let data: unknown;
   try {
-    ({ data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary', config: { allowUnauthenticatedStream: true, ...NO_DECOMPRESSION } }));
+    ({ data } = await openpgp.decrypt({ message, ...keys, format: 'binary', config: { allowUnauthenticatedStream: true, ...NO_DECOMPRESSION } }));
   } catch (e) {
     throw compressionRefused(e);
   }

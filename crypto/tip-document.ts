@@ -48,7 +48,16 @@ export type TipDocument = {
   /** The source's X25519 reply public key, hex. */
   replyPublicKey?: string;
   attachments?: AttachmentRef[];
+  /**
+   * Replies only, and only in the newsroom's copy (never in the source's box):
+   * the journalist who sent it, from the signed manifest on the sender's machine.
+   * Not signed: it says what the sender's tool recorded, not a proof.
+   */
+  author?: ReplyAuthor;
 };
+
+/** Who sent a reply: the display name and OpenPGP fingerprint (40 lowercase hex) in the manifest. */
+export type ReplyAuthor = { name: string; fingerprint: string };
 
 export class TipDocumentError extends Error {
   override name = 'TipDocumentError';
@@ -113,6 +122,14 @@ function checkDocument(doc: TipDocument): void {
   }
   if (doc.replyPublicKey !== undefined && !/^[0-9a-f]{64}$/.test(doc.replyPublicKey)) {
     throw new TipDocumentError('replyPublicKey must be 32 bytes of lowercase hex');
+  }
+  if (doc.author !== undefined) {
+    const a = doc.author as Partial<ReplyAuthor> | null;
+    if (doc.type !== 'reply') throw new TipDocumentError('only a reply has an author');
+    if (typeof a !== 'object' || a === null || typeof a.name !== 'string' || a.name.length === 0 || a.name.length > 200 || typeof a.fingerprint !== 'string' || !/^[0-9a-f]{40}$/.test(a.fingerprint)) {
+      throw new TipDocumentError('author must be { name, fingerprint } with a name of 1 to 200 characters and a 40-hex-digit fingerprint');
+    }
+    if (Object.keys(a).length !== 2) throw new TipDocumentError('author has unknown fields');
   }
   if (doc.attachments !== undefined) {
     if (!Array.isArray(doc.attachments)) throw new TipDocumentError('attachments must be a list');

@@ -23,7 +23,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   dir = await mkdtemp(join(tmpdir(), 'tipline-printable-'));
-  await writeFile(join(dir, 'token'), 'tl_0000000000000000000000000000000000000000000\n', { mode: 0o600 });
+  await writeFile(join(dir, 'token'), 'tl_' + '0'.repeat(22) + '_' + '0'.repeat(43) + '\n', { mode: 0o600 });
 });
 afterAll(async () => {
   await new Promise((r) => server.close(r));

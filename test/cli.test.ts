@@ -247,7 +247,8 @@ describe('tipline journalist', () => {
 
   it('fetch explains an unreachable server and a bad URL', async () => {
     const tokenFile = join(newsroom.root, 't');
-    await writeFile(tokenFile, 'x');
+    // Well-formed (the format is checked first, see token-file.test.ts), but unknown.
+    await writeFile(tokenFile, `tl_${'A'.repeat(22)}_${'A'.repeat(43)}`);
     const bad = await runCli(['journalist', 'fetch', '--server', 'not a url', '--token-file', tokenFile, '--out', join(newsroom.root, 'o')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--server must be a URL');

@@ -232,6 +232,10 @@ describe('a conversation through the journalist CLI', () => {
     // The newsroom's copy of the reply is plain OpenPGP to the journalist's key.
     const copy = await decryptWithKey(new Uint8Array(await readFile(join(inbox, `${replyId}.gpg`))), ana.privateKey);
     expect(decodeTipDocument(copy)).toMatchObject({ type: 'reply', message: REPLY });
+    // It names its author (inside the encryption), as the signed manifest names the token's journalist.
+    const anaFingerprint = ana.privateKey.getFingerprint().toLowerCase();
+    expect(decodeTipDocument(copy).author).toEqual({ name: 'Ana', fingerprint: anaFingerprint });
+    expect(Buffer.from(await readFile(join(inbox, `${replyId}.gpg`))).includes(Buffer.from('Ana'))).toBe(false);
 
     const d = await decrypt();
     expect(d, d.stderr).toMatchObject({ code: 0 });
@@ -242,7 +246,14 @@ describe('a conversation through the journalist CLI', () => {
     const replyFolder = join(threadFolder, `002-reply-${replyId}`);
     expect(await readFile(join(replyFolder, 'message.txt'), 'utf8')).toBe(REPLY);
     expect((await readdir(replyFolder)).sort()).toEqual(['message.txt', 'meta.json']);
-    expect(JSON.parse(await readFile(join(replyFolder, 'meta.json'), 'utf8'))).toMatchObject({ kind: 'reply', seq: 2, threadId, pseudonym: pseudonymFor(threadId) });
+    expect(JSON.parse(await readFile(join(replyFolder, 'meta.json'), 'utf8'))).toMatchObject({
+      kind: 'reply',
+      seq: 2,
+      threadId,
+      pseudonym: pseudonymFor(threadId),
+      author: { name: 'Ana', fingerprint: anaFingerprint },
+    });
+    expect(d.stdout).toContain(`decrypted reply ${replyId} (by Ana, key ${anaFingerprint})`);
     const followupFolder = join(threadFolder, `003-followup-${followupId}`);
     expect(await readFile(join(followupFolder, 'message.txt'), 'utf8')).toBe(FOLLOWUP);
     expect(JSON.parse(await readFile(join(followupFolder, 'meta.json'), 'utf8'))).toMatchObject({ kind: 'followup', seq: 3, encryptedBy: 'server' });

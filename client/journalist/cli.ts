@@ -1,23 +1,27 @@
 /** `tipline journalist …`: fetch, decrypt, reply, delete and re-key, on the journalist's own machine. */
-import { readPrivateKey } from '../../crypto/envelope.ts';
-import { parseOptions, readSecretFile, readTextFile, UsageError } from '../../cli/args.ts';
+import { parseOptions, readTextFile, UsageError } from '../../cli/args.ts';
 import { messageIdFrom } from './conversation-folders.ts';
 import { decryptTips } from './decrypt-tips.ts';
 import { deleteConversation } from './delete-thread.ts';
 import { fetchTips } from './fetch-tips.ts';
 import { rekeyTips } from './rekey-tips.ts';
+import { SECRET_KEY_OPTIONS, secretKeyFromOptions } from './secret-key-option.ts';
 import { sendReply } from './send-reply.ts';
 import { runInboxCommand } from './inbox/inbox-command.ts';
 import { sendOutbox } from './inbox/outbox.ts';
+import { readTokenFile } from './token-file.ts';
+import { socksOption } from './socks-option.ts';
 
 export const JOURNALIST_USAGE = `Usage:
   tipline journalist fetch --server URL --token-file FILE --out DIR
       Copy new tips, follow-ups, their attachments (<blobId>.gpg, resumed if cut off) and reply copies, all encrypted, into DIR.
       The first fetch pins the newsroom key in DIR/newsroom-key.txt; later ones refuse a different key.
-  tipline journalist decrypt --key SECRET.asc [--passphrase-file FILE] --in DIR --out DIR
+  tipline journalist decrypt (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --in DIR --out DIR
       Decrypt offline into one folder per conversation: OUT/<pseudonym>/001-tip-<id>/, 002-reply-<id>/, …
       Attachments go to each message's attachments/, checked against the tip; risky files and leftover
       hidden information (GPS, author) are flagged in meta.json and here.
+      --gpg uses your GnuPG keyring or smartcard through gpg-agent (the key never leaves it; pinentry asks
+      for the passphrase or PIN). A protected --key with no --passphrase-file is asked for on the terminal.
   tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR]
       Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
       --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).
@@ -29,18 +33,22 @@ export const JOURNALIST_USAGE = `Usage:
       replies are encrypted into --outbox (default: a folder "outbox" beside --in) for reply --outbox.
   tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER
       Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.
-  tipline journalist rekey --key SECRET.asc [--passphrase-file FILE] --server URL --token-file FILE --inbox DIR
+  tipline journalist rekey (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --server URL --token-file FILE --inbox DIR
       After a journalist leaves or replaces a key: make every tip you can see, its attachments and the
       reply copies in its conversation open with its desk's current keys only. --key must open them as
       they are now (after a key change, your OLD key). Only the key packets change, on this machine;
       the encrypted content never does, and attachments are never downloaded. Safe to run again.
-      --inbox is fetch's --out: its pinned newsroom key vouches for the current keys, and its copies are updated.`;
+      --inbox is fetch's --out: its pinned newsroom key vouches for the current keys, and its copies are updated.
+  Every command that talks to the server takes --socks HOST:PORT (or TIPLINE_SOCKS=HOST:PORT): all its
+  requests go through that SOCKS5 proxy, the server's name resolved by the proxy, never here. Use Tor's
+  127.0.0.1:9050 (or 127.0.0.1:9150 with Tor Browser running). An .onion --server needs it.`;
 
 export class CommandFailed extends Error {
   override name = 'CommandFailed';
 }
 
-const SERVER_OPTIONS = { server: { type: 'string', required: true }, 'token-file': { type: 'string', required: true } } as const;
+const SERVER_OPTIONS = { server: { type: 'string', required: true }, 'token-file': { type: 'string', required: true }, socks: { type: 'string' } } as const;
+
 
 /** Options whose value may start with "-": one id in 64 does, and so may a message. */
 const VALUE_OPTIONS = new Set(['--tip', '--thread', '--message']);
@@ -64,29 +72,25 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
   const rest = attachValues(given);
   if (sub === 'fetch') {
     const o = parseOptions(rest, { ...SERVER_OPTIONS, out: { type: 'string', required: true } }, JOURNALIST_USAGE);
-    const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await fetchTips({ server: o.server!, token, outDir: o.out!, log: out });
+    const token = await readTokenFile(o['token-file']!);
+    const r = await fetchTips({ server: o.server!, token, ...socksOption(o.socks), outDir: o.out!, log: out });
     out(`${r.fetched} new tip(s) fetched into ${o.out}; ${r.alreadyHad} already there.`);
     out(`${r.replies.fetched} new reply copy(ies) fetched; ${r.replies.alreadyHad} already there.`);
     if (r.attachments.fetched + r.attachments.alreadyHad > 0) out(`${r.attachments.fetched} new attachment(s) fetched; ${r.attachments.alreadyHad} already there.`);
     return;
   }
   if (sub === 'decrypt') {
-    const o = parseOptions(
-      rest,
-      { key: { type: 'string', required: true }, 'passphrase-file': { type: 'string' }, in: { type: 'string', required: true }, out: { type: 'string', required: true } },
-      JOURNALIST_USAGE,
-    );
-    const key = await readSecretKeyOption(o.key!, o['passphrase-file']);
-    const r = await decryptTips({ key, inDir: o.in!, outDir: o.out!, log: out });
+    const o = parseOptions(rest, { ...SECRET_KEY_OPTIONS, in: { type: 'string', required: true }, out: { type: 'string', required: true } }, JOURNALIST_USAGE);
+    const key = await secretKeyFromOptions(o, JOURNALIST_USAGE);
+    const r = await decryptTips({ key, inDir: o.in!, outDir: o.out!, log: out }).finally(() => key.close());
     out(`${r.decrypted.length} message(s) decrypted into ${o.out}; ${r.alreadyDone} already decrypted; ${r.failed.length} failed.`);
     if (r.failed.length > 0) throw new CommandFailed(`${r.failed.length} message(s) could not be decrypted; see the reasons above`);
     return;
   }
   if (sub === 'reply' && rest.some((a) => a === '--outbox' || a.startsWith('--outbox='))) {
     const o = parseOptions(rest, { ...SERVER_OPTIONS, outbox: { type: 'string', required: true } }, JOURNALIST_USAGE);
-    const token = await readSecretFile(o['token-file']!, 'token');
-    const sent = await sendOutbox({ outboxDir: o.outbox!, server: o.server!, token, log: out });
+    const token = await readTokenFile(o['token-file']!);
+    const sent = await sendOutbox({ outboxDir: o.outbox!, server: o.server!, token, ...socksOption(o.socks), log: out });
     out(`${sent.length} reply(ies) from the outbox sent.`);
     return;
   }
@@ -112,15 +116,15 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     if (message.trim() === '') throw new UsageError(`the reply is empty: write something in ${o.message === undefined ? `${o['message-file']}` : '--message'}`);
     const messageId = messageIdFrom(o.tip!);
     if (!messageId) throw new UsageError(`--tip must be a tip id: the 22 characters at the end of a message folder's name (001-tip-<ID>); got "${o.tip}"`);
-    const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await sendReply({ server: o.server!, token, decryptedDir: o.in!, messageId, message, ...(o.inbox ? { inboxDir: o.inbox } : {}) });
+    const token = await readTokenFile(o['token-file']!);
+    const r = await sendReply({ server: o.server!, token, ...socksOption(o.socks), decryptedDir: o.in!, messageId, message, ...(o.inbox ? { inboxDir: o.inbox } : {}) });
     out(`reply ${r.replyId} sent to conversation ${r.pseudonym}. The source sees it after logging in with their codename; fetch and decrypt to file the newsroom's copy.`);
     return;
   }
   if (sub === 'delete-thread') {
     const o = parseOptions(rest, { ...SERVER_OPTIONS, thread: { type: 'string', required: true } }, JOURNALIST_USAGE);
-    const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await deleteConversation({ server: o.server!, token, thread: o.thread! });
+    const token = await readTokenFile(o['token-file']!);
+    const r = await deleteConversation({ server: o.server!, token, ...socksOption(o.socks), thread: o.thread! });
     out(`deleted conversation ${r.pseudonym} (thread ${r.threadId}) from the server: its tips, follow-ups and replies are gone, and its codename no longer logs in.`);
     out(`Copies on this machine${r.folder ? ` (${r.folder} and the fetched .gpg files)` : ''} are still here; delete them when you no longer need them.`);
     return;
@@ -128,12 +132,12 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
   if (sub === 'rekey') {
     const o = parseOptions(
       rest,
-      { ...SERVER_OPTIONS, key: { type: 'string', required: true }, 'passphrase-file': { type: 'string' }, inbox: { type: 'string', required: true } },
+      { ...SERVER_OPTIONS, ...SECRET_KEY_OPTIONS, inbox: { type: 'string', required: true } },
       JOURNALIST_USAGE,
     );
-    const key = await readSecretKeyOption(o.key!, o['passphrase-file']);
-    const token = await readSecretFile(o['token-file']!, 'token');
-    const r = await rekeyTips({ server: o.server!, token, key, inboxDir: o.inbox!, log: out });
+    const token = await readTokenFile(o['token-file']!);
+    const key = await secretKeyFromOptions(o, JOURNALIST_USAGE);
+    const r = await rekeyTips({ server: o.server!, token, ...socksOption(o.socks), key, inboxDir: o.inbox!, log: out }).finally(() => key.close());
     out(
       `${r.rekeyed.length} tip(s) re-keyed; ${r.alreadyCurrent} already current; ${r.notOpenable.length} not openable with this key; ${r.failed.length} failed.` +
         (r.gone ? ` ${r.gone} deleted meanwhile.` : ''),
@@ -154,15 +158,4 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     return;
   }
   throw new UsageError(JOURNALIST_USAGE);
-}
-
-/** Reads and unlocks `--key` (with `--passphrase-file` when it is protected). */
-async function readSecretKeyOption(keyFile: string, passphraseFile: string | undefined) {
-  const armored = await readTextFile(keyFile, 'secret key');
-  const passphrase = passphraseFile ? await readSecretFile(passphraseFile, 'passphrase') : undefined;
-  try {
-    return await readPrivateKey(armored, passphrase);
-  } catch (e) {
-    throw new UsageError(`cannot use the secret key in ${keyFile}: ${(e as Error).message}`);
-  }
 }

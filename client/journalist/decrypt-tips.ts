@@ -33,7 +33,8 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isDay } from '../../crypto/day.ts';
-import { decryptWithKey, type PrivateKey } from '../../crypto/envelope.ts';
+import type { PrivateKey } from '../../crypto/envelope.ts';
+import { decryptMessage, isSessionKeySource, privateKeySource, SessionKeyError, type SessionKeySource } from '../../crypto/session-key.ts';
 import { decodeTipDocument, type TipDocument } from '../../crypto/tip-document.ts';
 import { decryptAttachments, type AttachmentRecord } from './decrypt-attachments.ts';
 import {
@@ -71,7 +72,8 @@ type Thread = ThreadPlace & { pseudonym: string; messages: Set<string> };
 type Outcome = { lines: string[] } & ({ folder: string } | { alreadyDone: true } | { failed: string });
 
 export async function decryptTips(o: {
-  key: PrivateKey;
+  /** An unlocked key (`--key`), or a session key source (`--gpg`: the key stays in gpg-agent). */
+  key: PrivateKey | SessionKeySource;
   inDir: string;
   outDir: string;
   log?: (line: string) => void;
@@ -79,6 +81,7 @@ export async function decryptTips(o: {
   inParallel?: number;
 }): Promise<DecryptResult> {
   const log = o.log ?? (() => {});
+  const keys = isSessionKeySource(o.key) ? o.key : privateKeySource(o.key);
   const ids = (await readdir(o.inDir)).filter((n) => n.endsWith('.gpg')).map((n) => n.slice(0, -4)).filter((id) => MESSAGE_ID_RE.test(id));
   const fetched: Fetched[] = [];
   await inOrder(ids, 16, (id) => readFetched(o.inDir, id), (f) => fetched.push(f));
@@ -107,12 +110,12 @@ export async function decryptTips(o: {
     const folder = join(thread?.folder ?? o.outDir, name);
     const partial = join(o.outDir, `.partial-${item.id}`);
     try {
-      const plaintext = await decryptWithKey(new Uint8Array(await readFile(join(o.inDir, `${item.id}.gpg`))), o.key);
+      const plaintext = await decryptMessage(new Uint8Array(await readFile(join(o.inDir, `${item.id}.gpg`))), keys);
       const doc = decodeTipDocument(plaintext);
       await makeEmptyFolder(partial);
       await writeFile(join(partial, 'message.txt'), doc.message, { mode: 0o600 });
       if (item.kind !== 'reply') await writeFile(join(partial, 'fields.json'), `${JSON.stringify(doc.fields, null, 2)}\n`, { mode: 0o600 });
-      const attachments = item.kind === 'reply' ? [] : await decryptAttachments({ key: o.key, inDir: o.inDir, messageFolder: partial, refs: doc.attachments ?? [] });
+      const attachments = item.kind === 'reply' ? [] : await decryptAttachments({ keys, inDir: o.inDir, messageFolder: partial, refs: doc.attachments ?? [] });
       await writeFile(join(partial, 'meta.json'), `${JSON.stringify(metaFor(item, doc, thread?.pseudonym ?? null, attachments), null, 2)}\n`, { mode: 0o600 });
       if (thread && item.threadId !== null) {
         if (!thread.onDisk) {
@@ -122,7 +125,8 @@ export async function decryptTips(o: {
         await updateThreadInfo(thread, item.threadId, item.kind === 'tip' && doc.type === 'tip' ? doc.replyPublicKey : undefined, inbox, (line) => lines.push(line));
       }
       await rename(partial, folder);
-      lines.push(`decrypted ${item.kind === 'followup' ? 'follow-up' : item.kind} ${item.id} → ${folder}`);
+      const by = doc.type === 'reply' && item.kind === 'reply' ? (doc.author ? ` (by ${printable(doc.author.name)}, key ${doc.author.fingerprint})` : ' (by a journalist)') : '';
+      lines.push(`decrypted ${item.kind === 'followup' ? 'follow-up' : item.kind} ${item.id}${by} → ${folder}`);
       for (const a of attachments) {
         lines.push(`  attachment ${join(folder, a.savedAs)} (${a.size} bytes, SHA-256 checked)`);
         if (a.risky) lines.push(`  warning: ${a.savedAs} is an executable, script or macro-enabled file: open it only on an offline machine you can wipe`);
@@ -207,6 +211,11 @@ function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, atta
       sentDay: day,
       sentOn: day ? `sent on ${day}` : null,
       note: 'A journalist\'s reply: the newsroom\'s copy. The source reads the same text after logging in with their codename.',
+      // From inside the encryption, as the sender's tool wrote it; null for replies sent before it was recorded.
+      author: doc.author ?? null,
+      authorNote: doc.author
+        ? 'Who sent it, as the sending journalist\'s tool recorded it from the signed key list. It is not signed: treat it as that tool\'s word.'
+        : 'Sent by a journalist; which one was not recorded (a reply from an older version of the tool).',
       language: doc.lang ?? null,
     };
   }
@@ -248,11 +257,17 @@ async function updateThreadInfo(thread: Thread, threadId: string, replyPublicKey
   thread.info = parseThreadInfo(JSON.parse(JSON.stringify(next)));
 }
 
+/** A name for the terminal: control and bidi-override characters (which could rewrite the line shown) become "?". */
+function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, '?');
+}
+
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function describeFailure(e: unknown): string {
+  if (e instanceof SessionKeyError && e.code === 'not-for-this-key') return 'this message is not encrypted to your key';
   const message = e instanceof Error ? e.message : String(e);
   // First: openpgp.js says "Error decrypting message: Modification detected." for an altered message.
   if (/Modification detected|MDC|integrity/i.test(message)) return 'the ciphertext was altered (integrity check failed)';

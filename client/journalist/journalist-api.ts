@@ -82,6 +82,10 @@ export class JournalistApi {
       throw new JournalistClientError(`--server must be a URL like http://127.0.0.1:8080, got "${server}"`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new JournalistClientError('--server must be an http:// or https:// URL');
+    // Here, before the command writes anything, and before any request could look the name up.
+    if (!options.socks && /\.onion\.?$/i.test(url.hostname)) {
+      throw new JournalistClientError(`${url.host} is an onion service, reachable only through Tor: start Tor and pass --socks 127.0.0.1:9050 (or --socks 127.0.0.1:9150 with Tor Browser running), or set TIPLINE_SOCKS. Nothing was sent, and the name was not looked up.`);
+    }
     this.base = url;
     this.http = new HttpTransport(options);
   }

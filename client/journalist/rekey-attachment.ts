@@ -22,9 +22,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { PrivateKey, PublicKey } from '../../crypto/envelope.ts';
+import type { PublicKey } from '../../crypto/envelope.ts';
 import { findDataPacketStart, inspectMessageHead } from '../../crypto/packets.ts';
-import { RekeyError, rewrapMessageHead } from '../../crypto/rekey.ts';
+import { RekeyError, rewrapMessageHead, type RekeyKey } from '../../crypto/rekey.ts';
 import { exists } from './files.ts';
 import type { JournalistApi } from './journalist-api.ts';
 
@@ -33,7 +33,8 @@ export type AttachmentRekeyOutcome = { outcome: 'rekeyed' | 'alreadyCurrent' | '
 export async function rekeyAttachment(o: {
   api: JournalistApi;
   blobId: string;
-  key: PrivateKey;
+  /** An unlocked key (`--key`), or a session key source (`--gpg`: the key stays in gpg-agent). */
+  key: RekeyKey;
   /** The current keys of the tip's desk, checked against the pinned newsroom key, and their key IDs. */
   target: { key: PublicKey; keyId: string }[];
   inboxDir: string;

@@ -35,10 +35,10 @@
 import type { SocksProxy } from '../verify/socks5.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encryptionKeyIdOf, readPublicKey, type PrivateKey, type PublicKey } from '../../crypto/envelope.ts';
+import { encryptionKeyIdOf, readPublicKey, type PublicKey } from '../../crypto/envelope.ts';
 import type { Manifest } from '../../crypto/manifest.ts';
 import { inspectEncryptedMessage } from '../../crypto/packets.ts';
-import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds } from '../../crypto/rekey.ts';
+import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds, type RekeyKey } from '../../crypto/rekey.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists, writeFileAtomic } from './files.ts';
 import { JournalistApi, JournalistClientError, type RemoteReply, type RemoteTip } from './journalist-api.ts';
@@ -73,8 +73,8 @@ export async function rekeyTips(o: {
   /** Tor's SOCKS port, for an onion server (journalist-api.ts). */
   socks?: SocksProxy | undefined;
   token: string;
-  /** The unlocked secret key that opens the tips as they are now (for a replaced key: the old one). */
-  key: PrivateKey;
+  /** What opens the tips as they are now (for a replaced key: the old one): an unlocked key (`--key`), or gpg-agent (`--gpg`). */
+  key: RekeyKey;
   /** The fetch folder: it holds the pinned newsroom key and the local copies. */
   inboxDir: string;
   log?: (line: string) => void;

@@ -53,7 +53,7 @@ export async function sendReply(o: ReplyInput & {
   socks?: SocksProxy | undefined;
 }): Promise<SentReply> {
   const api = new JournalistApi(o.server, o.token, { socks: o.socks });
-  const sealed = await sealWithKeyList(o, () => api.getManifest());
+  const sealed = await sealWithKeyList(o, () => api.getManifest(), async () => (await api.me()).id);
   return postSealedReply(api, sealed);
 }
 
@@ -123,7 +123,7 @@ async function replyTarget(o: ReplyInput) {
 }
 
 /** Both halves of a reply, encrypted here, to the key list `getSigned` gives (checked against the pin). */
-async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>): Promise<SealedReply> {
+async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>, whoAmI?: () => Promise<string>): Promise<SealedReply> {
   const { thread, inboxDir } = await replyTarget(o);
   const { manifest } = await checkServerManifest(inboxDir, await getSigned(), { onFirstUse: 'refuse' });
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');
@@ -132,7 +132,12 @@ async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>)
   const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
   const keys = await Promise.all(tipRecipientIds(manifest, deskId).map((id) => readPublicKey(byId.get(id)!.publicKey)));
 
+  // Who sends it, as the signed manifest names this token's journalist; it goes only into the newsroom's copy.
+  // Offline there is no token to ask with, so the copy names no author ("a journalist").
+  const me = whoAmI ? byId.get(await whoAmI()) : undefined;
+  const author = me ? { name: me.name, fingerprint: me.fingerprint.toLowerCase() } : undefined;
   const padded = padToBucket(encodeTipDocument({ type: 'reply', message: o.message, fields: {} }));
+  const paddedCopy = padToBucket(encodeTipDocument({ type: 'reply', message: o.message, fields: {}, ...(author ? { author } : {}) }));
   let box: Uint8Array;
   let copy: Uint8Array;
   try {
@@ -141,9 +146,9 @@ async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>)
     } catch {
       throw new JournalistClientError(`the reply key of conversation ${thread.pseudonym} is not usable; nothing was sent. The source can't receive replies.`);
     }
-    copy = await encryptToKeys(padded, keys);
+    copy = await encryptToKeys(paddedCopy, keys);
   } finally {
-    wipe(padded);
+    wipe(padded, paddedCopy);
   }
   return { threadId: thread.threadId, pseudonym: thread.pseudonym, box: base64.encode(box), copy: base64.encode(copy) };
 }

@@ -10,12 +10,14 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseOptions, readSecretFile, UsageError } from '../../../cli/args.ts';
+import { parseOptions, UsageError } from '../../../cli/args.ts';
+import { socksOption } from '../socks-option.ts';
+import { readTokenFile } from '../token-file.ts';
 import { INBOX_LANGUAGES } from './inbox-i18n.ts';
 import { INBOX_HOST, startInbox } from './inbox-server.ts';
 
 export const INBOX_USAGE = `Usage:
-  tipline journalist inbox --in DIR [--inbox DIR] [--outbox DIR] [--port N] [--lang en|zh-Hans] [--server URL --token-file FILE]`;
+  tipline journalist inbox --in DIR [--inbox DIR] [--outbox DIR] [--port N] [--lang en|zh-Hans] [--server URL --token-file FILE [--socks HOST:PORT]]`;
 
 export async function runInboxCommand(argv: string[], out: (line: string) => void): Promise<void> {
   const o = parseOptions(
@@ -29,6 +31,7 @@ export async function runInboxCommand(argv: string[], out: (line: string) => voi
       lang: { type: 'string' },
       server: { type: 'string' },
       'token-file': { type: 'string' },
+      socks: { type: 'string' },
     },
     INBOX_USAGE,
   );
@@ -41,14 +44,15 @@ export async function runInboxCommand(argv: string[], out: (line: string) => voi
   }
   if ((o.server === undefined) !== (o['token-file'] === undefined)) throw new UsageError('give both --server and --token-file to reply online, or neither to work offline');
   if (!(await isFolder(o.in!))) throw new UsageError(`--in ${o.in} is not a folder: give it decrypt's --out`);
-  const token = o['token-file'] !== undefined ? await readSecretFile(o['token-file'], 'token') : undefined;
+  const token = o['token-file'] !== undefined ? await readTokenFile(o['token-file']) : undefined;
+  const { socks } = socksOption(o.socks);
   const outboxDir = resolve(o.outbox ?? join(dirname(resolve(o.in!)), 'outbox'));
 
   const inbox = await startInbox({
     decryptedDir: resolve(o.in!),
     inboxDir: o.inbox === undefined ? undefined : resolve(o.inbox),
     outboxDir,
-    online: o.server !== undefined && token !== undefined ? { server: o.server, token } : undefined,
+    online: o.server !== undefined && token !== undefined ? { server: o.server, token, socks } : undefined,
     port,
     lang: o.lang,
   });

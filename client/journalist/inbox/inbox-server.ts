@@ -31,6 +31,7 @@ import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { base64url, randomBytes } from '../../../crypto/bytes.ts';
+import type { SocksProxy } from '../../verify/socks5.ts';
 import { deleteConversation } from '../delete-thread.ts';
 import { JournalistClientError } from '../journalist-api.ts';
 import { MAX_REPLY_CHARS, sealReplyOffline, sendReply } from '../send-reply.ts';
@@ -69,7 +70,8 @@ export type InboxOptions = {
   /** Where offline replies are written, sealed. */
   outboxDir: string;
   /** Given: replies and deletions go to this server. Absent: the inbox is offline. */
-  online?: { server: string; token: string } | undefined;
+  /** `socks`: Tor's SOCKS port, for an onion server (as `--socks` for the other commands). */
+  online?: { server: string; token: string; socks?: SocksProxy | undefined } | undefined;
   port?: number | undefined;
   host?: string | undefined;
   /** Interface language when a page has no `?lang=`. */
@@ -253,7 +255,7 @@ export function createInboxApp(d: AppDeps): Hono {
     try {
       if (!conv.canReply) throw new JournalistClientError(ctx.t('reply.noKey'));
       if (d.online) {
-        await sendReply({ ...input, server: d.online.server, token: d.online.token });
+        await sendReply({ ...input, server: d.online.server, token: d.online.token, socks: d.online.socks });
         return c.redirect(link(ctx, `/c/${key}`, { reply: 'sent' }), 303);
       }
       await writeToOutbox(d.outboxDir, await sealReplyOffline(input));
@@ -281,7 +283,7 @@ export function createInboxApp(d: AppDeps): Hono {
       return c.html(deletePage(ctx, conv, ctx.t('delete.mismatch', { name: conv.pseudonym })), 422);
     }
     try {
-      if (d.online && conv.threadId !== null) await deleteConversation({ server: d.online.server, token: d.online.token, thread: conv.threadId });
+      if (d.online && conv.threadId !== null) await deleteConversation({ server: d.online.server, token: d.online.token, socks: d.online.socks, thread: conv.threadId });
     } catch (e) {
       return c.html(deletePage(ctx, conv, ctx.t('delete.failed', { reason: e instanceof Error ? e.message : String(e) })), 502);
     }

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { randomId } from '../../../crypto/bytes.ts';
 import { isThreadId, pseudonymFor } from '../pseudonym.ts';
 import { writeFileAtomic } from '../files.ts';
+import type { SocksProxy } from '../../verify/socks5.ts';
 import { JournalistApi, JournalistClientError } from '../journalist-api.ts';
 import { postSealedReply, type SealedReply, type SentReply } from '../send-reply.ts';
 
@@ -56,9 +57,9 @@ export async function readOutbox(outboxDir: string): Promise<{ file: string; sea
 }
 
 /** Posts every reply in the outbox, deleting each one the server took. Stops at the first refusal. */
-export async function sendOutbox(o: { outboxDir: string; server: string; token: string; log: (line: string) => void }): Promise<SentReply[]> {
+export async function sendOutbox(o: { outboxDir: string; server: string; token: string; socks?: SocksProxy | undefined; log: (line: string) => void }): Promise<SentReply[]> {
   const waiting = await readOutbox(o.outboxDir);
-  const api = new JournalistApi(o.server, o.token);
+  const api = new JournalistApi(o.server, o.token, { socks: o.socks });
   const sent: SentReply[] = [];
   for (const { file, sealed } of waiting) {
     let r: SentReply;
