@@ -40,8 +40,6 @@ import { dayStart, utcDay } from './day.ts';
 
 /** Plaintext bytes per segment (the last one may be shorter): 4 MiB, the piece size of the file hash. */
 export const SEGMENT_BYTES = 4 * 1024 * 1024;
-/** `tipline` in the tip document's `encryption` field: attachments made by this module. */
-export const SEGMENTED_ENCRYPTION = 'seipd1-segments';
 
 /** OpenPGP's AES-256 (RFC 4880 §9.2). */
 const AES256 = 9;

@@ -6,7 +6,9 @@
  * a flipped bit anywhere in a segment fails its integrity check.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -106,6 +108,34 @@ describe('segmented SEIPD v1 from WebCrypto', () => {
       await expect(readStream(await decryptFileStream(new Blob([altered]).stream(), secret)), `openpgp.js, byte ${at}`).rejects.toThrow();
     }
   }, 60_000);
+
+  it('the plain-gpg recipe in the docs (docs/pending/issue-20.md) joins the segments of a fetched attachment', async () => {
+    const fileKey = await createFileKey([keys.R.publicKey, keys.E.publicKey]);
+    const segmentKey = await importSegmentKey(fileKey);
+    const file = randomPlaintext(2 * SEGMENT_BYTES + 777);
+    const padded = new Uint8Array(3 * SEGMENT_BYTES); // as if the bucket were 12 MiB
+    padded.set(file);
+    const parts = await Promise.all([0, 1, 2].map((i) => encryptSegment(segmentKey, padded.subarray(i * SEGMENT_BYTES, (i + 1) * SEGMENT_BYTES))));
+    const attachment = join(dir, 'Abc123.gpg');
+    await writeFile(attachment, Buffer.concat(parts));
+    // Exactly the recipe's lines, with the file name and the size from meta.json filled in.
+    const recipe = [
+      'set -eu',
+      'f=Abc123.gpg; size=' + file.length,
+      'start=0',
+      'gpg --homedir "$(mktemp -d)" --batch --list-packets "$f" 2>/dev/null |',
+      "  sed -n 's/^# off=\\([0-9]*\\) .* tag=18 hlen=\\([0-9]*\\) plen=\\([0-9]*\\).*/\\1 \\2 \\3/p' > segments.txt",
+      'while read -r off hlen plen; do',
+      '  end=$((off + hlen + plen))',
+      '  tail -c +$((start + 1)) "$f" | head -c $((end - start)) | gpg --batch --decrypt >> padded.bin',
+      '  start=$end',
+      'done < segments.txt',
+      'head -c "$size" padded.bin > file.bin',
+    ].join('\n');
+    await promisify(execFile)('bash', ['-c', recipe], { cwd: dir, env: { ...process.env, GNUPGHOME: keys.E.home.home } });
+    expect(sha(await readFile(join(dir, 'file.bin')))).toBe(sha(file));
+    expect((await readFile(join(dir, 'segments.txt'), 'utf8')).trim().split('\n')).toHaveLength(3);
+  }, 120_000);
 
   it('checks its inputs at the door', async () => {
     const fileKey = await createFileKey([keys.E.publicKey]);

@@ -22,18 +22,18 @@
  * const records = await decryptAttachments({ key, inDir: 'inbox', messageFolder, refs: doc.attachments });
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { PrivateKey } from '../../crypto/envelope.ts';
-import { decryptFileStream } from '../../crypto/file-envelope.ts';
 import { cutFilePadding } from '../../crypto/file-padding.ts';
 import { PIECE_HASH_FORMAT, PieceHasher } from '../../crypto/piece-hash.ts';
 import { isRiskyFile, sanitizeFileName, uniqueFileName } from '../../crypto/file-names.ts';
-import type { AttachmentRef } from '../../crypto/tip-document.ts';
+import { SEGMENTED_ENCRYPTION, type AttachmentRef } from '../../crypto/tip-document.ts';
+import { decryptAttachmentFile } from './attachment-segments.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists } from './files.ts';
 import { findMetadata } from './metadata-report.ts';
@@ -84,7 +84,7 @@ export async function decryptAttachments(o: {
     const temp = join(folder, `.partial-${i}`);
     let got: { size: number; sha256: string; pieceHash: string };
     try {
-      got = await decryptToFile(source, temp, o.key, ref.size);
+      got = await decryptToFile(source, temp, o.key, ref);
       const expected = ref.hashFormat === PIECE_HASH_FORMAT ? got.pieceHash : got.sha256;
       if (got.size !== ref.size || expected !== ref.sha256) {
         throw new AttachmentError(`attachment ${shown} is not the file the source sent (its ${got.size !== ref.size ? 'size' : 'SHA-256'} differs from the tip's); it was deleted`);
@@ -110,12 +110,13 @@ export async function decryptAttachments(o: {
 
 /**
  * Decrypts `source` into `target` (created new), hashing on the way and
- * cutting the padding after the tip's `fileSize` bytes (crypto/file-padding.ts).
+ * cutting the padding after the tip's `ref.size` bytes (crypto/file-padding.ts).
  * Rejects if the integrity check fails or the padding is not zeros to the bucket.
  */
-async function decryptToFile(source: string, target: string, key: PrivateKey, fileSize: number): Promise<{ size: number; sha256: string; pieceHash: string }> {
-  const ciphertext = Readable.toWeb(createReadStream(source)) as unknown as ReadableStream<Uint8Array>;
-  const plaintext = (await decryptFileStream(ciphertext, key)).pipeThrough(cutFilePadding(fileSize));
+async function decryptToFile(source: string, target: string, key: PrivateKey, ref: AttachmentRef): Promise<{ size: number; sha256: string; pieceHash: string }> {
+  // One message, or (ref.encryption) segments joined in order: the padded file either way.
+  const padded = await decryptAttachmentFile(source, key, { segmented: ref.encryption === SEGMENTED_ENCRYPTION });
+  const plaintext = padded.pipeThrough(cutFilePadding(ref.size));
   const hash = createHash('sha256');
   const pieces = new PieceHasher((piece) => createHash('sha256').update(piece).digest());
   let size = 0;
