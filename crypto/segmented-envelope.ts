@@ -53,7 +53,7 @@ const MDC_BYTES = 22;
 export type FileKey = { sessionKey: Uint8Array; keyPackets: Uint8Array };
 
 /** A file key ready for {@link encryptSegment}: the AES key imported for WebCrypto, and the literal packets' date. */
-export type SegmentKey = { aes: CryptoKey; keyPackets: Uint8Array; literalDate: number; firstKeystreamBlock: Uint8Array };
+export type SegmentKey = { aes: CryptoKey; keyPackets: Uint8Array; literalDate: number; firstKeystreamBlock: Uint8Array<ArrayBuffer> };
 
 /**
  * A new session key for one file, wrapped for each of `keys` (openpgp.js,
@@ -151,7 +151,7 @@ export async function encryptSegment(key: SegmentKey, plaintext: Uint8Array): Pr
 
 /** target[from + i] ^= stream[i] for i < count. */
 function xorWords(target: Int32Array, from: number, stream: Int32Array, count: number): void {
-  for (let i = 0; i < count; i++) target[from + i] ^= stream[i]!;
+  for (let i = 0; i < count; i++) target[from + i]! ^= stream[i]!;
 }
 
 /** A new-format packet header with a definite length (RFC 4880 §4.2.2). */

@@ -101,7 +101,7 @@ describe('segmented SEIPD v1 from WebCrypto', () => {
     // In the data, in the last block (the MDC), and in the quick-check prefix.
     for (const at of [body + 5000, a.length - 3, body + 17]) {
       const altered = a.slice();
-      altered[at] ^= 0x01;
+      altered[at]! ^= 0x01;
       const file = join(dir, `altered-${at}.gpg`);
       await writeFile(file, altered);
       await expect(keys.E.home.decrypt(file), `gpg, byte ${at}`).rejects.toThrow();
