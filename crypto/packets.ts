@@ -261,7 +261,7 @@ export async function inspectSegmentedFile(readAt: ReadAt, size: number, maxSegm
 }
 
 /** One message starting at `pos` (key packets, then one SEIPD v1 packet); it may be followed by more bytes, which the caller judges. */
-async function inspectMessageAt(readAt: ReadAt, pos: number, size: number): Promise<{ recipientKeyIds: string[]; dataPacket: { start: number; end: number } }> {
+export async function inspectMessageAt(readAt: ReadAt, pos: number, size: number): Promise<{ recipientKeyIds: string[]; dataPacket: { start: number; end: number } }> {
   const recipientKeyIds: string[] = [];
   for (;;) {
     if (pos >= size) throw new NotEncryptedError('not-encrypted', 'expected one integrity-protected encrypted data packet after the key packets');
