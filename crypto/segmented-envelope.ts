@@ -21,7 +21,7 @@
  * (client/source/segment-worker.ts).
  *
  * All segments of one file share one random session key and one set of PKESK
- * packets (made once, {@link createFileKey}): public-key work once per file,
+ * packets (made once, crypto/file-session-key.ts): public-key work once per file,
  * not per segment. Each segment has its own random 16-byte prefix, so no two
  * share a keystream past the first block (whose XOR only reveals the XOR of
  * two random prefixes). The MDC protects each segment; their order and count
@@ -29,12 +29,13 @@
  * journalist's `decrypt` checks over the joined file.
  *
  * @module
+ * No openpgp.js here, so the Web Workers that run it stay small.
+ *
  * @example
- * const fileKey = await createFileKey(keys); // { sessionKey, keyPackets }
+ * const fileKey = await createFileKey(keys); // crypto/file-session-key.ts: { sessionKey, keyPackets }
  * const segmentKey = await importSegmentKey(fileKey, new Date());
  * const message = await encryptSegment(segmentKey, paddedPiece); // one OpenPGP message: gpg --decrypt opens it
  */
-import * as openpgp from 'openpgp';
 import { abytes } from './bytes.ts';
 import { dayStart, utcDay } from './day.ts';
 
@@ -54,20 +55,6 @@ export type FileKey = { sessionKey: Uint8Array; keyPackets: Uint8Array };
 
 /** A file key ready for {@link encryptSegment}: the AES key imported for WebCrypto, and the literal packets' date. */
 export type SegmentKey = { aes: CryptoKey; keyPackets: Uint8Array; literalDate: number; firstKeystreamBlock: Uint8Array<ArrayBuffer> };
-
-/**
- * A new session key for one file, wrapped for each of `keys` (openpgp.js,
- * once per file: SEIPD v1, AES-256, like every tip).
- *
- * @example
- * const { sessionKey, keyPackets } = await createFileKey(desk.keys);
- */
-export async function createFileKey(keys: openpgp.PublicKey[], now: Date = new Date()): Promise<FileKey> {
-  if (keys.length === 0) throw new RangeError('no recipients');
-  const sessionKey = crypto.getRandomValues(new Uint8Array(32));
-  const keyPackets = (await openpgp.encryptSessionKey({ data: sessionKey, algorithm: 'aes256', encryptionKeys: keys, format: 'binary', date: now })) as Uint8Array;
-  return { sessionKey, keyPackets };
-}
 
 /**
  * Imports `fileKey` for WebCrypto. The literal packets carry only the day

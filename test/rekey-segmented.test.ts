@@ -8,7 +8,8 @@
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
 import { encryptFileStream } from '../crypto/file-envelope.ts';
-import { createFileKey, encryptSegment, importSegmentKey } from '../crypto/segmented-envelope.ts';
+import { createFileKey } from '../crypto/file-session-key.ts';
+import { encryptSegment, importSegmentKey } from '../crypto/segmented-envelope.ts';
 import { BlobRekeyError, BlobRekeying } from '../server/uploads/blob-rekey.ts';
 import type { BlobStore } from '../server/uploads/blob-store.ts';
 

@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPrivateKey } from '../crypto/envelope.ts';
 import { decryptFileStream } from '../crypto/file-envelope.ts';
 import { inspectSegmentedFile } from '../crypto/packets.ts';
-import { createFileKey, encryptSegment, importSegmentKey, SEGMENT_BYTES } from '../crypto/segmented-envelope.ts';
+import { createFileKey } from '../crypto/file-session-key.ts';
+import { encryptSegment, importSegmentKey, SEGMENT_BYTES } from '../crypto/segmented-envelope.ts';
 import { makeGpgJournalistKeys, type GpgJournalistKey } from './helpers/gpg.ts';
 
 let dir: string;
