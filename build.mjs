@@ -35,8 +35,8 @@ async function buildInto(out, logLevel) {
   await mkdir(`${out}/public`, { recursive: true });
   await build({
     absWorkingDir: here,
-    // page.js, which every page loads.
-    entryPoints: ['client/source/page.ts'],
+    // page.js, which every page loads, and the workers that encrypt attachment segments (client/source/segment-encryptor.ts).
+    entryPoints: ['client/source/page.ts', 'client/source/segment-worker.ts'],
     outdir: `${out}/public`,
     bundle: true,
     splitting: true,

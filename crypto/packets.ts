@@ -231,8 +231,38 @@ export type ReadAt = (offset: number, length: number) => Promise<Uint8Array>;
  * key packets and the length headers of the data packet's chunks.
  */
 export async function inspectEncryptedFile(readAt: ReadAt, size: number): Promise<{ recipientKeyIds: string[]; dataPacket: { start: number; end: number } }> {
-  const recipientKeyIds: string[] = [];
+  const message = await inspectMessageAt(readAt, 0, size);
+  if (message.dataPacket.end !== size) throw new NotEncryptedError('not-encrypted', 'unexpected bytes after the encrypted data');
+  return message;
+}
+
+/** One OpenPGP message of a segmented attachment (crypto/segmented-envelope.ts): where it starts and which keys it names. */
+export type InspectedSegment = { start: number; recipientKeyIds: string[]; dataPacket: { start: number; end: number } };
+
+/**
+ * Reads an attachment that may be segmented: one or more complete OpenPGP
+ * messages back to back (each PKESK v3 packets, then one SEIPD v1 packet), and
+ * nothing else, up to the last byte. An attachment from before segmenting is
+ * one message, so one segment. Every segment is checked as strictly as
+ * {@link inspectEncryptedFile} checks a whole message; the caller compares
+ * each segment's `recipientKeyIds` with the keys it expects.
+ * At most `maxSegments` segments (a blob of many tiny messages is refused as malformed).
+ */
+export async function inspectSegmentedFile(readAt: ReadAt, size: number, maxSegments = Number.MAX_SAFE_INTEGER): Promise<InspectedSegment[]> {
+  const segments: InspectedSegment[] = [];
   let pos = 0;
+  do {
+    if (segments.length >= maxSegments) throw new NotEncryptedError('malformed', 'too many segments');
+    const message = await inspectMessageAt(readAt, pos, size);
+    segments.push({ start: pos, ...message });
+    pos = message.dataPacket.end;
+  } while (pos < size);
+  return segments;
+}
+
+/** One message starting at `pos` (key packets, then one SEIPD v1 packet); it may be followed by more bytes, which the caller judges. */
+export async function inspectMessageAt(readAt: ReadAt, pos: number, size: number): Promise<{ recipientKeyIds: string[]; dataPacket: { start: number; end: number } }> {
+  const recipientKeyIds: string[] = [];
   for (;;) {
     if (pos >= size) throw new NotEncryptedError('not-encrypted', 'expected one integrity-protected encrypted data packet after the key packets');
     const head = await readAt(pos, 6);
@@ -266,7 +296,7 @@ export async function inspectEncryptedFile(readAt: ReadAt, size: number): Promis
     }
     const end = cursor + len.length;
     total += len.length;
-    if (end !== size) throw new NotEncryptedError(end > size ? 'malformed' : 'not-encrypted', end > size ? 'truncated packet' : 'unexpected bytes after the encrypted data');
+    if (end > size) throw new NotEncryptedError('malformed', 'truncated packet');
     if (total < 1 + 16 + 2 + 22) throw new NotEncryptedError('malformed', 'encrypted data is too short');
     return { recipientKeyIds, dataPacket: { start: pos, end } };
   }

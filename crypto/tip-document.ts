@@ -36,7 +36,16 @@ export type AttachmentRef = {
   sha256: string;
   /** `'sha256-pieces'`: `sha256` is crypto/piece-hash.ts's hash of 4 MiB pieces (native in every browser). */
   hashFormat?: 'sha256-pieces';
+  /**
+   * `'seipd1-segments'` ({@link SEGMENTED_ENCRYPTION}): the blob is several complete OpenPGP
+   * messages back to back, one per 4 MiB of padded file (crypto/segmented-envelope.ts).
+   * Absent (tips sent before it): the blob is one message.
+   */
+  encryption?: typeof SEGMENTED_ENCRYPTION;
 };
+
+/** The attachment envelope of crypto/segmented-envelope.ts, as the tip document names it. */
+export const SEGMENTED_ENCRYPTION = 'seipd1-segments';
 
 export type TipDocument = {
   type: 'tip' | 'followup' | 'reply';
@@ -139,6 +148,7 @@ function checkDocument(doc: TipDocument): void {
         throw new TipDocumentError('malformed attachment entry');
       }
       if (a.hashFormat !== undefined && a.hashFormat !== 'sha256-pieces') throw new TipDocumentError('unknown attachment hash format');
+      if (a.encryption !== undefined && a.encryption !== SEGMENTED_ENCRYPTION) throw new TipDocumentError('unknown attachment encryption');
     }
   }
 }

@@ -16,7 +16,9 @@ import { performance } from 'node:perf_hooks';
 import exifr from 'exifr';
 import type { BrowserContext, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSegments } from '../client/journalist/attachment-segments.ts';
 import { randomBytes } from '../crypto/bytes.ts';
+import { paddedFileSize } from '../crypto/file-padding.ts';
 import { freshContext } from './helpers/browser.ts';
 import { exifSegment, startOfScan } from './helpers/exif-fixture.ts';
 import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
@@ -175,7 +177,19 @@ describe('attachments from a real browser', () => {
       const photoPlain = await gpg!.decrypt(await storedBlobFile(rig.newsroom, uploadIds[1]!));
       expect(sha256(photoPlain.subarray(0, gotPhoto.length))).toBe(sha256(gotPhoto));
       expect(photoPlain.subarray(gotPhoto.length).every((b) => b === 0)).toBe(true);
-      const bigPlain = await gpg!.decrypt(await storedBlobFile(rig.newsroom, uploadIds[0]!));
+      // The big one is segmented (one OpenPGP message per 4 MiB of padded file): gpg opens each segment on its own.
+      const bigBlob = await storedBlobFile(rig.newsroom, uploadIds[0]!);
+      const segments = await findSegments(bigBlob);
+      expect(segments.length).toBe(Math.ceil(paddedFileSize(big.length) / (4 * MiB)));
+      const blobBytes = await readFile(bigBlob);
+      const parts: Buffer[] = [];
+      for (const [i, s] of segments.entries()) {
+        const segmentFile = join(rig.filesDir, `segment-${i}.gpg`);
+        await writeFile(segmentFile, blobBytes.subarray(s.start, s.dataPacket.end));
+        parts.push(await gpg!.decrypt(segmentFile));
+      }
+      const bigPlain = Buffer.concat(parts);
+      expect(bigPlain.length).toBe(paddedFileSize(big.length));
       expect(sha256(bigPlain.subarray(0, big.length))).toBe(sha256(big));
       expect(bigPlain.subarray(big.length).every((b) => b === 0)).toBe(true);
     } finally {

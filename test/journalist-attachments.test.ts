@@ -16,7 +16,10 @@ import { randomBytes, randomId, utf8 } from '../crypto/bytes.ts';
 import { encryptToKeys } from '../crypto/envelope.ts';
 import { encryptFileStream } from '../crypto/file-envelope.ts';
 import { padToBucket } from '../crypto/padding.ts';
-import { encodeTipDocument, type AttachmentRef } from '../crypto/tip-document.ts';
+import { paddedFileSize } from '../crypto/file-padding.ts';
+import { createFileKey } from '../crypto/file-session-key.ts';
+import { encryptSegment, importSegmentKey, SEGMENT_BYTES } from '../crypto/segmented-envelope.ts';
+import { encodeTipDocument, SEGMENTED_ENCRYPTION, type AttachmentRef } from '../crypto/tip-document.ts';
 import { readDecryptedMessages } from './helpers/browser.ts';
 import { exifSegment } from './helpers/exif-fixture.ts';
 
@@ -44,7 +47,18 @@ async function encryptFile(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(await encryptFileStream(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(), [publicKey])).arrayBuffer());
 }
 
-type Attached = { name: string; type: string; bytes: Uint8Array; blob?: Uint8Array; claimedSha256?: string; hashFormat?: 'sha256-pieces' };
+type Attached = { name: string; type: string; bytes: Uint8Array; blob?: Uint8Array; claimedSha256?: string; hashFormat?: 'sha256-pieces'; encryption?: typeof SEGMENTED_ENCRYPTION };
+
+/** What the browser now sends (crypto/segmented-envelope.ts): the file padded to its bucket, one message per 4 MiB, in order. */
+async function encryptSegments(bytes: Uint8Array, keys = [publicKey]): Promise<Uint8Array[]> {
+  const padded = new Uint8Array(paddedFileSize(bytes.length));
+  padded.set(bytes);
+  const segmentKey = await importSegmentKey(await createFileKey(keys));
+  const segments: Uint8Array[] = [];
+  for (let at = 0; at === 0 || at < padded.length; at += SEGMENT_BYTES) segments.push(await encryptSegment(segmentKey, padded.subarray(at, at + SEGMENT_BYTES)));
+  return segments;
+}
+const joined = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
 /** A fetch folder with one tip and its attachments, as `fetch` writes it. Returns the folder and the tip id. */
 async function fetchedTip(files: Attached[]): Promise<{ inbox: string; tipId: string }> {
@@ -57,7 +71,7 @@ async function fetchedTip(files: Attached[]): Promise<{ inbox: string; tipId: st
     const blobId = randomId();
     const blob = f.blob ?? (await encryptFile(f.bytes));
     await writeFile(join(inbox, `${blobId}.gpg`), blob);
-    refs.push({ blobId, name: f.name, type: f.type, size: f.bytes.length, sha256: f.claimedSha256 ?? sha256(f.bytes), ...(f.hashFormat ? { hashFormat: f.hashFormat } : {}) });
+    refs.push({ blobId, name: f.name, type: f.type, size: f.bytes.length, sha256: f.claimedSha256 ?? sha256(f.bytes), ...(f.hashFormat ? { hashFormat: f.hashFormat } : {}), ...(f.encryption ? { encryption: f.encryption } : {}) });
     listed.push({ id: blobId, size: blob.length });
   }
   const doc = encodeTipDocument({ type: 'tip', message: 'see the files', fields: {}, attachments: refs });
@@ -149,6 +163,59 @@ describe('decrypt with attachments', () => {
     const result = await decryptTips({ key, inDir: inbox, outDir: join(root, 'read-missing') });
     expect(result.failed).toEqual([{ id: tipId, reason: expect.stringContaining('has not been fetched yet') }]);
   });
+});
+
+describe('decrypt with segmented attachments (one OpenPGP message per 4 MiB, made with WebCrypto)', () => {
+  const seg = { hashFormat: 'sha256-pieces', encryption: SEGMENTED_ENCRYPTION } as const;
+
+  it('joins the segments in order, cuts the padding and files the file the source sent', async () => {
+    // 9 MiB + 5: padded to 10 MiB, so three segments, the last one 2 MiB.
+    const bytes = randomBytes(9 * 1024 * 1024 + 5);
+    const segments = await encryptSegments(bytes);
+    expect(segments.length).toBe(3);
+    const small = utf8.encode('a short note');
+    const { inbox } = await fetchedTip([
+      { name: 'big.bin', type: '', bytes, blob: joined(segments), claimedSha256: pieceHash(bytes), ...seg },
+      { name: 'note.txt', type: 'text/plain', bytes: small, blob: joined(await encryptSegments(small)), claimedSha256: pieceHash(small), ...seg },
+    ]);
+    const result = await decryptTips({ key, inDir: inbox, outDir: join(root, 'read-segments') });
+    expect(result.failed).toEqual([]);
+    const [message] = await readDecryptedMessages(join(root, 'read-segments'));
+    const [big, note] = (message!.meta as unknown as Meta).attachments;
+    expect(big!.sha256).toBe(sha256(bytes));
+    expect(sha256(await readFile(join(message!.folder, big!.savedAs)))).toBe(sha256(bytes));
+    expect(await readFile(join(message!.folder, note!.savedAs), 'utf8')).toBe('a short note');
+  }, 180_000);
+
+  it('leaves nothing when a server reorders, drops, repeats, splices or alters segments', async () => {
+    // Two full segments of different bytes, then the padding's segment.
+    const bytes = randomBytes(8 * 1024 * 1024 + 100);
+    const [s0, s1, s2] = await encryptSegments(bytes);
+    const [o0] = await encryptSegments(randomBytes(8 * 1024 * 1024 + 100));
+    const altered = s1!.slice();
+    altered[altered.length - 1_000]! ^= 0x01;
+    const oldStyle = await encryptFile(bytes);
+    const claim = { name: 'x.bin', type: '', bytes, claimedSha256: pieceHash(bytes), ...seg };
+    const cases: [string, Attached, RegExp][] = [
+      ['reordered', { ...claim, blob: joined([s1!, s0!, s2!]) }, /is not the file the source sent/],
+      ['last dropped', { ...claim, blob: joined([s0!, s1!]) }, /is not the file the source sent|padding/],
+      ['repeated', { ...claim, blob: joined([s0!, s0!, s2!]) }, /is not the file the source sent/],
+      // Another file's segment (to the same journalist) opens on its own: only the file's hash catches it.
+      ['spliced from another file', { ...claim, blob: joined([o0!, s1!, s2!]) }, /is not the file the source sent/],
+      ['altered', { ...claim, blob: joined([s0!, altered, s2!]) }, /altered \(integrity check failed\)/],
+      ['trailing garbage', { ...claim, blob: joined([s0!, s1!, s2!, Uint8Array.of(0xc0, 0x01)]) }, /could not be decrypted/],
+      // A tip from before segmenting names one message: a second one appended is refused, not joined.
+      ['segment appended to a one-message attachment', { name: 'y.bin', type: '', bytes, blob: joined([oldStyle, s2!]) }, /holds 2 messages where its tip describes one/],
+    ];
+    for (const [label, file, reason] of cases) {
+      const { inbox, tipId } = await fetchedTip([file]);
+      const out = join(root, `read-seg-${label.replace(/\W/g, '-')}`);
+      const result = await decryptTips({ key, inDir: inbox, outDir: out });
+      expect(result.decrypted, label).toEqual([]);
+      expect(result.failed, label).toEqual([{ id: tipId, reason: expect.stringMatching(reason) }]);
+      expect(await readdir(out, { recursive: true }), label).toEqual([]);
+    }
+  }, 300_000);
 });
 
 async function encryptOther(bytes: Uint8Array): Promise<Uint8Array> {

@@ -24,6 +24,8 @@ import { encryptToKeys, readPublicKey } from '../crypto/envelope.ts';
 import { decryptFileStream, encryptFileStream } from '../crypto/file-envelope.ts';
 import { verifyManifest, type SignedManifest } from '../crypto/manifest.ts';
 import { padToBucket } from '../crypto/padding.ts';
+import { createFileKey } from '../crypto/file-session-key.ts';
+import { encryptSegment, importSegmentKey } from '../crypto/segmented-envelope.ts';
 import { encodeTipDocument, type AttachmentRef } from '../crypto/tip-document.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { openBlobStore, type BlobStore } from '../server/uploads/blobs.ts';
@@ -340,6 +342,37 @@ describe('refusals leave nothing behind', () => {
     const before = await tipIds();
     for (const id of [random, wrong, extraId]) await expectError(await postTip([id]), 422, 'bad-attachments');
     expect(await tipIds()).toEqual(before);
+  });
+
+  it('accepts segments (one message per 4 MiB, crypto/segmented-envelope.ts) only when every one is to exactly the desk', async () => {
+    const segments = async (sizes: number[], keys = deskKeys) => {
+      const key = await importSegmentKey(await createFileKey(keys));
+      return Promise.all(sizes.map((n) => encryptSegment(key, randomBytes(n))));
+    };
+    const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+    const good = await segments([100_000, 100_000, 5000]);
+    const ok = await uploadWhole(concat(good));
+    expect((await state(ok)).complete).toBe(true);
+    expect((await postTip([ok])).status).toBe(201);
+
+    const { publicKey: outsider } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: 'eve@example.org' }], format: 'object' });
+    const [outsiderSegment] = await segments([5000], [...deskKeys, outsider]);
+    const tinySegments = await segments(Array.from({ length: 40 }, () => 10));
+    const cases: [string, Uint8Array, string][] = [
+      // The first segments are right; a later one also opens for Eve.
+      ['a later segment to an extra key', concat([good[0]!, good[1]!, outsiderSegment!]), 'wrong-recipients'],
+      ['bytes after the last segment', concat([...good, randomBytes(300)]), 'not-encrypted'],
+      ['a cut last segment', concat(good).subarray(0, concat(good).length - 10), 'not-encrypted'],
+      // 40 messages in a few KiB: no page makes that (one per 4 MiB), and walking millions of them would tie up the check.
+      ['many tiny segments', concat(tinySegments), 'not-encrypted'],
+    ];
+    for (const [label, bytes, code] of cases) {
+      const id = await createUpload(bytes.length + 4096);
+      const res = await uploadRest(id, bytes);
+      await expectError(res, 422, code);
+      expect((await state(id)).complete, label).toBe(false);
+      await expectError(await postTip([id]), 422, 'bad-attachments');
+    }
   });
 
   it('refuses a tip naming an unfinished or unknown upload, and stores nothing', async () => {

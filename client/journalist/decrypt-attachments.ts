@@ -22,19 +22,18 @@
  * const records = await decryptAttachments({ keys: privateKeySource(key), inDir: 'inbox', messageFolder, refs: doc.attachments });
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { decryptFileStream } from '../../crypto/file-envelope.ts';
-import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead } from '../../crypto/packets.ts';
-import { SessionKeyError, unlockSessionKey, type SessionKeySource } from '../../crypto/session-key.ts';
+import { SessionKeyError, type SessionKeySource } from '../../crypto/session-key.ts';
 import { cutFilePadding } from '../../crypto/file-padding.ts';
 import { PIECE_HASH_FORMAT, PieceHasher } from '../../crypto/piece-hash.ts';
 import { isRiskyFile, sanitizeFileName, uniqueFileName } from '../../crypto/file-names.ts';
-import type { AttachmentRef } from '../../crypto/tip-document.ts';
+import { SEGMENTED_ENCRYPTION, type AttachmentRef } from '../../crypto/tip-document.ts';
+import { decryptAttachmentFile } from './attachment-segments.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists } from './files.ts';
 import { findMetadata } from './metadata-report.ts';
@@ -85,7 +84,7 @@ export async function decryptAttachments(o: {
     const temp = join(folder, `.partial-${i}`);
     let got: { size: number; sha256: string; pieceHash: string };
     try {
-      got = await decryptToFile(source, temp, o.keys, ref.size);
+      got = await decryptToFile(source, temp, o.keys, ref);
       const expected = ref.hashFormat === PIECE_HASH_FORMAT ? got.pieceHash : got.sha256;
       if (got.size !== ref.size || expected !== ref.sha256) {
         throw new AttachmentError(`attachment ${shown} is not the file the source sent (its ${got.size !== ref.size ? 'size' : 'SHA-256'} differs from the tip's); it was deleted`);
@@ -111,14 +110,13 @@ export async function decryptAttachments(o: {
 
 /**
  * Decrypts `source` into `target` (created new), hashing on the way and
- * cutting the padding after the tip's `fileSize` bytes (crypto/file-padding.ts).
+ * cutting the padding after the tip's `ref.size` bytes (crypto/file-padding.ts).
  * Rejects if the integrity check fails or the padding is not zeros to the bucket.
  */
-async function decryptToFile(source: string, target: string, keys: SessionKeySource, fileSize: number): Promise<{ size: number; sha256: string; pieceHash: string }> {
-  const sessionKey = await unlockSessionKey(keys, await readMessageHead(source));
-  const ciphertext = Readable.toWeb(createReadStream(source)) as unknown as ReadableStream<Uint8Array>;
-  // Not wiped afterwards: openpgp.js decrypts lazily, as the stream is read, with this very buffer.
-  const plaintext = (await decryptFileStream(ciphertext, sessionKey)).pipeThrough(cutFilePadding(fileSize));
+async function decryptToFile(source: string, target: string, keys: SessionKeySource, ref: AttachmentRef): Promise<{ size: number; sha256: string; pieceHash: string }> {
+  // One message, or (ref.encryption) segments joined in order: the padded file either way.
+  const padded = await decryptAttachmentFile(source, keys, { segmented: ref.encryption === SEGMENTED_ENCRYPTION });
+  const plaintext = padded.pipeThrough(cutFilePadding(ref.size));
   const hash = createHash('sha256');
   const pieces = new PieceHasher((piece) => createHash('sha256').update(piece).digest());
   let size = 0;
@@ -135,22 +133,6 @@ async function decryptToFile(source: string, target: string, keys: SessionKeySou
     createWriteStream(target, { flags: 'wx', mode: 0o600 }),
   );
   return { size, sha256: hash.digest('hex'), pieceHash: pieces.digestHex() };
-}
-
-/** The key packets and the start of the data packet of an attachment file: all a session key source gets to see. */
-async function readMessageHead(file: string) {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    const readAt = async (offset: number, length: number) => {
-      const buffer = new Uint8Array(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, offset);
-      return buffer.subarray(0, bytesRead);
-    };
-    return inspectMessageHead(await readAt(0, (await findDataPacketStart(readAt, size)) + HEAD_DATA_BYTES));
-  } finally {
-    await handle.close();
-  }
 }
 
 function describe(e: unknown): string {

@@ -54,7 +54,7 @@ export async function sendAttachments(list: AttachmentToSend[], o: SendAttachmen
         strings: t,
         hooks: { ...a.hooks, onState: (s) => { if (s === 'sending') o.onStatus(status); a.hooks.onState(s); } },
       });
-      const ref: AttachmentRef = { blobId: r.blobId, name: a.prepared.name, type: a.prepared.type, size: r.size, sha256: r.sha256, hashFormat: r.hashFormat };
+      const ref: AttachmentRef = { blobId: r.blobId, name: a.prepared.name, type: a.prepared.type, size: r.size, sha256: r.sha256, hashFormat: r.hashFormat, encryption: r.encryption };
       a.sent = { recipients, ref };
       refs.push(ref);
     } catch (e) {

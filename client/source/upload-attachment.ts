@@ -1,8 +1,10 @@
 /**
  * Sends one attachment the way a Tor circuit can bear it. The file is read
- * from `Blob.stream()` and encrypted as its own OpenPGP message on the way
- * (crypto/file-envelope.ts), and hashed (SHA-256, for the tip document) at the
- * same time with WebCrypto (file-hash.ts); the
+ * from `Blob.stream()`, padded, and encrypted on the way as segments, one
+ * complete OpenPGP message per 4 MiB, with WebCrypto in a pool of workers
+ * (crypto/segmented-envelope.ts, segment-encryptor.ts: native speed even at
+ * Tor Browser's "Safer", which has no JIT), and hashed (for the tip document)
+ * at the same time with WebCrypto (file-hash.ts); the
  * ciphertext goes up in chunks of 1 to 8 MiB (sized to the link) with the resumable protocol in
  * server/uploads/upload-api.ts:
  *
@@ -21,11 +23,14 @@
  * const { blobId, sha256, size } = await uploadAttachment({ blob, keys, desk, maxUploadBytes, pow, strings, hooks });
  */
 import type { PublicKey } from '../../crypto/envelope.ts';
-import { encryptFileStream } from '../../crypto/file-envelope.ts';
 import { paddedFileSize, padFileStream } from '../../crypto/file-padding.ts';
+import { createFileKey } from '../../crypto/file-session-key.ts';
+import { SEGMENT_BYTES } from '../../crypto/segmented-envelope.ts';
+import { SEGMENTED_ENCRYPTION } from '../../crypto/tip-document.ts';
 import { startHashing } from './file-hash.ts';
 import { errorMessage, request } from './http.ts';
 import type { PauseGate } from './pause-gate.ts';
+import { encryptSegments } from './segment-encryptor.ts';
 
 /**
  * The largest chunk the page sends: half the server's limit. Each chunk waits
@@ -62,12 +67,10 @@ export function nextChunkBytes(bytes: number, ms: number, max: number): number {
 }
 /**
  * The ciphertext's size isn't known until the end; the upload declares the
- * padded file's size plus this much and 1 % (OpenPGP adds about 150 bytes and one key
- * packet per journalist), capped at the server's limit.
+ * padded file's size plus this much and 1 % (each 4 MiB segment adds about 40 bytes and one key
+ * packet per journalist, some 600 bytes for RSA-4096), capped at the server's limit.
  */
 const DECLARED_OVERHEAD_BYTES = 1024 * 1024;
-/** The size of the pieces of plaintext handed to openpgp.js. */
-const PLAINTEXT_PIECE_BYTES = 1024 * 1024;
 /** Failures in a row before the upload pauses itself and waits for the source. */
 const FAILURES_BEFORE_STALL = 6;
 
@@ -95,7 +98,7 @@ export type UploadOptions = {
   retryDelayMs?: (n: number) => number;
 };
 
-export type UploadedAttachment = { blobId: string; sha256: string; size: number; hashFormat: 'sha256-pieces' };
+export type UploadedAttachment = { blobId: string; sha256: string; size: number; hashFormat: 'sha256-pieces'; encryption: typeof SEGMENTED_ENCRYPTION };
 
 export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttachment> {
   const t = o.strings;
@@ -117,16 +120,17 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
       },
     }),
   );
-  // Zeros up to the size bucket, inside the encryption (crypto/file-padding.ts). It also hands
-  // openpgp.js 1 MiB pieces instead of Blob.stream()'s 64 KiB: fewer calls, less garbage, and
-  // the same framing for every file of a bucket.
-  const plaintext = padFileStream(counted, PLAINTEXT_PIECE_BYTES);
+  // Zeros up to the size bucket, inside the encryption (crypto/file-padding.ts), in pieces of one
+  // segment each: every file of a bucket has the same segments, so the same ciphertext length.
+  const plaintext = padFileStream(counted, SEGMENT_BYTES);
+  // One session key for the file, wrapped for the desk's keys once (the only openpgp.js work left).
+  const fileKey = await createFileKey(o.keys);
   // The hash runs beside the encryption (natively, off the page's thread), and stops at Pause.
   const hashing = startHashing(o.blob, o.hooks.gate);
   // Read only at the end; a failure meanwhile (the file became unreadable) waits its turn.
   hashing.result.catch(() => {});
+  const reader = encryptSegments(plaintext, fileKey).getReader();
   try {
-    const reader = (await encryptFileStream(plaintext, o.keys)).getReader();
     const sender = new ChunkSender(id, o);
     o.hooks.onState('sending');
 
@@ -156,9 +160,11 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
     if (plainBytes !== o.blob.size || hashed?.size !== o.blob.size) throw new Error(fill(t.tErrorServer, 'the file changed while it was being sent; choose it again'));
     await sender.complete();
     o.hooks.onState('sent');
-    return { blobId: id, sha256: hashed.sha256, size: hashed.size, hashFormat: hashed.hashFormat };
+    return { blobId: id, sha256: hashed.sha256, size: hashed.size, hashFormat: hashed.hashFormat, encryption: SEGMENTED_ENCRYPTION };
   } finally {
     hashing.stop();
+    // Stops the workers and the file's reading when the upload failed part-way (a no-op after the end).
+    reader.cancel().catch(() => {});
   }
 }
 

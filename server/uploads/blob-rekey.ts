@@ -32,7 +32,7 @@
  * // → { size, dataSha256, changed }
  */
 import { createHash } from 'node:crypto';
-import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageHead, NotEncryptedError } from '../../crypto/packets.ts';
+import { findDataPacketStart, HEAD_DATA_BYTES, inspectMessageAt, inspectMessageHead, NotEncryptedError } from '../../crypto/packets.ts';
 import { BlobChangedError } from './blob-store.ts';
 import type { BlobStore } from './blob-store.ts';
 
@@ -40,7 +40,7 @@ import type { BlobStore } from './blob-store.ts';
 export class BlobRekeyError extends Error {
   override name = 'BlobRekeyError';
   constructor(
-    readonly code: 'blob-changed' | 'blob-busy',
+    readonly code: 'blob-changed' | 'blob-busy' | 'blob-segmented',
     message: string,
   ) {
     super(message);
@@ -117,6 +117,11 @@ export class BlobRekeying {
   private async readHead(id: string, size: number): Promise<{ bytes: Uint8Array; keyPackets: Uint8Array; dataStart: number }> {
     const readAt = (offset: number, length: number) => this.blobs.readAt(id, offset, length);
     const dataStart = await findDataPacketStart(readAt, size);
+    // A segmented attachment (crypto/segmented-envelope.ts) has key packets in front of every
+    // segment; swapping only the first set would leave the rest open to the old keys.
+    if ((await inspectMessageAt(readAt, 0, size)).dataPacket.end !== size) {
+      throw new BlobRekeyError('blob-segmented', 'This attachment is segmented (one OpenPGP message per 4 MiB), and re-keying segmented attachments is not supported yet. Nothing was changed; it still opens with the keys it was sent to.');
+    }
     const bytes = await readAt(0, Math.min(size, dataStart + HEAD_DATA_BYTES));
     const { keyPackets } = inspectMessageHead(bytes);
     return { bytes, keyPackets, dataStart };

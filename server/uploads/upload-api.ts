@@ -8,7 +8,7 @@
  *    most the chunk in flight.
  * 3. `GET /api/v1/uploads/:id` → `{ received, complete }`: where to resume.
  * 4. `POST /api/v1/uploads/:id/complete`: the server checks the whole blob is
- *    one OpenPGP message to exactly the desk's keys. → `{ complete: true }`.
+ *    one OpenPGP message, or several back to back (segments), each to exactly the desk's keys. → `{ complete: true }`.
  * 5. The tip names the upload ids in `attachments`; only then do they belong to it.
  *
  * tus was considered: its servers and clients expect to own the request body
@@ -16,7 +16,7 @@
  */
 import { Hono } from 'hono';
 import * as z from 'zod';
-import { inspectEncryptedFile, NotEncryptedError } from '../../crypto/packets.ts';
+import { inspectSegmentedFile, NotEncryptedError } from '../../crypto/packets.ts';
 import { checkKeyIds } from '../../crypto/envelope.ts';
 import type { PowGuard } from '../abuse/pow-guard.ts';
 import type { Limits } from '../config.ts';
@@ -27,6 +27,12 @@ import { requireJson } from '../source/api.ts';
 import type { UploadStore } from './upload-store.ts';
 
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
+/**
+ * At most one segment per this many bytes of upload (and one more): the page makes
+ * one per 4 MiB of file, and a 2 GiB blob can then still name only 32768 of them
+ * (a few small reads each), not millions of tiny messages.
+ */
+const BYTES_PER_SEGMENT_AT_LEAST = 64 * 1024;
 const CreateBody = z.strictObject({
   bytes: z.number().int().positive(),
   desk: z.string().max(64).optional(),
@@ -79,11 +85,13 @@ export function uploadApi(deps: { uploads: UploadStore; recipients: CurrentRecip
       const current = await deps.recipients.get();
       const desk = current.desk(upload.desk) ?? current.desks[0]!;
       try {
-        const { recipientKeyIds } = await inspectEncryptedFile((at, n) => deps.uploads.blobs.readAt(id, at, n), upload.receivedBytes);
-        checkKeyIds(recipientKeyIds, desk.keyIds);
+        // One message, or segments (crypto/segmented-envelope.ts: one message per 4 MiB), each to exactly the desk's keys.
+        // Legitimate segments hold megabytes; a flood of tiny ones would only make this check slow.
+        const segments = await inspectSegmentedFile((at, n) => deps.uploads.blobs.readAt(id, at, n), upload.receivedBytes, Math.floor(upload.receivedBytes / BYTES_PER_SEGMENT_AT_LEAST) + 1);
+        for (const { recipientKeyIds } of segments) checkKeyIds(recipientKeyIds, desk.keyIds);
       } catch (e) {
         if (e instanceof NotEncryptedError) {
-          throw new ApiError(422, e.code === 'bad-recipients' ? 'wrong-recipients' : 'not-encrypted', 'The upload is not one OpenPGP message encrypted to exactly the desk\'s journalist keys.');
+          throw new ApiError(422, e.code === 'bad-recipients' ? 'wrong-recipients' : 'not-encrypted', 'The upload is not OpenPGP messages (one, or one per segment) encrypted to exactly the desk\'s journalist keys.');
         }
         throw e;
       }

@@ -1,0 +1,149 @@
+/**
+ * Segmented attachment encryption with native crypto only, for Tor Browser at
+ * "Safer" (no JIT, no WebAssembly), where openpgp.js's AES-CFB and SHA-1 in
+ * JavaScript crawl. The padded file (crypto/file-padding.ts) is cut into
+ * segments of {@link SEGMENT_BYTES}; each segment becomes one complete
+ * OpenPGP message (the file's PKESK packets, then one SEIPD v1 packet holding
+ * a literal data packet and its MDC), and the attachment is those messages
+ * back to back. Each one opens with plain `gpg --decrypt`.
+ *
+ * Per segment, everything heavy is one WebCrypto call:
+ * - the MDC is one `digest('SHA-1')` over the random prefix, the literal
+ *   packet and the MDC header (RFC 4880 §5.13);
+ * - the AES-CFB keystream (OpenPGP's CFB with a zero IV, no resync) is AES-CBC
+ *   of the plaintext shifted by one block: keystream block 1 is E(0), and
+ *   block i+1 is E(C_i) = E(P_i ⊕ K_i), which is exactly CBC's chaining, so
+ *   `encrypt('AES-CBC', iv = E(0))` over P_1 … P_{n-1} gives K_2 … K_n (its
+ *   padding block is dropped).
+ *
+ * The interpreter only XORs the keystream onto the plaintext, a word at a time.
+ * Segments don't depend on each other, so several run at once in Web Workers
+ * (client/source/segment-worker.ts).
+ *
+ * All segments of one file share one random session key and one set of PKESK
+ * packets (made once, crypto/file-session-key.ts): public-key work once per file,
+ * not per segment. Each segment has its own random 16-byte prefix, so no two
+ * share a keystream past the first block (whose XOR only reveals the XOR of
+ * two random prefixes). The MDC protects each segment; their order and count
+ * are protected by the file's size and hash in the tip document, which the
+ * journalist's `decrypt` checks over the joined file.
+ *
+ * @module
+ * No openpgp.js here, so the Web Workers that run it stay small.
+ *
+ * @example
+ * const fileKey = await createFileKey(keys); // crypto/file-session-key.ts: { sessionKey, keyPackets }
+ * const segmentKey = await importSegmentKey(fileKey, new Date());
+ * const message = await encryptSegment(segmentKey, paddedPiece); // one OpenPGP message: gpg --decrypt opens it
+ */
+import { abytes } from './bytes.ts';
+import { dayStart, utcDay } from './day.ts';
+
+/** Plaintext bytes per segment (the last one may be shorter): 4 MiB, the piece size of the file hash. */
+export const SEGMENT_BYTES = 4 * 1024 * 1024;
+
+/** OpenPGP's AES-256 (RFC 4880 §9.2). */
+const AES256 = 9;
+const BLOCK = 16;
+/** Random prefix (one block) and its last two bytes repeated (the quick check). */
+const PREFIX_BYTES = BLOCK + 2;
+/** MDC packet: tag 19 new-format header, length 20, SHA-1. */
+const MDC_BYTES = 22;
+
+/** What one file's segments share: a fresh AES-256 session key and the PKESK packets that wrap it for every recipient. */
+export type FileKey = { sessionKey: Uint8Array; keyPackets: Uint8Array };
+
+/** A file key ready for {@link encryptSegment}: the AES key imported for WebCrypto, and the literal packets' date. */
+export type SegmentKey = { aes: CryptoKey; keyPackets: Uint8Array; literalDate: number; firstKeystreamBlock: Uint8Array<ArrayBuffer> };
+
+/**
+ * Imports `fileKey` for WebCrypto. The literal packets carry only the day
+ * (`now`'s UTC midnight), as in every other envelope here.
+ *
+ * @example
+ * const segmentKey = await importSegmentKey(fileKey, new Date());
+ */
+export async function importSegmentKey(fileKey: FileKey, now: Date = new Date()): Promise<SegmentKey> {
+  abytes(fileKey.sessionKey, 32, 'sessionKey');
+  abytes(fileKey.keyPackets, undefined, 'keyPackets');
+  const aes = await crypto.subtle.importKey('raw', fileKey.sessionKey as Uint8Array<ArrayBuffer>, { name: 'AES-CBC' }, false, ['encrypt']);
+  // E(0): CBC of one zero block with a zero IV (its padding block is dropped).
+  const zero = new Uint8Array(BLOCK);
+  const firstKeystreamBlock = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv: zero }, aes, zero)).slice(0, BLOCK);
+  return { aes, keyPackets: fileKey.keyPackets, literalDate: Math.floor(dayStart(utcDay(now)).getTime() / 1000), firstKeystreamBlock };
+}
+
+/**
+ * One segment of plaintext as one OpenPGP message: `keyPackets`, then a SEIPD v1
+ * packet (definite length) over a binary literal packet with no file name.
+ *
+ * @example
+ * const message = await encryptSegment(segmentKey, piece); // Uint8Array
+ */
+export async function encryptSegment(key: SegmentKey, plaintext: Uint8Array): Promise<Uint8Array> {
+  abytes(plaintext, undefined, 'plaintext');
+  if (plaintext.length > SEGMENT_BYTES) throw new RangeError(`a segment holds at most ${SEGMENT_BYTES} bytes`);
+  // Literal data packet (tag 11): format 'b', empty file name, the day.
+  const literalBody = 6 + plaintext.length;
+  const literalHeader = newPacketHeader(11, literalBody);
+  const innerLength = PREFIX_BYTES + literalHeader.length + literalBody + MDC_BYTES;
+  const blocks = Math.ceil(innerLength / BLOCK);
+  // Whole blocks, so the XOR below can run over 32-bit words; the tail beyond innerLength is never sent.
+  const inner = new Uint8Array(blocks * BLOCK);
+  const prefix = crypto.getRandomValues(new Uint8Array(BLOCK));
+  inner.set(prefix, 0);
+  inner[BLOCK] = prefix[BLOCK - 2]!;
+  inner[BLOCK + 1] = prefix[BLOCK - 1]!;
+  let at = PREFIX_BYTES;
+  inner.set(literalHeader, at);
+  at += literalHeader.length;
+  inner[at++] = 0x62; // 'b'
+  inner[at++] = 0; // no file name
+  new DataView(inner.buffer).setUint32(at, key.literalDate);
+  at += 4;
+  inner.set(plaintext, at);
+  at += plaintext.length;
+  inner[at++] = 0xd3; // MDC packet, new format, tag 19
+  inner[at++] = 0x14; // 20 bytes
+  const mdcAt = at;
+
+  // The keystream for the blocks wholly before the MDC needs only the plaintext, so it runs beside the SHA-1.
+  const bulkBlocks = Math.floor(mdcAt / BLOCK);
+  const [mdc, bulk] = await Promise.all([
+    crypto.subtle.digest('SHA-1', inner.subarray(0, mdcAt)),
+    // K_2 … K_{bulk+1}, from P_1 … P_bulk.
+    crypto.subtle.encrypt({ name: 'AES-CBC', iv: key.firstKeystreamBlock }, key.aes, inner.subarray(0, bulkBlocks * BLOCK)),
+  ]);
+  inner.set(new Uint8Array(mdc), mdcAt);
+  const bulkStream = new Uint8Array(bulk, 0, bulkBlocks * BLOCK);
+  // K_{bulk+2} … K_n from the rest, chained on from the last bulk keystream block.
+  const tailIv = bulkBlocks > 0 ? bulkStream.slice((bulkBlocks - 1) * BLOCK) : key.firstKeystreamBlock;
+  const tailStream = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv: tailIv }, key.aes, inner.subarray(bulkBlocks * BLOCK, (blocks - 1) * BLOCK)));
+
+  // C = P ⊕ K, in place, 32 bits at a time (the only work left to the interpreter).
+  const words = new Int32Array(inner.buffer);
+  xorWords(words, 0, new Int32Array(key.firstKeystreamBlock.buffer, key.firstKeystreamBlock.byteOffset, 4), 4);
+  xorWords(words, 4, new Int32Array(bulkStream.buffer, 0, bulkBlocks * 4), bulkBlocks * 4);
+  xorWords(words, 4 + bulkBlocks * 4, new Int32Array(tailStream.buffer, 0, (blocks - 1 - bulkBlocks) * 4), (blocks - 1 - bulkBlocks) * 4);
+
+  // SEIPD packet (tag 18): version 1, then the ciphertext.
+  const seipdHeader = newPacketHeader(18, 1 + innerLength);
+  const out = new Uint8Array(key.keyPackets.length + seipdHeader.length + 1 + innerLength);
+  out.set(key.keyPackets, 0);
+  out.set(seipdHeader, key.keyPackets.length);
+  out[key.keyPackets.length + seipdHeader.length] = 1;
+  out.set(inner.subarray(0, innerLength), key.keyPackets.length + seipdHeader.length + 1);
+  return out;
+}
+
+/** target[from + i] ^= stream[i] for i < count. */
+function xorWords(target: Int32Array, from: number, stream: Int32Array, count: number): void {
+  for (let i = 0; i < count; i++) target[from + i]! ^= stream[i]!;
+}
+
+/** A new-format packet header with a definite length (RFC 4880 §4.2.2). */
+function newPacketHeader(tag: number, length: number): Uint8Array {
+  if (length < 192) return Uint8Array.of(0xc0 | tag, length);
+  if (length < 8384) return Uint8Array.of(0xc0 | tag, ((length - 192) >> 8) + 192, (length - 192) & 0xff);
+  return Uint8Array.of(0xc0 | tag, 0xff, (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
+}
