@@ -13,7 +13,7 @@ import { readTokenFile } from './token-file.ts';
 import { socksOption } from './socks-option.ts';
 
 export const JOURNALIST_USAGE = `Usage:
-  tipline journalist fetch --server URL --token-file FILE --out DIR
+  tipline journalist fetch --server URL --token-file FILE --out DIR [--socks HOST:PORT]
       Copy new tips, follow-ups, their attachments (<blobId>.gpg, resumed if cut off) and reply copies, all encrypted, into DIR.
       The first fetch pins the newsroom key in DIR/newsroom-key.txt; later ones refuse a different key.
   tipline journalist decrypt (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --in DIR --out DIR
@@ -22,18 +22,18 @@ export const JOURNALIST_USAGE = `Usage:
       hidden information (GPS, author) are flagged in meta.json and here.
       --gpg uses your GnuPG keyring or smartcard through gpg-agent (the key never leaves it; pinentry asks
       for the passphrase or PIN). A protected --key with no --passphrase-file is asked for on the terminal.
-  tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR]
+  tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR] [--socks HOST:PORT]
       Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
       --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).
-  tipline journalist reply --server URL --token-file FILE --outbox DIR
+  tipline journalist reply --server URL --token-file FILE --outbox DIR [--socks HOST:PORT]
       Send every reply an offline inbox encrypted into DIR (ciphertext only), deleting each one the server took.
-  tipline journalist inbox --in DIR [--inbox DIR] [--outbox DIR] [--port N] [--lang en|zh-Hans] [--server URL --token-file FILE]
+  tipline journalist inbox --in DIR [--inbox DIR] [--outbox DIR] [--port N] [--lang en|zh-Hans] [--server URL --token-file FILE [--socks HOST:PORT]]
       A local web inbox over decrypt's --out, on 127.0.0.1 only, at a secret URL it prints (open it in your browser).
       With --server and --token-file, replies and deletions go to the server; without, it is offline and
       replies are encrypted into --outbox (default: a folder "outbox" beside --in) for reply --outbox.
-  tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER
+  tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER [--socks HOST:PORT]
       Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.
-  tipline journalist rekey (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --server URL --token-file FILE --inbox DIR
+  tipline journalist rekey (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --server URL --token-file FILE --inbox DIR [--socks HOST:PORT]
       After a journalist leaves or replaces a key: make every tip you can see, its attachments and the
       reply copies in its conversation open with its desk's current keys only. --key must open them as
       they are now (after a key change, your OLD key). Only the key packets change, on this machine;
