@@ -188,7 +188,7 @@ describe('CommitQueue when the shared transaction breaks', () => {
     const queue = new CommitQueue(db);
     const ids = Array.from({ length: 8 }, () => randomId());
     const write = (id: string) => async (trx: TiplineDb) => {
-      await trx.insertInto('spent_challenges').values({ id, expires: 1 }).execute();
+      await trx.insertInto('spent_challenges').values({ id, day: '2026-01-01' }).execute();
       return id;
     };
     // Ends the shared transaction under everyone's feet: its savepoint can no longer be rolled back to.
@@ -206,7 +206,7 @@ describe('CommitQueue when the shared transaction breaks', () => {
 
 /** What PostgreSQL throws when it aborts a statement that lost a lock conflict (a pg DatabaseError carries the SQLSTATE as `code`). */
 const conflict = (code: '40P01' | '40001') => Object.assign(new Error(code === '40P01' ? 'deadlock detected' : 'could not serialize access due to concurrent update'), { code });
-const spend = (trx: TiplineDb, id: string) => trx.insertInto('spent_challenges').values({ id, expires: 1 }).execute();
+const spend = (trx: TiplineDb, id: string) => trx.insertInto('spent_challenges').values({ id, day: '2026-01-01' }).execute();
 const spent = async (id: string) => Number((await reader.get<{ n: number | string }>('SELECT count(*) AS n FROM spent_challenges WHERE id = ?', id))!.n);
 
 describe('CommitQueue when a write loses a lock conflict (PostgreSQL: deadlock, serialization failure)', () => {
@@ -257,8 +257,8 @@ describe('CommitQueue when a write loses a lock conflict (PostgreSQL: deadlock, 
     const second = await openDatabase(pgDatabase!.url, { migrate: false });
     try {
       const [x, y] = [randomId(), randomId()];
-      await db.insertInto('spent_challenges').values([{ id: x, expires: 0 }, { id: y, expires: 0 }]).execute();
-      const bump = (trx: TiplineDb, id: string) => trx.updateTable('spent_challenges').set((eb) => ({ expires: eb('expires', '+', 1) })).where('id', '=', id).execute();
+      await db.insertInto('spent_challenges').values([{ id: x, day: '2026-01-01' }, { id: y, day: '2026-01-01' }]).execute();
+      const bump = (trx: TiplineDb, id: string) => trx.updateTable('spent_challenges').set({ day: '2026-01-02' }).where('id', '=', id).execute();
       // Each batch's first write locks its row, then waits until the other batch's first write holds the other row.
       let arrived = 0;
       let bothHold!: () => void;

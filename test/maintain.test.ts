@@ -66,10 +66,17 @@ afterAll(async () => {
 });
 
 describe('maintainDatabase', () => {
-  it('deletes expired spent challenges and unclaimed uploads, keeps live ones and claimed attachments, and rebuilds', async () => {
+  it('deletes spent challenges of past days and unclaimed uploads, keeps today\'s and claimed attachments, and rebuilds', async () => {
     const now = new Date();
-    const nowSeconds = Math.floor(now.getTime() / 1000);
-    await t.db.insertInto('spent_challenges').values([{ id: 'expired-one', expires: nowSeconds - 5 }, { id: 'still-live', expires: nowSeconds + 300 }]).execute();
+    // Rows hold the UTC day a challenge expires on: yesterday's can't be valid any more; today's (or tomorrow's, for one taken just before midnight) may be.
+    await t.db
+      .insertInto('spent_challenges')
+      .values([
+        { id: 'expired-one', day: addDays(utcDay(now), -1) },
+        { id: 'still-live', day: utcDay(now) },
+        { id: 'past-midnight', day: addDays(utcDay(now), 1) },
+      ])
+      .execute();
     const abandoned = await sendUpload(randomBytes(3000));
     const claimed = await sendUpload(randomBytes(3000));
     await sendTip('with a file', [claimed.id]);
@@ -79,7 +86,7 @@ describe('maintainDatabase', () => {
     const r = await maintainDatabase(t.db, { blobs: new RowBlobStore(t.db), retentionDays: 90, unclaimedUploadMs: 24 * 60 * 60 * 1000, now });
     expect(r).toMatchObject({ uploads: 1, challenges: 1, rebuilt: true });
     const challenges = (await t.db.selectFrom('spent_challenges').select('id').execute()).map((c) => c.id);
-    expect(challenges).toContain('still-live');
+    expect(challenges).toEqual(expect.arrayContaining(['still-live', 'past-midnight']));
     expect(challenges).not.toContain('expired-one');
     expect((await t.app.request(`/api/v1/uploads/${abandoned.id}`)).status).toBe(404);
     const kept = await t.app.request(`/api/v1/journalist/blobs/${claimed.id}`, auth());

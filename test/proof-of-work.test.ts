@@ -7,14 +7,21 @@ import { base64, base64url, randomBytes, utf8 } from '../crypto/bytes.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { PowError, checkSolution, issueChallenge, leadingZeroBits, readChallenge, solveChallenge } from '../crypto/proof-of-work.ts';
 import { PowGuard } from '../server/abuse/pow-guard.ts';
-import { openDatabase } from '../server/db/open-database.ts';
+import { openDatabase, migrateToLatest } from '../server/db/open-database.ts';
+import { sweepSpentChallenges } from '../server/abuse/spent-challenges.ts';
+import { migrationProvider } from '../migrations/index.ts';
+import { Migrator, sql } from 'kysely';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase } from './helpers/postgres.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { ApiError } from '../server/http/api-error.ts';
 import { encryptToKeys, readPublicKey } from '../crypto/envelope.ts';
 import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument } from '../crypto/tip-document.ts';
 import type { SignedManifest } from '../crypto/manifest.ts';
-import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
+import { ON_POSTGRES, addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 
 const secret = randomBytes(32);
 const now = new Date('2026-11-28T12:00:00Z');
@@ -142,6 +149,77 @@ describe('PowGuard', () => {
       expect(guard.currentDifficulty()).toBe(4);
     } finally {
       await db.destroy();
+    }
+  });
+
+  it('stores a spent challenge as its random id and the UTC day of its expiry, never a time', async () => {
+    const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
+    try {
+      const guard = await PowGuard.open(db, { baseDifficulty: 4, clock: () => now });
+      const { challenge } = guard.issue('tip');
+      await guard.redeem({ challenge, nonce: await solveChallenge(challenge) }, 'tip');
+      const { id, expires } = readChallenge(challenge);
+      const row = (await sql<Record<string, unknown>>`SELECT * FROM spent_challenges WHERE id = ${id}`.execute(db)).rows[0]!;
+      // An examiner's view of the row: exactly two columns, neither of which says more than the day.
+      expect(row).toEqual({ id, day: '2026-11-28' });
+      expect(JSON.stringify(row)).not.toContain(String(expires));
+      expect(JSON.stringify(row)).not.toMatch(/\d{2}:\d{2}|\d{9,}/);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('refuses a replay for as long as the challenge is valid, across UTC midnight and the daily sweep', async () => {
+    const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
+    const beforeMidnight = new Date('2026-11-28T23:55:00Z');
+    let clock = beforeMidnight;
+    try {
+      const guard = await PowGuard.open(db, { baseDifficulty: 4, ttlSeconds: 600, clock: () => clock });
+      const { challenge } = guard.issue('tip'); // valid until 00:05:00 on the 29th
+      const nonce = await solveChallenge(challenge);
+      await guard.redeem({ challenge, nonce }, 'tip');
+      // The attacker replays it just after midnight, after the guard's own sweep (due: more than a minute later) and maintain's both ran for the new day.
+      clock = new Date('2026-11-29T00:04:59Z');
+      await sweepSpentChallenges(db, '2026-11-29');
+      const other = await PowGuard.open(db, { baseDifficulty: 4, ttlSeconds: 600, clock: () => clock });
+      await expect(other.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409, code: 'pow-replayed' });
+      await expect(guard.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409, code: 'pow-replayed' });
+      // Once the challenge has expired, the row no longer matters: the next day's sweep deletes it, and the replay is still refused, as expired.
+      const { id } = readChallenge(challenge);
+      expect(await sweepSpentChallenges(db, '2026-11-29')).toBe(0);
+      expect(await sweepSpentChallenges(db, '2026-11-30')).toBeGreaterThanOrEqual(1);
+      expect(await db.selectFrom('spent_challenges').select('id').where('id', '=', id).executeTakeFirst()).toBeUndefined();
+      clock = new Date('2026-11-30T00:00:01Z');
+      await expect(guard.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 410, code: 'pow-expired' });
+      await expect(sweepSpentChallenges(db, 'yesterday')).rejects.toThrow(RangeError);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('migration 0011 turns existing rows\' expiry seconds into days, and a challenge spent before the upgrade stays spent', async () => {
+    const fresh = ON_POSTGRES ? await createTestDatabase() : undefined;
+    const dir = fresh ? undefined : await mkdtemp(join(tmpdir(), 'tipline-0011-'));
+    const db = await openDatabase(fresh?.url ?? join(dir!, 'tipline.db'), { migrate: false });
+    try {
+      const to = await new Migrator({ db, provider: migrationProvider }).migrateTo('0009-admin-times-as-days');
+      expect(to.error).toBeUndefined();
+      // A secret and a challenge spent under the old code (row: id + expiry in Unix seconds), valid until 00:05 on the 29th.
+      const clock = new Date('2026-11-28T23:55:00Z');
+      const old = await PowGuard.open(db, { baseDifficulty: 4, clock: () => clock });
+      const { challenge } = old.issue('tip');
+      const nonce = await solveChallenge(challenge);
+      const { id, expires } = readChallenge(challenge);
+      await sql`INSERT INTO spent_challenges (id, expires) VALUES (${id}, ${expires}), ('late-2026-11-27', ${Date.parse('2026-11-27T23:59:59Z') / 1000})`.execute(db);
+      await migrateToLatest(db);
+      const rows = (await sql<Record<string, unknown>>`SELECT * FROM spent_challenges ORDER BY id`.execute(db)).rows;
+      expect(rows).toEqual([{ id: 'late-2026-11-27', day: '2026-11-27' }, { id, day: '2026-11-29' }].sort((a, b) => (a.id < b.id ? -1 : 1)));
+      const upgraded = await PowGuard.open(db, { baseDifficulty: 4, clock: () => new Date('2026-11-29T00:01:00Z') });
+      await expect(upgraded.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409, code: 'pow-replayed' });
+    } finally {
+      await db.destroy();
+      await fresh?.drop();
+      if (dir) await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -16,9 +16,11 @@
  * await db.transaction().execute(async (trx) => { await spend(trx); … });
  */
 import { randomBytes } from '../../crypto/bytes.ts';
+import { utcDay } from '../../crypto/day.ts';
 import { PowError, checkSolution, issueChallenge, type ChallengePayload, type PowPurpose } from '../../crypto/proof-of-work.ts';
 import type { TiplineDb } from '../db/open-database.ts';
 import { ApiError } from '../http/api-error.ts';
+import { spendChallenge, sweepSpentChallenges } from './spent-challenges.ts';
 
 export type PowOptions = {
   /** Leading zero bits asked of a calm-time client. 0 turns the work off (tests only). */
@@ -41,7 +43,7 @@ export type PowSpend = (db: TiplineDb) => Promise<void>;
 export class PowGuard {
   /** Accepted submissions per minute over the last WINDOW_MINUTES: [minute, count]. */
   private readonly recent: [number, number][] = [];
-  /** Unix seconds after which expired spent challenges are deleted again. */
+  /** Unix seconds after which spent challenges of past days are deleted again. */
   private nextCleanup = 0;
 
   private constructor(
@@ -103,28 +105,24 @@ export class PowGuard {
       throw new ApiError(400, `pow-${e.code}`, 'The proof of work is not a valid answer to the challenge.');
     }
     return async (db) => {
-      await this.forgetExpired(db, Math.floor(now.getTime() / 1000));
-      const inserted = await db
-        .insertInto('spent_challenges')
-        .values({ id: payload.id, expires: payload.expires })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) throw new ApiError(409, 'pow-replayed', 'This proof of work was already used. Please try again.');
+      await this.forgetExpired(db, now);
+      if (!(await spendChallenge(db, payload))) throw new ApiError(409, 'pow-replayed', 'This proof of work was already used. Please try again.');
       this.count();
     };
   }
 
   /**
-   * Deletes spent challenges past their expiry, at most once a minute: the
-   * table has no index on `expires`, so this is a scan, and under a flood (when
-   * the table is biggest) one per submission would cost more than the rest.
-   * An expired challenge is refused as expired anyway, so keeping it a minute
-   * longer changes nothing.
+   * Deletes spent challenges of past days, at most once a minute: the table
+   * has no index on `day`, so this is a scan, and under a flood (when the
+   * table is biggest) one per submission would cost more than the rest. Rows
+   * are kept by day (spent-challenges.ts), so this frees them soon after UTC
+   * midnight even on a line where `admin maintain` doesn't run.
    */
-  private async forgetExpired(db: TiplineDb, nowSeconds: number): Promise<void> {
+  private async forgetExpired(db: TiplineDb, now: Date): Promise<void> {
+    const nowSeconds = Math.floor(now.getTime() / 1000);
     if (nowSeconds < this.nextCleanup) return;
     this.nextCleanup = nowSeconds + CLEANUP_EVERY_SECONDS;
-    await db.deleteFrom('spent_challenges').where('expires', '<', nowSeconds).execute();
+    await sweepSpentChallenges(db, utcDay(now));
   }
 
   private minute(): number {

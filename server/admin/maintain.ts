@@ -5,7 +5,8 @@
  *
  * 1. Retention (retention.ts), then the sweeps: uploads no tip claimed in
  *    time and blob rows no upload holds (upload-store.ts), and spent
- *    proof-of-work challenges past their expiry.
+ *    proof-of-work challenges of past days (abuse/spent-challenges.ts: the
+ *    guard sweeps them only when a submission comes in).
  * 2. On SQLite, `VACUUM`: the file is rebuilt table by table in key order.
  *    Every table that holds source data is keyed by a random id (WITHOUT
  *    ROWID), so after it the physical place of a tip's pages (leaf and
@@ -33,6 +34,7 @@ import { sql } from 'kysely';
 import { utcDay } from '../../crypto/day.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { checkpoint, type TiplineDb } from '../db/open-database.ts';
+import { sweepSpentChallenges } from '../abuse/spent-challenges.ts';
 import { purgeExpired, type PurgeResult } from '../retention.ts';
 import type { BlobStore } from '../uploads/blob-store.ts';
 import { UploadStore } from '../uploads/upload-store.ts';
@@ -51,7 +53,7 @@ export type MaintainResult = {
   retention: PurgeResult;
   /** Uploads and blob rows swept. */
   uploads: number;
-  /** Spent proof-of-work challenges past their expiry, deleted. */
+  /** Spent proof-of-work challenges of past UTC days, deleted. */
   challenges: number;
   /** True when the file was rebuilt (SQLite). */
   rebuilt: boolean;
@@ -62,21 +64,11 @@ export async function maintainDatabase(db: TiplineDb, o: MaintainOptions): Promi
   const now = o.now ?? new Date();
   const retention = await purgeExpired(db, { retentionDays: o.retentionDays, today: utcDay(now) });
   const uploads = await new UploadStore(db, o.blobs).sweep(o.unclaimedUploadMs, now.getTime());
-  const challenges = await sweepExpiredChallenges(db, now);
+  const challenges = await sweepSpentChallenges(db, utcDay(now));
   if (isPostgres(db)) return { retention, uploads, challenges, rebuilt: false };
   await sql`VACUUM`.execute(db);
   await checkpoint(db);
   return { retention, uploads, challenges, rebuilt: true };
-}
-
-/**
- * Deletes spent challenges whose expiry has passed. The proof-of-work guard
- * does this only when a submission comes in, so on a quiet line they would
- * otherwise stay (with their expiry time) for good.
- */
-async function sweepExpiredChallenges(db: TiplineDb, now: Date): Promise<number> {
-  const r = await db.deleteFrom('spent_challenges').where('expires', '<', Math.floor(now.getTime() / 1000)).executeTakeFirst();
-  return Number(r.numDeletedRows);
 }
 
 /**

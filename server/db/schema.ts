@@ -80,8 +80,8 @@ export interface ServerSecretsTable {
 
 export interface SpentChallengesTable {
   id: string;
-  /** Unix seconds; the row is deleted after this. */
-  expires: number;
+  /** UTC day (YYYY-MM-DD) the challenge expires on; the row is swept once that day is over (migration 0011). */
+  day: string;
 }
 
 export interface UploadsTable {
