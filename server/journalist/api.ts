@@ -32,7 +32,7 @@ import { parseJson, readBodyWithLimit } from '../http/read-body.ts';
 import { requireJson } from '../source/api.ts';
 import type { SourceSessions } from '../source/sessions.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
-import type { AuthThrottle } from '../abuse/auth-throttle.ts';
+import { AuthThrottle } from '../abuse/auth-throttle.ts';
 import type { AuditLog } from '../store/audit-log.ts';
 import { BlobRekeyError, BlobRekeying } from '../uploads/blob-rekey.ts';
 import type { UploadStore } from '../uploads/upload-store.ts';
@@ -75,12 +75,11 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer (\S+)$/.exec(header);
     if (!m) throw new ApiError(401, 'unauthorized', 'A bearer token is required.');
-    // The token's id part (never its secret) keys the failure counter.
-    const tokenId = /^tl_([A-Za-z0-9_-]{22})_/.exec(m[1]!)?.[1] ?? 'malformed';
-    deps.throttle.check(tokenId);
-    const journalist = await deps.journalists.authenticate(m[1]!);
+    // Authenticate first: a valid token is never throttled. Only wrong secrets for an
+    // existing token's id (its public part, never the secret) are counted (abuse/auth-throttle.ts).
+    const { journalist, knownTokenId } = await deps.journalists.signIn(m[1]!);
     if (!journalist) {
-      deps.throttle.failed(tokenId);
+      if (knownTokenId && deps.throttle.failed(knownTokenId)) throw AuthThrottle.tooMany();
       throw new ApiError(401, 'unauthorized', 'The token is not valid.');
     }
     c.set('journalist', journalist);
