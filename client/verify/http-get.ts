@@ -25,7 +25,7 @@ export type HttpGet = (url: string) => Promise<HttpResponse>;
 
 export type HttpGetOptions = {
   socks?: SocksProxy | undefined;
-  /** Per request; Tor circuits can be slow. Default 60 s. */
+  /** Per request, the whole exchange (a trickling body cannot stretch it); Tor circuits can be slow. Default 60 s. */
   timeoutMs?: number;
   /** Largest body accepted, after decompression. Default 32 MiB. */
   maxBytes?: number;
@@ -53,6 +53,10 @@ export function httpGetter(options: HttpGetOptions = {}): HttpGet {
     const port = Number(target.port || (secure ? 443 : 80));
     const host = target.hostname.replace(/^\[|\]$/g, '');
     const socks = options.socks;
+    // Without a proxy an onion name would go to the system resolver: a lookup that names the desk.
+    if (!socks && /\.onion\.?$/i.test(host)) {
+      return Promise.reject(new HttpGetError(`${host} is an onion address: start Tor and pass --socks 127.0.0.1:9050`));
+    }
     return new Promise((resolve, reject) => {
       const request = (secure ? httpsRequest : httpRequest)(
         target,
@@ -72,10 +76,23 @@ export function httpGetter(options: HttpGetOptions = {}): HttpGet {
               }
             : { agent: false }),
         },
-        (response) => readBody(response, maxBytes).then((body) => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }), reject),
+        (response) =>
+          readBody(response, maxBytes).then(
+            (body) => {
+              clearTimeout(deadline);
+              resolve({ status: response.statusCode ?? 0, headers: response.headers, body });
+            },
+            (e: Error) => fail(request.destroyed && !(e instanceof HttpGetError) ? new HttpGetError(`timed out after ${timeoutMs / 1000} s`) : e),
+          ),
       );
-      request.setTimeout(timeoutMs, () => request.destroy(new HttpGetError(`timed out after ${timeoutMs / 1000} s`)));
-      request.once('error', (e) => reject(e instanceof HttpGetError ? e : new HttpGetError(e.message || String(e))));
+      // A wall-clock deadline, not only an idle timeout: a server sending one byte every few
+      // seconds would otherwise hold the request open forever.
+      const deadline = setTimeout(() => request.destroy(new HttpGetError(`timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+      const fail = (e: Error) => {
+        clearTimeout(deadline);
+        reject(e instanceof HttpGetError ? e : new HttpGetError(e.message || String(e)));
+      };
+      request.once('error', fail);
       request.end();
     });
   };
