@@ -110,7 +110,7 @@ describe('segmented SEIPD v1 from WebCrypto', () => {
     }
   }, 60_000);
 
-  it('the plain-gpg recipe in the docs (docs/pending/issue-20.md) joins the segments of a fetched attachment', async () => {
+  it('the plain-gpg recipe in docs/protocol.md joins the segments of a fetched attachment', async () => {
     const fileKey = await createFileKey([keys.R.publicKey, keys.E.publicKey]);
     const segmentKey = await importSegmentKey(fileKey);
     const file = randomPlaintext(2 * SEGMENT_BYTES + 777);
