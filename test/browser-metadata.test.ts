@@ -88,7 +88,9 @@ describe('photos from a real browser leak nothing', () => {
       await page.getByLabel('Message').fill('Three pictures of the depot.');
       await page.getByLabel('Attach files').setInputFiles(files.map((f) => join(rig.filesDir, f.name)));
       // The page tells the source what it removed, the C2PA credentials and the second image included.
-      await expect.poll(() => page.locator('.attachment-note').allTextContents()).toHaveLength(3);
+      // Each row's note appears at once, empty, and is filled when that file has been cleaned, one after another.
+      const filledNotes = async () => (await page.locator('.attachment-note').allTextContents()).filter((t) => t !== '');
+      await expect.poll(filledNotes, { timeout: 30_000 }).toHaveLength(3);
       const notes = await page.locator('.attachment-note').allTextContents();
       files.forEach((f, i) => {
         for (const part of f.note) expect(notes[i], f.name).toContain(part);
