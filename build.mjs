@@ -2,11 +2,14 @@
 // package-lock.json give byte-identical files, wherever and whenever they are built):
 // - dist/public/: the source's browser code (client/source), with openpgp.js's lightweight build;
 // - dist/assets.lock.json: what a source's browser may load, for `tipline verify` (scripts/asset-lock.ts);
-// - dist/tipline.js: the CLI and server, with npm packages left external.
+// - dist/tipline.js: the CLI and server, with npm packages left external;
+// - dist/tipline-journalist.mjs: the journalist tool in one file, every package bundled in
+//   (runs with Node ≥ 20 alone, no node_modules), and its SHA-256 in tipline-journalist.mjs.sha256.
 // Nothing here reads the clock or the machine: esbuild's output depends only on
 // its inputs, chunk names are content hashes, and the lock is sorted.
 import { build } from 'esbuild';
-import { cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +28,9 @@ export async function buildAll({ quiet = false, outDir = `${here}dist` } = {}) {
   const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.building-`));
   try {
     await buildInto(staging, quiet ? 'error' : 'warning');
+    // mkdtemp makes it 0700: then a build by root (npm ci) would leave dist/ unreadable to the
+    // service user (Deploy 2a's `sudo -u tipline tipline serve`). Build output is public code.
+    await makeWorldReadable(staging);
     await swapIn(staging, target);
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -73,6 +79,42 @@ async function buildInto(out, logLevel) {
     packages: 'external',
     logLevel,
   });
+  await buildJournalistBundle(out, logLevel);
+}
+
+/**
+ * dist/tipline-journalist.mjs: for a journalist's laptop or offline machine,
+ * where there is no checkout and `npx tipline` would fetch whatever npm
+ * package has that name. Everything is bundled; the require shim lets the
+ * CommonJS packages inside load Node's built-in modules.
+ */
+async function buildJournalistBundle(out, logLevel) {
+  const file = `${out}/tipline-journalist.mjs`;
+  await build({
+    absWorkingDir: here,
+    entryPoints: ['cli/journalist-bundle.ts'],
+    outfile: file,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    legalComments: 'eof',
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __tiplineCreateRequire } from 'node:module';\nconst require = __tiplineCreateRequire(import.meta.url);" },
+    logLevel,
+  });
+  const digest = createHash('sha256').update(await readFile(file)).digest('hex');
+  // The format sha256sum -c reads.
+  await writeFile(`${file}.sha256`, `${digest}  tipline-journalist.mjs\n`);
+}
+
+/** Folders 0755, files 0644 (the bundle 0755: it is run directly), whatever the umask of whoever builds. */
+async function makeWorldReadable(dir) {
+  await chmod(dir, 0o755);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await makeWorldReadable(path);
+    else await chmod(path, entry.name === 'tipline-journalist.mjs' ? 0o755 : 0o644);
+  }
 }
 
 /** Replaces `target` with `staging` by renames; retried if a concurrent build swaps in first. */
