@@ -134,8 +134,9 @@ class SegmentWorker {
     const seq = this.seq++;
     return new Promise((resolve, reject) => {
       this.waiting.set(seq, { piece, resolve, reject });
-      // A copy goes to the worker (the page keeps `piece` in case the worker fails to load).
-      this.worker.postMessage({ seq, buffer: piece.slice().buffer, length: piece.length });
+      // A copy goes to the worker, moved rather than cloned (one copy, not two); the page keeps `piece` in case the worker fails to load.
+      const copy = piece.slice();
+      this.worker.postMessage({ seq, buffer: copy.buffer, length: copy.length }, [copy.buffer]);
     });
   }
 
