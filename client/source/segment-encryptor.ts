@@ -109,11 +109,11 @@ class SegmentWorker {
     private readonly fallback: Encrypt,
   ) {
     this.worker = new Worker(WORKER_URL, { type: 'module' });
-    this.worker.onmessage = (e: MessageEvent<{ seq: number; message?: ArrayBuffer; error?: string }>) => {
+    this.worker.onmessage = (e: MessageEvent<{ seq: number; message?: ArrayBuffer; offset?: number; length?: number; error?: string }>) => {
       const job = this.waiting.get(e.data.seq);
       if (!job) return;
       this.waiting.delete(e.data.seq);
-      if (e.data.message) job.resolve(new Uint8Array(e.data.message));
+      if (e.data.message) job.resolve(new Uint8Array(e.data.message, e.data.offset ?? 0, e.data.length ?? e.data.message.byteLength));
       else job.reject(new Error(e.data.error ?? 'segment worker failed'));
     };
     // The worker could not load (a dropped connection): its segments are encrypted on the page.
