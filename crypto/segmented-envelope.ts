@@ -88,8 +88,15 @@ export async function encryptSegment(key: SegmentKey, plaintext: Uint8Array): Pr
   const literalHeader = newPacketHeader(11, literalBody);
   const innerLength = PREFIX_BYTES + literalHeader.length + literalBody + MDC_BYTES;
   const blocks = Math.ceil(innerLength / BLOCK);
-  // Whole blocks, so the XOR below can run over 32-bit words; the tail beyond innerLength is never sent.
-  const inner = new Uint8Array(blocks * BLOCK);
+  // The message is built in one buffer, in place: key packets, SEIPD header and version, then the
+  // encrypted body (`inner`), so no 4 MiB copy at the end. `inner` holds whole blocks at a 4-byte
+  // aligned offset, so the XOR below can run over 32-bit words; its tail beyond innerLength is not
+  // part of the message. The returned view may start past the buffer's start (the alignment slack).
+  const seipdHeader = newPacketHeader(18, 1 + innerLength);
+  const headBytes = key.keyPackets.length + seipdHeader.length + 1;
+  const slack = (4 - (headBytes % 4)) % 4;
+  const buffer = new ArrayBuffer(slack + headBytes + blocks * BLOCK);
+  const inner = new Uint8Array(buffer, slack + headBytes, blocks * BLOCK);
   const prefix = crypto.getRandomValues(new Uint8Array(BLOCK));
   inner.set(prefix, 0);
   inner[BLOCK] = prefix[BLOCK - 2]!;
@@ -99,7 +106,7 @@ export async function encryptSegment(key: SegmentKey, plaintext: Uint8Array): Pr
   at += literalHeader.length;
   inner[at++] = 0x62; // 'b'
   inner[at++] = 0; // no file name
-  new DataView(inner.buffer).setUint32(at, key.literalDate);
+  new DataView(buffer, inner.byteOffset).setUint32(at, key.literalDate);
   at += 4;
   inner.set(plaintext, at);
   at += plaintext.length;
@@ -121,18 +128,18 @@ export async function encryptSegment(key: SegmentKey, plaintext: Uint8Array): Pr
   const tailStream = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv: tailIv }, key.aes, inner.subarray(bulkBlocks * BLOCK, (blocks - 1) * BLOCK)));
 
   // C = P ⊕ K, in place, 32 bits at a time (the only work left to the interpreter).
-  const words = new Int32Array(inner.buffer);
+  const words = new Int32Array(buffer, inner.byteOffset, inner.length / 4);
   xorWords(words, 0, new Int32Array(key.firstKeystreamBlock.buffer, key.firstKeystreamBlock.byteOffset, 4), 4);
   xorWords(words, 4, new Int32Array(bulkStream.buffer, 0, bulkBlocks * 4), bulkBlocks * 4);
   xorWords(words, 4 + bulkBlocks * 4, new Int32Array(tailStream.buffer, 0, (blocks - 1 - bulkBlocks) * 4), (blocks - 1 - bulkBlocks) * 4);
+  // The last block's bytes past the message are bare keystream: not part of the message, and not left in the buffer it travels in.
+  inner.fill(0, innerLength);
 
-  // SEIPD packet (tag 18): version 1, then the ciphertext.
-  const seipdHeader = newPacketHeader(18, 1 + innerLength);
-  const out = new Uint8Array(key.keyPackets.length + seipdHeader.length + 1 + innerLength);
+  // In front of the ciphertext: the key packets, the SEIPD packet's header (tag 18) and version 1.
+  const out = new Uint8Array(buffer, slack, headBytes + innerLength);
   out.set(key.keyPackets, 0);
   out.set(seipdHeader, key.keyPackets.length);
-  out[key.keyPackets.length + seipdHeader.length] = 1;
-  out.set(inner.subarray(0, innerLength), key.keyPackets.length + seipdHeader.length + 1);
+  out[headBytes - 1] = 1;
   return out;
 }
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../cli/paths.ts';
 
 const run = promisify(execFile);
-const SECTIONS = ['submit', 'server-encrypt', 'upload', 'browser-encrypt', 'browser-upload', 'journalist', 'scale', 'jitless'];
+const SECTIONS = ['submit', 'server-encrypt', 'upload', 'browser-encrypt', 'firefox-safer-upload', 'browser-upload', 'journalist', 'scale', 'jitless'];
 const BENCH = join(packageRoot(), 'dist', 'bench', 'main.js');
 
 describe('npm run bench -- --size small', () => {

@@ -110,6 +110,20 @@ describe('segmented SEIPD v1 from WebCrypto', () => {
     }
   }, 60_000);
 
+  it('the buffer a segment travels in (whole, to the page) holds nothing beyond the message: no spare keystream', async () => {
+    const fileKey = await createFileKey([keys.E.publicKey]);
+    const segmentKey = await importSegmentKey(fileKey);
+    // Lengths whose last block is partly used, and one odd key-packet length for the alignment slack.
+    for (const n of [1, 15, 1000, 65_537, SEGMENT_BYTES - 3]) {
+      const message = await encryptSegment(segmentKey, new Uint8Array(n)); // zero plaintext: spare keystream would show as non-zero bytes
+      const whole = new Uint8Array(message.buffer);
+      expect(message.byteOffset, `n=${n}`).toBeLessThan(4);
+      expect(whole.subarray(0, message.byteOffset).every((b) => b === 0), `before, n=${n}`).toBe(true);
+      expect(whole.subarray(message.byteOffset + message.length).every((b) => b === 0), `after, n=${n}`).toBe(true);
+      expect(whole.length - message.byteOffset - message.length, `n=${n}`).toBeLessThan(16);
+    }
+  });
+
   it('the plain-gpg recipe in docs/protocol.md joins the segments of a fetched attachment', async () => {
     const fileKey = await createFileKey([keys.R.publicKey, keys.E.publicKey]);
     const segmentKey = await importSegmentKey(fileKey);

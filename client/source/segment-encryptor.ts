@@ -109,11 +109,11 @@ class SegmentWorker {
     private readonly fallback: Encrypt,
   ) {
     this.worker = new Worker(WORKER_URL, { type: 'module' });
-    this.worker.onmessage = (e: MessageEvent<{ seq: number; message?: ArrayBuffer; error?: string }>) => {
+    this.worker.onmessage = (e: MessageEvent<{ seq: number; message?: ArrayBuffer; offset?: number; length?: number; error?: string }>) => {
       const job = this.waiting.get(e.data.seq);
       if (!job) return;
       this.waiting.delete(e.data.seq);
-      if (e.data.message) job.resolve(new Uint8Array(e.data.message));
+      if (e.data.message) job.resolve(new Uint8Array(e.data.message, e.data.offset ?? 0, e.data.length ?? e.data.message.byteLength));
       else job.reject(new Error(e.data.error ?? 'segment worker failed'));
     };
     // The worker could not load (a dropped connection): its segments are encrypted on the page.
@@ -134,8 +134,9 @@ class SegmentWorker {
     const seq = this.seq++;
     return new Promise((resolve, reject) => {
       this.waiting.set(seq, { piece, resolve, reject });
-      // A copy goes to the worker (the page keeps `piece` in case the worker fails to load).
-      this.worker.postMessage({ seq, buffer: piece.slice().buffer, length: piece.length });
+      // A copy goes to the worker, moved rather than cloned (one copy, not two); the page keeps `piece` in case the worker fails to load.
+      const copy = piece.slice();
+      this.worker.postMessage({ seq, buffer: copy.buffer, length: copy.length }, [copy.buffer]);
     });
   }
 

@@ -28,6 +28,7 @@ scope.onmessage = (e) => {
   (async () => {
     if (!key) throw new Error('segment worker: no key');
     const message = await encryptSegment(await key, new Uint8Array(buffer, 0, length));
-    scope.postMessage({ seq, message: message.buffer }, [message.buffer as ArrayBuffer]);
+    // The message is a view into its buffer (crypto/segmented-envelope.ts builds it in place): say where.
+    scope.postMessage({ seq, message: message.buffer, offset: message.byteOffset, length: message.length }, [message.buffer as ArrayBuffer]);
   })().catch((error: unknown) => scope.postMessage({ seq, error: error instanceof Error ? error.message : String(error) }));
 };

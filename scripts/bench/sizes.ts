@@ -12,6 +12,8 @@ export type Sizes = {
   serverEncrypt: { seconds: number; maxTips: number };
   upload: { bytes: number };
   browserEncrypt: { bytes: number };
+  /** The file the page encrypts in Firefox ESR at Standard and at Safer. */
+  firefoxSaferUpload: { bytes: number };
   /** The two file sizes whose tab memory is compared (small, large). */
   browserUpload: { bytes: readonly [number, number] };
   journalist: { tips: number };
@@ -30,6 +32,7 @@ export const SIZES: Record<SizeName, Sizes> = {
     serverEncrypt: { seconds: 5, maxTips: 5_000 },
     upload: { bytes: 1024 * MiB },
     browserEncrypt: { bytes: 256 * MiB },
+    firefoxSaferUpload: { bytes: 256 * MiB },
     browserUpload: { bytes: [64 * MiB, 512 * MiB] },
     journalist: { tips: 1_000 },
     scale: { levels: [10_000, 100_000, 1_000_000], seconds: 5, connections: 10, maxRequests: 20_000, budgetSeconds: 420 },
@@ -41,6 +44,7 @@ export const SIZES: Record<SizeName, Sizes> = {
     serverEncrypt: { seconds: 2, maxTips: 10 },
     upload: { bytes: 1 * MiB },
     browserEncrypt: { bytes: 1 * MiB },
+    firefoxSaferUpload: { bytes: 1 * MiB },
     browserUpload: { bytes: [1 * MiB, 2 * MiB] },
     journalist: { tips: 20 },
     scale: { levels: [50, 100, 200], seconds: 2, connections: 2, maxRequests: 20, budgetSeconds: 60 },

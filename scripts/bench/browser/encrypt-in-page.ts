@@ -1,27 +1,41 @@
 /**
- * Runs inside headless Chromium for the browser-encrypt section: the source's
- * own attachment encryption (crypto/file-envelope.ts, bundled with openpgp.js's
- * lightweight build as for the real page), timed from the first byte read to
- * the last byte of ciphertext. Downloading the file and reading the keys happen
- * before the clock starts.
+ * Runs inside the browser for the browser-encrypt (Chromium) and
+ * firefox-safer-upload (Firefox ESR as Tor Browser) sections: the source
+ * page's own attachment pipeline, as client/source/upload-attachment.ts runs
+ * it, without the network: the file padded to its bucket, encrypted as
+ * segments in the page's pool of workers (client/source/segment-encryptor.ts,
+ * the worker served at /static/segment-worker.js as on the real server), and
+ * hashed with WebCrypto beside it (client/source/file-hash.ts). Timed from
+ * the first byte read until both the last segment and the hash are done.
+ * Downloading the file (or picking it) and reading the keys happen before the clock starts.
  */
 import { readPublicKey } from '../../../crypto/envelope.ts';
-import { encryptFileStream } from '../../../crypto/file-envelope.ts';
+import { padFileStream } from '../../../crypto/file-padding.ts';
+import { createFileKey } from '../../../crypto/file-session-key.ts';
+import { SEGMENT_BYTES } from '../../../crypto/segmented-envelope.ts';
+import { hashBlob } from '../../../client/source/file-hash.ts';
+import { encryptSegments } from '../../../client/source/segment-encryptor.ts';
 
-export type PageEncryptResult = { ms: number; plainBytes: number; cipherBytes: number };
+export type PageEncryptResult = { ms: number; plainBytes: number; cipherBytes: number; segments: number; hardwareConcurrency: number };
 
-async function benchEncrypt(armoredKeys: string[], dataUrl: string): Promise<PageEncryptResult> {
-  const file = await (await fetch(dataUrl)).blob();
+/** `source`: a URL to download the file from, or `#file` for the file given to the page's file input (read from disk, as a source's is). */
+async function benchEncrypt(armoredKeys: string[], source: string): Promise<PageEncryptResult> {
+  const file = source === '#file' ? (document.getElementById('file') as HTMLInputElement).files![0]! : await (await fetch(source)).blob();
   const keys = await Promise.all(armoredKeys.map((k) => readPublicKey(k)));
   const started = performance.now();
-  const reader = (await encryptFileStream(file.stream(), keys)).getReader();
+  const hashing = hashBlob(file);
+  const fileKey = await createFileKey(keys);
+  const reader = encryptSegments(padFileStream(file.stream(), SEGMENT_BYTES), fileKey).getReader();
   let cipherBytes = 0;
+  let segments = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     cipherBytes += value.length;
+    segments++;
   }
-  return { ms: performance.now() - started, plainBytes: file.size, cipherBytes };
+  await hashing;
+  return { ms: performance.now() - started, plainBytes: file.size, cipherBytes, segments, hardwareConcurrency: navigator.hardwareConcurrency };
 }
 
 (globalThis as unknown as { benchEncrypt: typeof benchEncrypt }).benchEncrypt = benchEncrypt;

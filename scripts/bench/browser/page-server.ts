@@ -24,7 +24,9 @@ export async function startPageServer(workDir: string, dataFile: string): Promis
   const root = packageRoot();
   await build({
     absWorkingDir: root,
-    entryPoints: [join(root, 'scripts/bench/browser/encrypt-in-page.ts')],
+    // The page's segment worker too: the page starts it from /static/segment-worker.js.
+    // Named, so both land at the top of outDir (not under their common folder).
+    entryPoints: { 'encrypt-in-page': join(root, 'scripts/bench/browser/encrypt-in-page.ts'), 'segment-worker': join(root, 'client/source/segment-worker.ts') },
     outdir: outDir,
     bundle: true,
     splitting: true,
@@ -36,7 +38,7 @@ export async function startPageServer(workDir: string, dataFile: string): Promis
     conditions: ['browser'],
     logLevel: 'error',
   });
-  const html = '<!doctype html><meta charset="utf-8"><title>bench</title><script type="module" src="/encrypt-in-page.js"></script>';
+  const html = '<!doctype html><meta charset="utf-8"><title>bench</title><input type="file" id="file"><script type="module" src="/encrypt-in-page.js"></script>';
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     if (path === '/') {
@@ -45,7 +47,7 @@ export async function startPageServer(workDir: string, dataFile: string): Promis
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       createReadStream(dataFile).pipe(res);
     } else {
-      const file = join(outDir, normalize(path).replace(/^[/\\]+/, ''));
+      const file = join(outDir, normalize(path.replace(/^\/static\//, '/')).replace(/^[/\\]+/, ''));
       if (!file.startsWith(outDir)) return void res.writeHead(404).end();
       readFile(file).then(
         (body) => res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body),
