@@ -186,7 +186,7 @@ export const NO_DECOMPRESSION = { maxDecompressedMessageSize: 0 } as const;
 export class CompressedMessageError extends Error {
   override name = 'CompressedMessageError';
   constructor() {
-    super('it holds a compressed packet, which tipline never makes (possibly a decompression bomb); refused unopened');
+    super('it holds a compressed packet, which tipline never makes (possibly a decompression bomb); refused unopened. Keep the .gpg file and report it to whoever runs your tip line');
   }
 }
 
