@@ -150,20 +150,49 @@ describe('reading a page for scripts', () => {
         "<SCRIPT TYPE=module SRC=/static/a.js INTEGRITY='sha384-x'></SCRIPT>",
         '<link rel="Stylesheet" href="/static/s.css" integrity="sha384-y sha512-z">',
         '<script>steal()</script><style>body{}</style>',
+        // A quote inside an unquoted value is just a character, as the browser reads it: this loads b.js.
         '<script src=/static/b.js data-x=it\'s></script>',
         '<meta name="tipline-newsroom-key" content="ab&amp;cd">',
+        // Hidden where a browser won't run it, but reported: inside an attribute value, inside a script.
+        '<p title="<script src=/static/hidden.js>"></p><script>"<link href=/x.css>"</script>',
         '</head></html>',
+        // Cut off by the end of the page: the browser drops it; we report it.
+        '<script src=/static/c.js data-x="',
       ].join('\n'),
     );
     expect(page.lang).toBe('fr');
     expect(page.references).toEqual([
       { element: 'script', url: '/static/a.js', integrity: 'sha384-x' },
       { element: 'link', rel: 'stylesheet', url: '/static/s.css', integrity: 'sha384-y sha512-z' },
+      { element: 'script', url: '/static/b.js' },
     ]);
-    expect(page.inline.map((i) => `${i.element}: ${i.excerpt}`)).toEqual(['script: steal()', 'style: body{}']);
-    // A tag the scanner can't parse is reported, never skipped.
-    expect(page.unreadable).toEqual([expect.stringContaining('/static/b.js')]);
+    expect(page.inline.map((i) => `${i.element}: ${i.excerpt}`)).toEqual(['script: steal()', 'style: body{}', 'script: "<link href=/x.css>"']);
+    // A tag the scanner didn't read as a tag is reported, never skipped.
+    expect(page.unreadable).toEqual([expect.stringContaining('/static/hidden.js'), expect.stringContaining('/x.css'), expect.stringContaining('/static/c.js')]);
     expect(page.meta.get('tipline-newsroom-key')).toEqual(['ab&cd']);
+  });
+
+  it('reads hostile pages in time linear in their length (a server cannot make verify hang)', () => {
+    // Each of these took the earlier regex scanner minutes at 256 KiB (quadratic): 225 s for '<a' repeated.
+    const MIB = 1024 * 1024;
+    const hostile = {
+      'unclosed scripts': '<script>'.repeat(MIB / 8),
+      'script tags with no >': '<script '.repeat(MIB / 8),
+      "'<a' repeated": '<a'.repeat(MIB / 2),
+      'tags with no >': '<p '.repeat(MIB / 3),
+      'unclosed quotes': '<link href="'.repeat(MIB / 12),
+      'unquoted values and equals signs': '<meta a=b ='.repeat(MIB / 11),
+      'closing tags only': '</script '.repeat(MIB / 9),
+    };
+    for (const [what, body] of Object.entries(hostile)) {
+      const html = body.repeat(8); // 8 MiB each
+      const started = performance.now();
+      const page = scanPage(html);
+      const ms = performance.now() - started;
+      // Generous for a loaded 2-core machine; the quadratic scanner needed hours at this size.
+      expect(ms, what).toBeLessThan(20_000);
+      expect(page.references, what).toEqual([]);
+    }
   });
 });
 
