@@ -9,6 +9,7 @@
 // its inputs, chunk names are content hashes, and the lock is sorted.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -68,8 +69,8 @@ async function buildInto(out, logLevel) {
       weigh: 'scripts/weigh.ts',
       'login-timing': 'scripts/login-timing.ts',
       'pow-timing': 'scripts/pow-timing.ts',
-      'bench/main': 'scripts/bench/main.ts',
-      'bench/serve-target': 'scripts/bench/serve-target.ts',
+      // Not in the Docker image's context (.dockerignore): the benchmarks import test helpers.
+      ...(existsSync(`${here}scripts/bench/main.ts`) ? { 'bench/main': 'scripts/bench/main.ts', 'bench/serve-target': 'scripts/bench/serve-target.ts' } : {}),
     },
     outdir: out,
     bundle: true,
