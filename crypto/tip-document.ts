@@ -56,6 +56,18 @@ export type TipDocument = {
   lang?: string;
   /** The source's X25519 reply public key, hex. */
   replyPublicKey?: string;
+  /**
+   * Tips and follow-ups: the conversation it was written for (crypto/codename.ts's
+   * threadIdOf, 64 lowercase hex), so a server that files it under another one is
+   * caught by `decrypt`. Absent in messages sent before it was recorded.
+   */
+  threadId?: string;
+  /**
+   * Tips and follow-ups: who encrypted it, `'browser'` (the server never saw the
+   * plaintext) or `'server'` (the no-JavaScript form), written by whoever did,
+   * so a later relabelling on the server can't change what the journalist is told.
+   */
+  encryptedBy?: 'browser' | 'server';
   attachments?: AttachmentRef[];
   /**
    * Replies only, and only in the newsroom's copy (never in the source's box):
@@ -131,6 +143,15 @@ function checkDocument(doc: TipDocument): void {
   }
   if (doc.replyPublicKey !== undefined && !/^[0-9a-f]{64}$/.test(doc.replyPublicKey)) {
     throw new TipDocumentError('replyPublicKey must be 32 bytes of lowercase hex');
+  }
+  if (doc.threadId !== undefined && (typeof doc.threadId !== 'string' || !/^[0-9a-f]{64}$/.test(doc.threadId))) {
+    throw new TipDocumentError('threadId must be 32 bytes of lowercase hex');
+  }
+  if (doc.encryptedBy !== undefined && doc.encryptedBy !== 'browser' && doc.encryptedBy !== 'server') {
+    throw new TipDocumentError("encryptedBy must be 'browser' or 'server'");
+  }
+  if ((doc.threadId !== undefined || doc.encryptedBy !== undefined) && doc.type === 'reply') {
+    throw new TipDocumentError('a reply names neither its conversation nor who encrypted it');
   }
   if (doc.author !== undefined) {
     const a = doc.author as Partial<ReplyAuthor> | null;

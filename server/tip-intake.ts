@@ -59,7 +59,8 @@ export class TipIntake {
   async encryptAndStore(doc: TipDocument, thread: ThreadRef): Promise<string> {
     const { manifest, desk } = await this.resolve(thread);
     const keys = desk.keys;
-    const plain = encodeTipDocument({ ...doc, ...(desk.name ? { desk: desk.name } : {}) });
+    // The conversation and who encrypted it go inside, where a later change to the labels can't reach.
+    const plain = encodeTipDocument({ ...doc, ...(desk.name ? { desk: desk.name } : {}), threadId: thread.threadId, encryptedBy: 'server' });
     const padded = padToBucket(plain);
     try {
       const ciphertext = await encryptToKeys(padded, keys);

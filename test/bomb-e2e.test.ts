@@ -118,7 +118,7 @@ beforeAll(async () => {
   const created = await postJson('/api/v1/uploads', { bytes: fileBomb.length });
   expect(created.status).toBe(201);
   const blobId = ((await created.json()) as { id: string }).id;
-  const put = await testApp.app.request(`/api/v1/uploads/${blobId}?offset=0`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: fileBomb });
+  const put = await testApp.app.request(`/api/v1/uploads/${blobId}?offset=0`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(fileBomb) });
   expect(put.status).toBe(200);
   expect((await testApp.app.request(`/api/v1/uploads/${blobId}/complete`, { method: 'POST' })).status).toBe(200);
   const doc = encodeTipDocument({

@@ -112,6 +112,7 @@ export async function decryptTips(o: {
     try {
       const plaintext = await decryptMessage(new Uint8Array(await readFile(join(o.inDir, `${item.id}.gpg`))), keys);
       const doc = decodeTipDocument(plaintext);
+      checkLabels(item, doc, (line) => lines.push(line));
       await makeEmptyFolder(partial);
       await writeFile(join(partial, 'message.txt'), doc.message, { mode: 0o600 });
       if (item.kind !== 'reply') await writeFile(join(partial, 'fields.json'), `${JSON.stringify(doc.fields, null, 2)}\n`, { mode: 0o600 });
@@ -202,6 +203,29 @@ function legacyDay(tip: Partial<RemoteTip> | undefined): string {
   return isDay(tip?.receivedDay) ? tip.receivedDay : 'unknown-day';
 }
 
+/**
+ * What the message says about itself, inside the encryption, against what the
+ * server's labels say. A message of another kind, or written for another
+ * conversation, is refused: filing it would put a source's words in someone
+ * else's conversation. Who encrypted it is taken from the message, with a
+ * warning when the label disagrees.
+ */
+function checkLabels(item: Fetched, doc: TipDocument, warn: (line: string) => void): void {
+  if (doc.type !== item.kind) {
+    throw new Error(`the server lists it as a ${kindWord(item.kind)}, but it is a ${kindWord(doc.type)}; it was not filed`);
+  }
+  if (item.kind === 'reply') return;
+  if (doc.threadId !== undefined && doc.threadId !== item.threadId) {
+    throw new Error(`the server filed it in another conversation than the one it was written for (${doc.threadId.slice(0, 16)}…); it was not filed`);
+  }
+  const label = item.tip?.via;
+  if (doc.encryptedBy !== undefined && label !== doc.encryptedBy) {
+    warn(`warning: the server labels ${item.id} as encrypted by the ${printable(String(label))}, but the message says by the ${doc.encryptedBy}; the message is believed`);
+  }
+}
+
+const kindWord = (kind: string) => (kind === 'followup' ? 'follow-up' : kind);
+
 function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, attachments: AttachmentRecord[]): Record<string, unknown> {
   const where = { id: item.id, kind: item.kind, seq: item.threadId === null ? null : item.seq, threadId: item.threadId, pseudonym, type: doc.type };
   if (item.kind === 'reply') {
@@ -221,15 +245,25 @@ function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, atta
   }
   const tip = item.tip;
   const day = isDay(tip?.receivedDay) ? tip.receivedDay : null;
+  // From inside the encryption when the message says; from the server's label for messages sent before it did.
+  const label = tip?.via === 'browser' || tip?.via === 'server' ? tip.via : null;
+  const encryptedBy = doc.encryptedBy ?? label;
+  const bound = doc.threadId !== undefined && doc.encryptedBy !== undefined;
   return {
     ...where,
     receivedDay: day,
     receivedOn: day ? `received on ${day}` : null,
-    encryptedBy: tip?.via === 'browser' || tip?.via === 'server' ? tip.via : null,
+    encryptedBy,
     encryptedByNote:
-      tip?.via === 'server'
+      encryptedBy === 'server'
         ? 'The source had JavaScript off: the server saw the plaintext in memory and encrypted it on arrival.'
-        : 'Encrypted in the source\'s browser: the server never saw the plaintext.',
+        : encryptedBy === 'browser'
+          ? 'Encrypted in the source\'s browser: the server never saw the plaintext.'
+          : 'Not known: the server gave no label and the message does not say.',
+    bound,
+    boundNote: bound
+      ? 'The conversation and who encrypted it are written inside the encryption, and decrypt checked them against the server\'s labels.'
+      : 'Sent before tipline wrote them inside the encryption: the conversation and who encrypted it are the server\'s word.',
     manifestVersion: tip?.manifestVersion ?? null,
     language: doc.lang ?? null,
     desk: doc.desk ?? null,

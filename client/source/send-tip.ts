@@ -7,7 +7,7 @@
  * language (the strings come from the page).
  */
 import { base64, hex, wipe } from '../../crypto/bytes.ts';
-import { deriveCodenameKeys, generateCodename, parseCodename } from '../../crypto/codename.ts';
+import { deriveCodenameKeys, generateCodename, parseCodename, threadIdOf } from '../../crypto/codename.ts';
 import { utcDay } from '../../crypto/day.ts';
 import { encryptToKeys, readPublicKey } from '../../crypto/envelope.ts';
 import { ManifestError, tipRecipientIds, verifyManifest } from '../../crypto/manifest.ts';
@@ -50,6 +50,7 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
   const derived = deriveCodenameKeys(parseCodename(codename, o.lang).entropy);
   const lookupSecret = base64.encode(derived.lookupSecret);
   const replyPublicKey = hex.encode(derived.replyPublicKey);
+  const threadId = threadIdOf(derived.lookupSecret);
   wipe(derived.lookupSecret, derived.replySecretKey);
 
   // Files first: the tip document describes them, and the tip claims them on arrival.
@@ -57,7 +58,7 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
     ? await sendAttachments(o.attachments, { keys, desk: o.desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: () => proofOfWork('upload', o), strings: t, onStatus: o.onStatus })
     : undefined;
   o.onStatus(t.tEncrypting);
-  const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey, ...(attachments ? { attachments } : {}) }, keys);
+  const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey, threadId, encryptedBy: 'browser', ...(attachments ? { attachments } : {}) }, keys);
   const pow = await proofOfWork('tip', o);
   o.onStatus(t.tSending);
   const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret, desk: o.desk, attachments: attachments?.map((a) => a.blobId), pow }, t);
@@ -69,14 +70,17 @@ export async function sendFollowup(o: SendTipOptions): Promise<void> {
   const t = o.strings;
   const thread = await request('/api/v1/source/thread', { cache: 'no-store' }, t.tErrorNetwork);
   if (!thread.ok) throw new Error(fill(t.tErrorServer, await errorMessage(thread)));
-  const desk = ((await thread.json()) as { desk: string | null }).desk ?? undefined;
+  const conversation = (await thread.json()) as { desk: string | null; threadId?: string };
+  const desk = conversation.desk ?? undefined;
+  // Inside the encryption, so the server can't later file this follow-up under another conversation unseen.
+  const threadId = typeof conversation.threadId === 'string' && /^[0-9a-f]{64}$/.test(conversation.threadId) ? conversation.threadId : undefined;
   const keys = await journalistKeys(o, desk);
   // Files first, to the conversation's desk, exactly as with a first tip.
   const attachments = o.attachments?.length
     ? await sendAttachments(o.attachments, { keys, desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: () => proofOfWork('upload', o), strings: t, onStatus: o.onStatus })
     : undefined;
   o.onStatus(t.tEncrypting);
-  const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang, ...(attachments ? { attachments } : {}) }, keys);
+  const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang, ...(threadId ? { threadId } : {}), encryptedBy: 'browser', ...(attachments ? { attachments } : {}) }, keys);
   const pow = await proofOfWork('followup', o);
   o.onStatus(t.tSending);
   await postJson('/api/v1/source/followups', { ciphertext: base64.encode(ciphertext), attachments: attachments?.map((a) => a.blobId), pow }, t);

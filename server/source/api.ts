@@ -85,10 +85,11 @@ export function sourceApi(deps: SourceApiDeps): Hono {
     return c.json({ status: 'logged-out' });
   });
 
-  // The desk a logged-in source's follow-ups go to (the one their first tip chose).
+  // The desk a logged-in source's follow-ups go to (the one their first tip chose), and their conversation.
   api.get('/source/thread', async (c) => {
     const threadId = requireSession(c, deps.sessions);
-    return c.json({ desk: await deps.tips.threadDesk(threadId) });
+    // The thread id too: the browser writes it inside each follow-up, where the server can't later change it.
+    return c.json({ desk: await deps.tips.threadDesk(threadId), threadId });
   });
 
   api.get('/source/replies', async (c) => {
