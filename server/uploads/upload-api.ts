@@ -54,7 +54,7 @@ export function uploadApi(deps: { uploads: UploadStore; recipients: CurrentRecip
     const current = await deps.recipients.get();
     const desk = current.desk(parsed.data.desk);
     if (!desk) throw new ApiError(400, 'desk-required', 'Choose a desk: this tip line has several.');
-    await deps.pow.redeem(parsed.data.pow, 'upload');
+    await deps.pow.redeem(parsed.data.pow, 'upload', { bytes: parsed.data.bytes });
     const id = await deps.uploads.create({ declaredBytes: parsed.data.bytes, desk: desk.id });
     return c.json({ id, chunkBytes: deps.limits.maxChunkBytes }, 201);
   });
