@@ -95,6 +95,13 @@ describe('upload quotas', () => {
     free = 19 * MiB; // below the floor: nothing more
     await expectError(await create(1), 503, 'storage-full');
   });
+
+  it('gives the page the refusal in the source\'s language', async () => {
+    const page = await (await t.app.request('/submit?lang=es')).text();
+    // The submit page and the inbox (follow-ups) both carry it.
+    expect(await (await t.app.request('/login?lang=es')).text()).toContain('data-t-error-no-room=');
+    expect(page).toContain('data-t-error-no-room="En este momento el buzón no tiene espacio para archivos.');
+  });
 });
 
 describe('the proof of work for an upload', () => {

@@ -111,7 +111,10 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
     created = await request('/api/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes: declared, desk: o.desk, pow }) }, t.tErrorNetwork);
     if (created.ok) break;
     // The work asked rose while this one was solved (or it expired): solve a new one, a few times at most.
-    if (attempt >= WORK_ATTEMPTS || !STALE_WORK_CODES.has((await errorCode(created)) ?? '')) throw new Error(fill(t.tErrorServer, await errorMessage(created)));
+    const code = await errorCode(created);
+    // No room (server/uploads/upload-quota.ts): said in the source's language, from the page.
+    if ((code === 'storage-full' || code === 'upload-quota') && t.tErrorNoRoom) throw new Error(t.tErrorNoRoom);
+    if (attempt >= WORK_ATTEMPTS || !STALE_WORK_CODES.has(code ?? '')) throw new Error(fill(t.tErrorServer, await errorMessage(created)));
   }
   const { id, chunkBytes } = (await created.json()) as { id: string; chunkBytes: number };
   const maxChunk = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes));
