@@ -6,8 +6,11 @@
  * privacy.
  *
  * A challenge is `base64url(payload JSON) + "." + base64url(HMAC-SHA256(secret, payload))`,
- * payload `{ v: 1, id, purpose, difficulty, expires }` (expires in Unix seconds).
- * The nonce is a decimal string of up to 16 digits.
+ * payload `{ v: 2, id, key, purpose, difficulty, expires }` (expires in Unix
+ * seconds). `key` names the secret that signed it (an opaque id: the server
+ * rotates secrets, see server/abuse/pow-keys.ts), and `difficulty` is signed
+ * in, so the server can refuse an answer to a challenge issued when the work
+ * asked was lower than it is now. The nonce is a decimal string of up to 16 digits.
  *
  * The solver uses WebCrypto's SHA-256, which stays native (fast) in Tor
  * Browser even with the JIT off. It hashes in batches and reports progress.
@@ -15,7 +18,7 @@
  * @module
  * @example
  * import { issueChallenge, solveChallenge, checkSolution } from './proof-of-work.ts';
- * const challenge = issueChallenge(secret, { purpose: 'tip', difficulty: 16, ttlSeconds: 600, now });
+ * const challenge = issueChallenge(secret, { key, purpose: 'tip', difficulty: 16, ttlSeconds: 600, now });
  * const nonce = await solveChallenge(challenge); // in the browser
  * checkSolution(secret, challenge, nonce, { purpose: 'tip', now }); // → { id, expires } or throws PowError
  */
@@ -27,7 +30,10 @@ export type PowPurpose = 'tip' | 'followup' | 'upload';
 export const POW_PURPOSES: readonly PowPurpose[] = ['tip', 'followup', 'upload'];
 export const MAX_DIFFICULTY = 32;
 
-export type ChallengePayload = { v: 1; id: string; purpose: PowPurpose; difficulty: number; expires: number };
+export type ChallengePayload = { v: 2; id: string; key: string; purpose: PowPurpose; difficulty: number; expires: number };
+
+/** A key id: opaque, URL-safe, short (server/abuse/pow-keys.ts derives it from the secret). */
+const KEY_ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
 
 export class PowError extends Error {
   override name = 'PowError';
@@ -39,12 +45,14 @@ export class PowError extends Error {
   }
 }
 
-export function issueChallenge(secret: Uint8Array, o: { purpose: PowPurpose; difficulty: number; ttlSeconds: number; now: Date }): string {
+export function issueChallenge(secret: Uint8Array, o: { key: string; purpose: PowPurpose; difficulty: number; ttlSeconds: number; now: Date }): string {
   abytes(secret, 32, 'secret');
   if (!Number.isInteger(o.difficulty) || o.difficulty < 0 || o.difficulty > MAX_DIFFICULTY) throw new RangeError('difficulty out of range');
+  if (!KEY_ID_RE.test(o.key)) throw new RangeError('key id must be 1 to 32 URL-safe characters');
   const payload: ChallengePayload = {
-    v: 1,
+    v: 2,
     id: base64url.encode(randomBytes(16)),
+    key: o.key,
     purpose: o.purpose,
     difficulty: o.difficulty,
     expires: Math.floor(o.now.getTime() / 1000) + o.ttlSeconds,
@@ -59,7 +67,7 @@ export function readChallenge(challenge: string): ChallengePayload {
   const [body] = challenge.split('.');
   try {
     const p = JSON.parse(utf8.decode(base64url.decode(body ?? ''))) as ChallengePayload;
-    if (p.v !== 1 || typeof p.id !== 'string' || !POW_PURPOSES.includes(p.purpose) || !Number.isInteger(p.difficulty) || !Number.isInteger(p.expires)) throw new Error();
+    if (p.v !== 2 || typeof p.id !== 'string' || typeof p.key !== 'string' || !KEY_ID_RE.test(p.key) || !POW_PURPOSES.includes(p.purpose) || !Number.isInteger(p.difficulty) || !Number.isInteger(p.expires)) throw new Error();
     return p;
   } catch {
     throw new PowError('malformed', 'malformed challenge');
@@ -87,7 +95,8 @@ export function attempt(challenge: string, nonce: string): Uint8Array {
 /**
  * Checks an answer in O(1): the HMAC (in constant time), the purpose, the
  * expiry and the work. It does not know whether the challenge was spent before;
- * the caller keeps that list (see server/pow-guard.ts).
+ * the caller keeps that list (see server/abuse/pow-guard.ts), and picks
+ * `secret` by the challenge's `key` (readChallenge) among the live ones.
  */
 export function checkSolution(secret: Uint8Array, challenge: string, nonce: string, o: { purpose: PowPurpose; now: Date }): ChallengePayload {
   abytes(secret, 32, 'secret');

@@ -13,6 +13,8 @@ import * as m0007 from './0007-tip-list-index.ts';
 import * as m0008 from './0008-blob-rows-sqlite.ts';
 import * as m0009 from './0009-admin-times-as-days.ts';
 import * as m0011 from './0011-spent-challenge-days.ts';
+import * as m0012 from './0012-pow-key-rotation.ts';
+import * as m0013 from './0013-upload-admission.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -25,6 +27,8 @@ export const migrations: Record<string, Migration> = {
   '0008-blob-rows-sqlite': m0008,
   '0009-admin-times-as-days': m0009,
   '0011-spent-challenge-days': m0011,
+  '0012-pow-key-rotation': m0012,
+  '0013-upload-admission': m0013,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,7 +17,7 @@ import { DEFAULT_POW } from '../server/abuse/pow-guard.ts';
 
 const hashes = Number(process.argv[2] ?? 65_536);
 // No nonce meets 32 zero bits in practice within `hashes` tries, so the solver runs until stopped.
-const unsolvable = issueChallenge(randomBytes(32), { purpose: 'tip', difficulty: MAX_DIFFICULTY, ttlSeconds: 600, now: new Date() });
+const unsolvable = issueChallenge(randomBytes(32), { key: 'timing', purpose: 'tip', difficulty: MAX_DIFFICULTY, ttlSeconds: 600, now: new Date() });
 const stop = new AbortController();
 let tried = 0;
 const started = performance.now();

@@ -7,6 +7,7 @@
  * const app = createApp({ db, newsroomPublicKey, staticFiles, log: console.log });
  * const res = await app.request('/api/v1/manifest');
  */
+import { dirname } from 'node:path';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { DEFAULT_LIMITS, type Limits } from './config.ts';
@@ -36,6 +37,7 @@ import { AuthThrottle } from './abuse/auth-throttle.ts';
 import { openBlobStore, type BlobStore } from './uploads/blobs.ts';
 import { UploadStore } from './uploads/upload-store.ts';
 import { uploadApi } from './uploads/upload-api.ts';
+import { UploadQuota } from './uploads/upload-quota.ts';
 import { TipIntake } from './tip-intake.ts';
 
 export type AppOptions = {
@@ -61,6 +63,8 @@ export type AppOptions = {
   /** Where source requests are counted, for the one line a day (daily-counts.ts); `serve` prints it. */
   counts?: DailyCounts;
   clock?: () => Date;
+  /** Free bytes on the data folder's disk (tests); by default statfs on `blobDir`'s folder, on SQLite only. */
+  freeBytes?: () => Promise<number>;
 };
 
 export async function createApp(options: AppOptions): Promise<Hono> {
@@ -85,7 +89,8 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   app.use('*', requestLogger({ log, counts: options.counts ?? new DailyCounts() }));
   app.get('/healthz', healthCheck(options.db));
 
-  app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits }));
+  const quota = UploadQuota.fromLimits(options.db, limits, { dataDir: dirname(options.blobDir), freeBytes: options.freeBytes, clock: options.clock });
+  app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits, quota }));
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays, audit: new AuditLog(options.db) }));
   app.get('/static/*', serveStatic(options.staticFiles));

@@ -23,8 +23,16 @@ export type Limits = {
   maxAttachmentBytesPerTip: number;
   maxFilesPerTip: number;
   maxChunkBytes: number;
-  /** Uploads no tip claimed are deleted after this long. */
+  /** Uploads no tip claimed are deleted after this long, at the latest (by the day their blob was last written). */
   unclaimedUploadMs: number;
+  /** …and, while `serve` runs, after this many hourly sweeps (server/uploads/upload-store.ts expireUnclaimed). */
+  unclaimedUploadHours: number;
+  /** Declared bytes of all uploads no tip has claimed yet (server/uploads/upload-quota.ts). */
+  maxUnclaimedUploadBytes: number;
+  /** Declared bytes of uploads opened per clock hour, per instance. */
+  maxUploadBytesPerHour: number;
+  /** Free bytes the data folder's disk keeps once every open upload is full; below, uploads get 503 storage-full (SQLite only). */
+  minFreeBytes: number;
 };
 
 /**
@@ -48,6 +56,11 @@ export const DEFAULT_LIMITS: Limits = {
   maxFilesPerTip: 20,
   maxChunkBytes: 16 * 1024 * 1024,
   unclaimedUploadMs: 24 * 60 * 60 * 1000,
+  unclaimedUploadHours: 6,
+  // Eight of the largest files at once, four an hour; sources' tips without files are never held back by these.
+  maxUnclaimedUploadBytes: 16 * 1024 ** 3,
+  maxUploadBytesPerHour: 8 * 1024 ** 3,
+  minFreeBytes: 2 * 1024 ** 3,
 };
 
 export type ServeSettings = {

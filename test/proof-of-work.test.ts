@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64, base64url, randomBytes, utf8 } from '../crypto/bytes.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { PowError, checkSolution, issueChallenge, leadingZeroBits, readChallenge, solveChallenge } from '../crypto/proof-of-work.ts';
-import { PowGuard } from '../server/abuse/pow-guard.ts';
+import { PowGuard, uploadExtraBits } from '../server/abuse/pow-guard.ts';
+import { powKeyId } from '../server/abuse/pow-keys.ts';
 import { openDatabase, migrateToLatest } from '../server/db/open-database.ts';
 import { sweepSpentChallenges } from '../server/abuse/spent-challenges.ts';
 import { migrationProvider } from '../migrations/index.ts';
@@ -40,14 +41,14 @@ describe('proof-of-work crypto', () => {
   });
 
   it('a solved challenge checks; the answer really has the zero bits', async () => {
-    const challenge = issueChallenge(secret, { purpose: 'tip', difficulty: 10, ttlSeconds: 600, now });
+    const challenge = issueChallenge(secret, { key: 'k1', purpose: 'tip', difficulty: 10, ttlSeconds: 600, now });
     const nonce = await solveChallenge(challenge);
     expect(leadingZeroBits(sha256(utf8.encode(`${challenge}:${nonce}`)))).toBeGreaterThanOrEqual(10);
     expect(checkSolution(secret, challenge, nonce, { purpose: 'tip', now }).difficulty).toBe(10);
   });
 
   it('refuses a wrong answer, another purpose, an expired or forged challenge, and junk', async () => {
-    const challenge = issueChallenge(secret, { purpose: 'tip', difficulty: 8, ttlSeconds: 60, now });
+    const challenge = issueChallenge(secret, { key: 'k1', purpose: 'tip', difficulty: 8, ttlSeconds: 60, now });
     const nonce = await solveChallenge(challenge);
     const code = (f: () => unknown) => {
       try {
@@ -70,7 +71,7 @@ describe('proof-of-work crypto', () => {
   });
 
   it('the solver reports progress and can be stopped', async () => {
-    const challenge = issueChallenge(secret, { purpose: 'tip', difficulty: 30, ttlSeconds: 600, now });
+    const challenge = issueChallenge(secret, { key: 'k1', purpose: 'tip', difficulty: 30, ttlSeconds: 600, now });
     const controller = new AbortController();
     let reports = 0;
     const solving = solveChallenge(challenge, {
@@ -96,14 +97,14 @@ describe('PowGuard', () => {
     const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
     try {
       const guard = await PowGuard.open(db, { baseDifficulty: 6 });
-      const { challenge } = guard.issue('tip');
+      const { challenge } = await guard.issue('tip');
       const nonce = await solveChallenge(challenge);
       await guard.redeem({ challenge, nonce }, 'tip');
       await expect(guard.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409, code: 'pow-replayed' });
       // A second guard on the same database (another instance) shares the secret and the spent list.
       const other = await PowGuard.open(db, { baseDifficulty: 6 });
       await expect(other.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409 });
-      const fresh = other.issue('tip');
+      const fresh = await other.issue('tip');
       await guard.redeem({ challenge: fresh.challenge, nonce: await solveChallenge(fresh.challenge) }, 'tip');
     } finally {
       await db.destroy();
@@ -116,7 +117,7 @@ describe('PowGuard', () => {
     try {
       const guard = await PowGuard.open(db, { baseDifficulty: 6, ttlSeconds: 60, clock: () => clock });
       await expect(guard.redeem(undefined, 'tip')).rejects.toMatchObject({ status: 400, code: 'pow-required' });
-      const { challenge } = guard.issue('tip');
+      const { challenge } = await guard.issue('tip');
       await expect(guard.redeem({ challenge, nonce: wrongNonce(challenge) }, 'tip')).rejects.toMatchObject({ status: 400, code: 'pow-insufficient' });
       const nonce = await solveChallenge(challenge);
       const [body, mac] = challenge.split('.');
@@ -138,7 +139,7 @@ describe('PowGuard', () => {
       expect(guard.currentDifficulty()).toBe(4);
       const seen: number[] = [];
       for (let i = 0; i < 200; i++) {
-        const { challenge, difficulty } = guard.issue('tip');
+        const { challenge, difficulty } = await guard.issue('tip');
         seen.push(difficulty);
         await guard.redeem({ challenge, nonce: await solveChallenge(challenge) }, 'tip');
       }
@@ -156,7 +157,7 @@ describe('PowGuard', () => {
     const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
     try {
       const guard = await PowGuard.open(db, { baseDifficulty: 4, clock: () => now });
-      const { challenge } = guard.issue('tip');
+      const { challenge } = await guard.issue('tip');
       await guard.redeem({ challenge, nonce: await solveChallenge(challenge) }, 'tip');
       const { id, expires } = readChallenge(challenge);
       const row = (await sql<Record<string, unknown>>`SELECT * FROM spent_challenges WHERE id = ${id}`.execute(db)).rows[0]!;
@@ -175,7 +176,7 @@ describe('PowGuard', () => {
     let clock = beforeMidnight;
     try {
       const guard = await PowGuard.open(db, { baseDifficulty: 4, ttlSeconds: 600, clock: () => clock });
-      const { challenge } = guard.issue('tip'); // valid until 00:05:00 on the 29th
+      const { challenge } = await guard.issue('tip'); // valid until 00:05:00 on the 29th
       const nonce = await solveChallenge(challenge);
       await guard.redeem({ challenge, nonce }, 'tip');
       // The attacker replays it just after midnight, after the guard's own sweep (due: more than a minute later) and maintain's both ran for the new day.
@@ -207,7 +208,7 @@ describe('PowGuard', () => {
       // A secret and a challenge spent under the old code (row: id + expiry in Unix seconds), valid until 00:05 on the 29th.
       const clock = new Date('2026-11-28T23:55:00Z');
       const old = await PowGuard.open(db, { baseDifficulty: 4, clock: () => clock });
-      const { challenge } = old.issue('tip');
+      const { challenge } = await old.issue('tip');
       const nonce = await solveChallenge(challenge);
       const { id, expires } = readChallenge(challenge);
       await sql`INSERT INTO spent_challenges (id, expires) VALUES (${id}, ${expires}), ('late-2026-11-27', ${Date.parse('2026-11-27T23:59:59Z') / 1000})`.execute(db);
@@ -217,6 +218,119 @@ describe('PowGuard', () => {
       const upgraded = await PowGuard.open(db, { baseDifficulty: 4, clock: () => new Date('2026-11-29T00:01:00Z') });
       await expect(upgraded.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409, code: 'pow-replayed' });
     } finally {
+      await db.destroy();
+      await fresh?.drop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a stockpiled answer once the difficulty has risen (issue 17: taken at 16, spent at 18)', async () => {
+    const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
+    const clock = new Date('2026-11-28T12:00:00Z');
+    try {
+      const guard = await PowGuard.open(db, { baseDifficulty: 4, calmPerMinute: 2, clock: () => clock });
+      // The flooder solves cheap challenges in a calm minute and keeps them.
+      const stockpile: { challenge: string; nonce: string }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { challenge, difficulty } = await guard.issue('tip');
+        expect(difficulty).toBe(4);
+        stockpile.push({ challenge, nonce: await solveChallenge(challenge) });
+      }
+      // A burst raises the work asked…
+      for (let i = 0; i < 200; i++) {
+        const { challenge } = await guard.issue('tip');
+        await guard.redeem({ challenge, nonce: await solveChallenge(challenge) }, 'tip');
+      }
+      expect(guard.currentDifficulty()).toBeGreaterThanOrEqual(6);
+      // …and the stockpile is worthless: every answer is refused, none is spent.
+      for (const pow of stockpile) await expect(guard.redeem(pow, 'tip')).rejects.toMatchObject({ status: 409, code: 'pow-too-easy' });
+      // A challenge issued now carries the new difficulty (signed in) and is accepted.
+      const fresh = await guard.issue('tip');
+      expect(readChallenge(fresh.challenge).difficulty).toBe(guard.currentDifficulty());
+      await guard.redeem({ challenge: fresh.challenge, nonce: await solveChallenge(fresh.challenge) }, 'tip');
+      // Raising the difficulty in the payload breaks the signature.
+      const { challenge } = stockpile[0]!;
+      const payload = { ...readChallenge(challenge), difficulty: 12 };
+      const tampered = `${base64url.encode(utf8.encode(JSON.stringify(payload)))}.${challenge.split('.')[1]}`;
+      await expect(guard.redeem({ challenge: tampered, nonce: stockpile[0]!.nonce }, 'tip')).rejects.toMatchObject({ status: 403 });
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('prices an upload by its declared size: a cheap answer does not buy a big upload', async () => {
+    const db = await openDatabase((await readDataDir(newsroom.dataDir)).dbFile);
+    try {
+      const guard = await PowGuard.open(db, { baseDifficulty: 4 });
+      expect((await guard.issue('upload', { bytes: 1 << 20 })).difficulty).toBe(4);
+      expect((await guard.issue('upload', { bytes: 16 << 20 })).difficulty).toBe(4);
+      expect((await guard.issue('upload', { bytes: 32 << 20 })).difficulty).toBe(5);
+      expect((await guard.issue('upload', { bytes: 2 ** 31 + (1 << 20) })).difficulty).toBe(11);
+      expect(uploadExtraBits(2 ** 31 + (1 << 20))).toBe(7);
+      const small = await guard.issue('upload', { bytes: 1 << 20 });
+      const answer = { challenge: small.challenge, nonce: await solveChallenge(small.challenge) };
+      await expect(guard.redeem(answer, 'upload', { bytes: 2 ** 31 })).rejects.toMatchObject({ status: 409, code: 'pow-too-easy' });
+      await guard.redeem(answer, 'upload', { bytes: 1 << 20 });
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('rotates the secret: a stolen one stops working after two periods; instances share the rotation and rotate once', async () => {
+    const fresh = ON_POSTGRES ? await createTestDatabase() : undefined;
+    const dir = fresh ? undefined : await mkdtemp(join(tmpdir(), 'tipline-rotate-'));
+    const db = await openDatabase(fresh?.url ?? join(dir!, 'tipline.db'));
+    // Two instances: on PostgreSQL two connections pools; SQLite has one server process, so two guards on one handle.
+    const other = fresh ? await openDatabase(fresh.url) : db;
+    let clock = new Date('2026-11-28T12:00:00Z');
+    const at = (seconds: number) => (clock = new Date(Date.parse('2026-11-28T12:00:00Z') + seconds * 1000));
+    const secretRows = async () =>
+      new Map((await db.selectFrom('server_secrets').select(['name', 'value']).where('name', 'like', 'pow-%').execute()).map((r) => [r.name, Buffer.from(r.value).toString('hex')]));
+    try {
+      const a = await PowGuard.open(db, { baseDifficulty: 2, ttlSeconds: 60, clock: () => clock });
+      const b = await PowGuard.open(other, { baseDifficulty: 2, ttlSeconds: 60, clock: () => clock });
+      // The attacker reads the signing secret out of the server (or a seized disk) and mints long-lived challenges.
+      const stolen = new Uint8Array(Buffer.from((await secretRows()).get('pow-key-current')!, 'hex'));
+      const mint = () => issueChallenge(stolen, { key: powKeyId(stolen), purpose: 'tip', difficulty: 2, ttlSeconds: 3600, now: clock });
+      const minted = async () => {
+        const challenge = mint();
+        return { challenge, nonce: await solveChallenge(challenge) };
+      };
+      await a.redeem(await minted(), 'tip'); // while the secret is live, it works
+      const first = readChallenge((await a.issue('tip')).challenge).key;
+      expect(first).toBe(powKeyId(stolen));
+      // Both instances come due at once: exactly one rotation happens (compare-and-set), not two.
+      at(61);
+      const before = await secretRows();
+      const [fromA, fromB] = await Promise.all([a.issue('tip'), b.issue('tip')]);
+      const after = await secretRows();
+      expect(after.get('pow-key-previous')).toBe(before.get('pow-key-current'));
+      expect(after.get('pow-key-current')).toBe(before.get('pow-key-next'));
+      expect(readChallenge(fromA.challenge).key).toBe(readChallenge(fromB.challenge).key);
+      expect(readChallenge(fromA.challenge).key).not.toBe(first);
+      // The stolen secret is now the previous one: still accepted for one period (challenges issued just before the rotation must stay good).
+      await b.redeem(await minted(), 'tip');
+      // After the second rotation it is gone everywhere.
+      at(122);
+      await a.issue('tip');
+      at(130);
+      await expect(a.redeem(await minted(), 'tip')).rejects.toMatchObject({ status: 403, code: 'pow-forged' });
+      // The other instance re-reads the rows at most 30 s after its last read (here: on its next challenge), then refuses it too.
+      await b.issue('tip');
+      await expect(b.redeem(await minted(), 'tip')).rejects.toMatchObject({ status: 403, code: 'pow-forged' });
+      // A challenge the rotating instance issued is accepted by the other before it has re-read the rows (it was "next" there).
+      at(190);
+      const c = await PowGuard.open(other, { baseDifficulty: 2, ttlSeconds: 60, clock: () => clock });
+      at(250);
+      const rotated = await a.issue('tip');
+      expect(readChallenge(rotated.challenge).key).not.toBe(readChallenge(fromA.challenge).key);
+      await c.redeem({ challenge: rotated.challenge, nonce: await solveChallenge(rotated.challenge) }, 'tip');
+      // The rows are three names and three random 32-byte values: no counter, no time.
+      const rows = await db.selectFrom('server_secrets').selectAll().where('name', 'like', 'pow-%').execute();
+      expect(rows.map((r) => r.name).sort()).toEqual(['pow-key-current', 'pow-key-next', 'pow-key-previous']);
+      for (const r of rows) expect(r.value.length).toBe(32);
+    } finally {
+      if (other !== db) await other.destroy();
       await db.destroy();
       await fresh?.drop();
       if (dir) await rm(dir, { recursive: true, force: true });

@@ -202,17 +202,17 @@ describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
     it('shares the proof-of-work key, and spends an answer once across instances, even at the same moment', async () => {
       const a = await PowGuard.open(db, { baseDifficulty: 4 });
       const b = await PowGuard.open(other, { baseDifficulty: 4 });
-      const { challenge } = a.issue('tip');
+      const { challenge } = await a.issue('tip');
       const nonce = await solveChallenge(challenge);
       const results = await Promise.allSettled([a.redeem({ challenge, nonce }, 'tip'), b.redeem({ challenge, nonce }, 'tip'), b.redeem({ challenge, nonce }, 'tip')]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 409, code: 'pow-replayed' });
       await expect(a.redeem({ challenge, nonce }, 'tip')).rejects.toMatchObject({ status: 409 });
       // Issued by B, accepted by A: one secret, in the database.
-      const fromB = b.issue('upload');
+      const fromB = await b.issue('upload');
       await a.redeem({ challenge: fromB.challenge, nonce: await solveChallenge(fromB.challenge) }, 'upload');
       // A spend inside a transaction that fails is not spent.
-      const again = a.issue('tip');
+      const again = await a.issue('tip');
       const spend = b.check({ challenge: again.challenge, nonce: await solveChallenge(again.challenge) }, 'tip');
       await expect(other.transaction().execute(async (trx) => {
         await spend(trx);

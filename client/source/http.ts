@@ -21,3 +21,22 @@ export async function errorMessage(response: Response): Promise<string> {
     return `HTTP ${response.status}`;
   }
 }
+
+/** The server's error code for a refusal (`{ error: { code } }`), or undefined. Reads a clone, so the body stays readable. */
+export async function errorCode(response: Response): Promise<string | undefined> {
+  try {
+    const body = (await response.clone().json()) as { error?: { code?: unknown } };
+    return typeof body.error?.code === 'string' ? body.error.code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refusals that mean the proof of work came too late, not that anything is
+ * wrong: the work asked rose meanwhile (`pow-too-easy`), the challenge
+ * expired, or its secret rotated out. The page solves a new challenge and
+ * sends again, a few times at most.
+ */
+export const STALE_WORK_CODES: ReadonlySet<string> = new Set(['pow-too-easy', 'pow-expired', 'pow-forged']);
+export const WORK_ATTEMPTS = 3;

@@ -28,7 +28,8 @@ export type SendAttachmentsOptions = {
   keys: PublicKey[];
   desk: string | undefined;
   maxUploadBytes: number;
-  pow: () => Promise<{ challenge: string; nonce: string }>;
+  /** Solves a proof of work for an upload of `bytes` (its price grows with the size). */
+  pow: (bytes: number) => Promise<{ challenge: string; nonce: string }>;
   strings: Record<string, string | undefined>;
   onStatus: (text: string | undefined) => void;
 };

@@ -14,7 +14,7 @@ import { ManifestError, tipRecipientIds, verifyManifest } from '../../crypto/man
 import { padToBucket } from '../../crypto/padding.ts';
 import { solveChallenge, type PowPurpose } from '../../crypto/proof-of-work.ts';
 import { encodeTipDocument } from '../../crypto/tip-document.ts';
-import { errorMessage, request } from './http.ts';
+import { errorCode, errorMessage, request, STALE_WORK_CODES, WORK_ATTEMPTS } from './http.ts';
 import { sendAttachments, type AttachmentToSend } from './send-attachments.ts';
 
 export { errorMessage, request };
@@ -55,13 +55,12 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
 
   // Files first: the tip document describes them, and the tip claims them on arrival.
   const attachments = o.attachments?.length
-    ? await sendAttachments(o.attachments, { keys, desk: o.desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: () => proofOfWork('upload', o), strings: t, onStatus: o.onStatus })
+    ? await sendAttachments(o.attachments, { keys, desk: o.desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: (bytes) => proofOfWork('upload', o, bytes), strings: t, onStatus: o.onStatus })
     : undefined;
   o.onStatus(t.tEncrypting);
   const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey, threadId, encryptedBy: 'browser', ...(attachments ? { attachments } : {}) }, keys);
-  const pow = await proofOfWork('tip', o);
-  o.onStatus(t.tSending);
-  const response = await postJson('/api/v1/tips', { ciphertext: base64.encode(ciphertext), lookupSecret, desk: o.desk, attachments: attachments?.map((a) => a.blobId), pow }, t);
+  const body = { ciphertext: base64.encode(ciphertext), lookupSecret, desk: o.desk, attachments: attachments?.map((a) => a.blobId) };
+  const response = await postWithWork('/api/v1/tips', 'tip', body, o);
   return { receipt: ((await response.json()) as { receipt: string }).receipt, codename };
 }
 
@@ -77,22 +76,21 @@ export async function sendFollowup(o: SendTipOptions): Promise<void> {
   const keys = await journalistKeys(o, desk);
   // Files first, to the conversation's desk, exactly as with a first tip.
   const attachments = o.attachments?.length
-    ? await sendAttachments(o.attachments, { keys, desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: () => proofOfWork('upload', o), strings: t, onStatus: o.onStatus })
+    ? await sendAttachments(o.attachments, { keys, desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: (bytes) => proofOfWork('upload', o, bytes), strings: t, onStatus: o.onStatus })
     : undefined;
   o.onStatus(t.tEncrypting);
   const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang, ...(threadId ? { threadId } : {}), encryptedBy: 'browser', ...(attachments ? { attachments } : {}) }, keys);
-  const pow = await proofOfWork('followup', o);
-  o.onStatus(t.tSending);
-  await postJson('/api/v1/source/followups', { ciphertext: base64.encode(ciphertext), attachments: attachments?.map((a) => a.blobId), pow }, t);
+  await postWithWork('/api/v1/source/followups', 'followup', { ciphertext: base64.encode(ciphertext), attachments: attachments?.map((a) => a.blobId) }, o);
 }
 
 /**
  * Gets a challenge and solves it with WebCrypto, showing progress. This is the
  * spam guard that needs no IP address; it takes about a second when things are calm.
  */
-async function proofOfWork(purpose: PowPurpose, o: SendTipOptions): Promise<{ challenge: string; nonce: string }> {
+async function proofOfWork(purpose: PowPurpose, o: SendTipOptions, bytes?: number): Promise<{ challenge: string; nonce: string }> {
   const t = o.strings;
-  const res = await postJson('/api/v1/challenge', { purpose }, t);
+  // An upload's price grows with its size, so the server needs the size to set the work.
+  const res = await postJson('/api/v1/challenge', bytes === undefined ? { purpose } : { purpose, bytes }, t);
   const { challenge } = (await res.json()) as { challenge: string };
   o.onStatus(t.tWorking);
   const nonce = await solveChallenge(challenge, {
@@ -128,6 +126,21 @@ async function encryptDocument(doc: Parameters<typeof encodeTipDocument>[0], key
     return await encryptToKeys(plaintext, keys);
   } finally {
     plaintext.fill(0);
+  }
+}
+
+/**
+ * Solves a proof of work and posts `body` with it; when the answer came too
+ * late (the work asked rose meanwhile, see STALE_WORK_CODES), solves a new one.
+ */
+async function postWithWork(url: string, purpose: PowPurpose, body: Record<string, unknown>, o: SendTipOptions): Promise<Response> {
+  const t = o.strings;
+  for (let attempt = 1; ; attempt++) {
+    const pow = await proofOfWork(purpose, o);
+    o.onStatus(t.tSending);
+    const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, pow }) }, t.tErrorNetwork);
+    if (response.ok) return response;
+    if (attempt >= WORK_ATTEMPTS || !STALE_WORK_CODES.has((await errorCode(response)) ?? '')) throw new Error(fill(t.tErrorServer, await errorMessage(response)));
   }
 }
 

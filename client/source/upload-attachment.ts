@@ -28,7 +28,7 @@ import { createFileKey } from '../../crypto/file-session-key.ts';
 import { SEGMENT_BYTES } from '../../crypto/segmented-envelope.ts';
 import { SEGMENTED_ENCRYPTION } from '../../crypto/tip-document.ts';
 import { startHashing } from './file-hash.ts';
-import { errorMessage, request } from './http.ts';
+import { errorCode, errorMessage, request, STALE_WORK_CODES, WORK_ATTEMPTS } from './http.ts';
 import type { PauseGate } from './pause-gate.ts';
 import { encryptSegments } from './segment-encryptor.ts';
 
@@ -90,8 +90,8 @@ export type UploadOptions = {
   desk: string | undefined;
   /** The server's limit for one upload (ciphertext). */
   maxUploadBytes: number;
-  /** Solves a proof of work for purpose "upload". */
-  pow: () => Promise<{ challenge: string; nonce: string }>;
+  /** Solves a proof of work for purpose "upload" and an upload of `bytes` (its price grows with the size). */
+  pow: (bytes: number) => Promise<{ challenge: string; nonce: string }>;
   strings: Record<string, string | undefined>;
   hooks: UploadHooks;
   /** Wait before retry number `n` (1, 2, …); the default doubles from 1 s up to 30 s. */
@@ -105,9 +105,17 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
   // From the padded size, so the declared size, like the ciphertext, says only the bucket.
   const padded = paddedFileSize(o.blob.size);
   const declared = Math.min(padded + DECLARED_OVERHEAD_BYTES + Math.ceil(padded / 100), o.maxUploadBytes);
-  const pow = await o.pow();
-  const created = await request('/api/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes: declared, desk: o.desk, pow }) }, t.tErrorNetwork);
-  if (!created.ok) throw new Error(fill(t.tErrorServer, await errorMessage(created)));
+  let created: Response;
+  for (let attempt = 1; ; attempt++) {
+    const pow = await o.pow(declared);
+    created = await request('/api/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes: declared, desk: o.desk, pow }) }, t.tErrorNetwork);
+    if (created.ok) break;
+    // The work asked rose while this one was solved (or it expired): solve a new one, a few times at most.
+    const code = await errorCode(created);
+    // No room (server/uploads/upload-quota.ts): said in the source's language, from the page.
+    if ((code === 'storage-full' || code === 'upload-quota') && t.tErrorNoRoom) throw new Error(t.tErrorNoRoom);
+    if (attempt >= WORK_ATTEMPTS || !STALE_WORK_CODES.has(code ?? '')) throw new Error(fill(t.tErrorServer, await errorMessage(created)));
+  }
   const { id, chunkBytes } = (await created.json()) as { id: string; chunkBytes: number };
   const maxChunk = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes));
 

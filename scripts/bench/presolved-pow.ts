@@ -30,7 +30,7 @@ export async function presolvePow(o: { dbFile: string; purpose: PowPurpose; coun
     const guard = await PowGuard.open(db, { baseDifficulty: o.difficulty });
     const answers: PowAnswer[] = [];
     for (let i = 0; i < o.count; i++) {
-      const { challenge } = guard.issue(o.purpose);
+      const { challenge } = await guard.issue(o.purpose);
       answers.push({ challenge, nonce: solve(challenge, o.difficulty) });
     }
     return answers;

@@ -89,7 +89,11 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
   const stopRetention = startRetentionJob(db, {
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
     log: settings.log,
-    sweepBlobs: () => janitor.sweep({ ...DEFAULT_LIMITS, ...settings.limits }.unclaimedUploadMs),
+    // Unclaimed uploads go after a few hours (counted in sweeps, not stored times), then whatever else no tip holds.
+    sweepBlobs: async () => {
+      const limits = { ...DEFAULT_LIMITS, ...settings.limits };
+      return (await janitor.expireUnclaimed(limits.unclaimedUploadHours)) + (await janitor.sweep(limits.unclaimedUploadMs));
+    },
   });
   // After each UTC midnight: rebuild the file so page order no longer follows arrival, empty the WAL (maintain.ts).
   const stopMaintenance = startDailyMaintenance(db, {

@@ -94,6 +94,18 @@ export interface UploadsTable {
   complete: number;
   /** The tip that claimed it, once it arrived. */
   tip_id: string | null;
+  /** Hourly sweeps survived while unclaimed (0 once claimed); deleted at the limit (migration 0013). */
+  sweeps: Generated<number>;
+  /** Times `/complete` checked it. */
+  checks: Generated<number>;
+  /** Once a check refused it (1 not encrypted, 2 wrong recipients): never checked again. */
+  check_failed: Generated<number>;
+}
+
+/** One random token per shared periodic job, swapped by compare-and-set when it runs (migration 0013). */
+export interface SweepTicksTable {
+  name: string;
+  token: string;
 }
 
 /** Attachment ciphertext in rows (migration 0006 on PostgreSQL, 0008 on SQLite), see server/uploads/row-blob-store.ts. */
@@ -127,6 +139,7 @@ export interface Database {
   server_secrets: ServerSecretsTable;
   spent_challenges: SpentChallengesTable;
   uploads: UploadsTable;
+  sweep_ticks: SweepTicksTable;
   blobs: BlobsTable;
   blob_chunks: BlobChunksTable;
   blob_staging: BlobStagingTable;

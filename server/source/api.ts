@@ -23,7 +23,8 @@ const Pow = z.strictObject({ challenge: z.string().min(1).max(1024), nonce: z.st
 const Attachments = z.array(z.string().regex(/^[A-Za-z0-9_-]{22}$/)).max(100).optional();
 const TipBody = z.strictObject({ ciphertext: Base64, lookupSecret: Base64, desk: z.string().max(64).optional(), attachments: Attachments, pow: Pow.optional() });
 const FollowupBody = z.strictObject({ ciphertext: Base64, attachments: Attachments, pow: Pow.optional() });
-const ChallengeBody = z.strictObject({ purpose: z.enum(['tip', 'followup', 'upload']) });
+// `bytes`: an upload's declared size, which sets its price (server/abuse/pow-guard.ts).
+const ChallengeBody = z.strictObject({ purpose: z.enum(['tip', 'followup', 'upload']), bytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional() });
 const LoginBody = z.strictObject({ lookupSecret: Base64 });
 const REPLY_ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -55,8 +56,8 @@ export function sourceApi(deps: SourceApiDeps): Hono {
 
   // A proof-of-work challenge: stateless, signed, nothing about the asker is kept.
   api.post('/challenge', async (c) => {
-    const { purpose } = (await readJson(c, ChallengeBody, 1024)) as z.infer<typeof ChallengeBody>;
-    return c.json(deps.pow.issue(purpose));
+    const { purpose, bytes } = (await readJson(c, ChallengeBody, 1024)) as z.infer<typeof ChallengeBody>;
+    return c.json(await deps.pow.issue(purpose, bytes === undefined ? {} : { bytes }));
   });
 
   api.post('/tips', async (c) => {

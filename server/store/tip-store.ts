@@ -265,6 +265,6 @@ async function claimUploads(trx: TiplineDb, tipId: string, ids: string[], desk: 
   }
   if (rows.reduce((n, r) => n + r.received_bytes, 0) > maxBytes) throw new AttachmentClaimError('the attachments together are larger than the limit');
   // Another tip (another connection or instance) may have claimed one since the look above: count.
-  const claimed = await trx.updateTable('uploads').set({ tip_id: tipId }).where('id', 'in', unique).where('tip_id', 'is', null).where('complete', '=', 1).executeTakeFirst();
+  const claimed = await trx.updateTable('uploads').set({ tip_id: tipId, sweeps: 0 }).where('id', 'in', unique).where('tip_id', 'is', null).where('complete', '=', 1).executeTakeFirst();
   if (Number(claimed.numUpdatedRows) !== unique.length) throw new AttachmentClaimError('an attachment is unknown, unfinished, already used, or for another desk');
 }

@@ -15,8 +15,26 @@ import type { TiplineDb } from '../db/open-database.ts';
 import { ApiError } from '../http/api-error.ts';
 import { ChunkTooLargeError } from './blob-store.ts';
 import type { BlobStore } from './blob-store.ts';
+import { SweepTick } from './sweep-tick.ts';
 
-export type UploadState = { id: string; desk: string | null; declaredBytes: number; receivedBytes: number; complete: boolean; tipId: string | null };
+/** How often unclaimed uploads age by one sweep: an hour, less a margin so an hourly timer that fires a little late never skips one. */
+export const UPLOAD_SWEEP_PERIOD_MS = 55 * 60 * 1000;
+
+/** Why a check refused an upload; stored as 1 and 2 in `uploads.check_failed`. */
+export type CheckFailure = 'not-encrypted' | 'wrong-recipients';
+const FAILURES: readonly CheckFailure[] = ['not-encrypted', 'wrong-recipients'];
+
+export type UploadState = {
+  id: string;
+  desk: string | null;
+  declaredBytes: number;
+  receivedBytes: number;
+  complete: boolean;
+  tipId: string | null;
+  /** Times `/complete` checked it, and why a check refused it (then it is never checked again). */
+  checks: number;
+  checkFailed: CheckFailure | undefined;
+};
 
 /** The upload's byte count moved on while this chunk was being stored (another request won). */
 class StaleChunkError extends Error {
@@ -26,11 +44,15 @@ class StaleChunkError extends Error {
 export class UploadStore {
   /** The chunk being written to each upload, so the next one waits for it (see appendChunk). */
   private readonly writing = new Map<string, Promise<number>>();
+  private readonly tick: SweepTick;
 
   constructor(
     private readonly db: TiplineDb,
     readonly blobs: BlobStore,
-  ) {}
+    clock: () => Date = () => new Date(),
+  ) {
+    this.tick = new SweepTick(db, 'unclaimed-uploads', UPLOAD_SWEEP_PERIOD_MS, clock);
+  }
 
   async create(o: { declaredBytes: number; desk: string | null }): Promise<string> {
     const id = randomId();
@@ -41,7 +63,18 @@ export class UploadStore {
 
   async get(id: string): Promise<UploadState | undefined> {
     const r = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && { id: r.id, desk: r.desk, declaredBytes: r.declared_bytes, receivedBytes: r.received_bytes, complete: r.complete === 1, tipId: r.tip_id };
+    return (
+      r && {
+        id: r.id,
+        desk: r.desk,
+        declaredBytes: r.declared_bytes,
+        receivedBytes: r.received_bytes,
+        complete: r.complete === 1,
+        tipId: r.tip_id,
+        checks: r.checks,
+        checkFailed: FAILURES[r.check_failed - 1],
+      }
+    );
   }
 
   /**
@@ -114,6 +147,53 @@ export class UploadStore {
   async markComplete(id: string, checkedBytes: number): Promise<boolean> {
     const r = await this.db.updateTable('uploads').set({ complete: 1 }).where('id', '=', id).where('received_bytes', '=', checkedBytes).executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Counts one `/complete` check of an upload, if it has checks left and none
+   * failed. Returns false (and counts nothing) otherwise. By compare-and-set,
+   * so two requests at once can't both take the last one.
+   */
+  async startCheck(id: string, maxChecks: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('uploads')
+      .set((eb) => ({ checks: eb('checks', '+', 1) }))
+      .where('id', '=', id)
+      .where('checks', '<', maxChecks)
+      .where('check_failed', '=', 0)
+      .where('tip_id', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Remembers that the check refused this upload: later `/complete`s answer the same without reading it again. */
+  async markCheckFailed(id: string, why: CheckFailure): Promise<void> {
+    await this.db.updateTable('uploads').set({ check_failed: FAILURES.indexOf(why) + 1 }).where('id', '=', id).execute();
+  }
+
+  /**
+   * The hourly aging of unclaimed uploads (run by `serve`'s clean-up job):
+   * once an hour across all instances (sweep-tick.ts), every unclaimed upload
+   * counts one more sweep, and those that reached `maxSweeps` are deleted with
+   * their blobs. Returns how many were deleted. Claimed uploads are set back
+   * to 0 by the tip that claims them, so a tip's files carry no count.
+   */
+  async expireUnclaimed(maxSweeps: number): Promise<number> {
+    if (!Number.isInteger(maxSweeps) || maxSweeps < 1) throw new RangeError('maxSweeps must be a whole number ≥ 1');
+    const ran = await this.tick.runIfDue(async (trx) => {
+      await trx.updateTable('uploads').set((eb) => ({ sweeps: eb('sweeps', '+', 1) })).where('tip_id', 'is', null).execute();
+    });
+    if (!ran) return 0;
+    const due = await this.db.selectFrom('uploads').select('id').where('tip_id', 'is', null).where('sweeps', '>=', maxSweeps).execute();
+    let removed = 0;
+    for (const { id } of due) {
+      // A tip may claim it meanwhile (on another instance): then the row stays, and so does the blob.
+      const r = await this.db.deleteFrom('uploads').where('id', '=', id).where('tip_id', 'is', null).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) continue;
+      await this.blobs.delete(id);
+      removed++;
+    }
+    return removed;
   }
 
   /** Uploads a tip has claimed, for the journalist API. */
