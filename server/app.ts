@@ -16,6 +16,10 @@ import { ApiError, errorBody } from './http/api-error.ts';
 import { healthCheck } from './http/health-check.ts';
 import { DailyCounts } from './http/daily-counts.ts';
 import { requestLogger } from './http/request-logger.ts';
+import { discardUnreadBody } from './http/unread-body.ts';
+import { isStorageFull } from './http/storage-full.ts';
+import { clientGone } from './http/client-gone.ts';
+import { BodyAbortedError } from './http/read-body.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { serveStatic, type StaticFiles } from './http/static-files.ts';
 import { journalistApi } from './journalist/api.ts';
@@ -83,6 +87,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   app.use('*', providePageAssets(pageAssets));
   app.use('*', securityHeaders({ onion: options.onion }));
   app.use('*', requestLogger({ log, counts: options.counts ?? new DailyCounts() }));
+  app.use('*', discardUnreadBody());
   app.get('/healthz', healthCheck(options.db));
 
   app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits }));
@@ -101,7 +106,15 @@ export async function createApp(options: AppOptions): Promise<Hono> {
     let status = 500;
     let code = 'internal';
     let message = 'The server could not handle this request. Nothing was stored.';
-    if (err instanceof ApiError) {
+    if (err instanceof BodyAbortedError || clientGone(c)) {
+      // The client left mid-body: nobody reads this answer, and it is not the server's fault (not counted as an error).
+      ({ status, code, message } = new BodyAbortedError());
+    } else if (isStorageFull(err)) {
+      // Checked before ApiError: a store may wrap a full disk in its own error.
+      status = 503;
+      code = 'storage-full';
+      message = pageContext(c).t('storage.full');
+    } else if (err instanceof ApiError) {
       ({ status, code, message } = err);
     } else if (err instanceof ManifestUnavailableError) {
       status = 503;
@@ -115,6 +128,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
     // Unexpected errors are reported by requestLogger (c.error): counted for the day on source routes, at once on journalist ones.
     if (isApi(c.req.path)) return c.json(errorBody(code, message), status as 400);
     const ctx = pageContext(c);
+    if (code === 'storage-full') return c.html(messagePage(ctx, ctx.t('storage.heading'), message), 503);
     return c.html(messagePage(ctx, ctx.t('error.heading'), status >= 500 ? ctx.t('error.generic') : message), status as 400);
   });
 
