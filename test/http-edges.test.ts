@@ -221,3 +221,37 @@ describe('a full disk', () => {
     }
   });
 });
+
+describe('the request path never reaches a URL or a header', () => {
+  const onion = `${'b'.repeat(55)}d.onion`;
+  const hostile = ['/%00', '/€', '/%ff', '//evil.example', '//evil.example/submit', '/%5Cclone.onion/', '/%5C%5Cclone.onion/x', '/a%0d%0aX-Evil:%201', '/%0d%0aSet-Cookie:%20x=1', '/%2F%2Fevil.example', '/submit/..%2f..%2f'];
+
+  it('no 5xx, Onion-Location on the onion with the encoded path or /, and language links to fixed pages only', async () => {
+    const withOnion = await openTestApp(newsroom, { onion });
+    try {
+      for (const path of hostile) {
+        const res = await withOnion.app.request(path, { headers: { 'accept-language': 'fr' } });
+        const where = `GET ${path} → ${res.status}`;
+        expect(res.status, where).toBeLessThan(500);
+        const location = res.headers.get('onion-location')!;
+        expect(location, where).toMatch(new RegExp(`^http://${onion}/(?![/\\\\])[!-~]*$`));
+        expect(res.headers.get('x-evil'), where).toBeNull();
+        expect(res.headers.get('set-cookie'), where).toBeNull();
+        const page = await res.text();
+        const languageLinks = [...page.matchAll(/hreflang="[^"]+" href="([^"]*)"/g)].map((m) => m[1]);
+        expect(languageLinks.length, where).toBeGreaterThan(0);
+        // A 404 links the languages to the landing page: nothing of the path survives.
+        for (const link of languageLinks) expect(link, where).toMatch(/^\/\?lang=[A-Za-z-]+$/);
+      }
+      // The encoded path is kept where it is plain ASCII, so Tor Browser lands on the same page.
+      expect((await withOnion.app.request('/submit')).headers.get('onion-location')).toBe(`http://${onion}/submit`);
+      expect((await withOnion.app.request('/%E2%82%AC')).headers.get('onion-location')).toBe(`http://${onion}/%E2%82%AC`);
+      // Real pages keep their own page in the links; a form's answer links to the page that shows it.
+      expect(await (await withOnion.app.request('/login?lang=es')).text()).toContain('href="/login?lang=fr"');
+      const answered = await withOnion.app.request('/inbox/reply', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'message=x' });
+      expect(await answered.text()).toContain('href="/inbox?lang=fr"');
+    } finally {
+      await withOnion.close();
+    }
+  });
+});

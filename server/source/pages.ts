@@ -27,7 +27,28 @@ import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, succe
 export function pageContext(c: Context): PageContext {
   const chosen = c.req.query('lang');
   const lang = findLanguage(chosen)?.code ?? negotiateLanguage(c.req.header('accept-language'));
-  return { t: translator(lang), lang, path: c.req.path, assets: c.get('pageAssets') };
+  return { t: translator(lang), lang, path: languageLinkPath(c.req.method, c.req.path), assets: c.get('pageAssets') };
+}
+
+/**
+ * Where the language links on a page lead: one of the pages below, by name,
+ * never the request's own path. A path such as `/%5Cclone.onion/` copied into
+ * `href="…?lang=zh-Hans"` would point the link to another site; a form's
+ * answer (`POST /inbox/reply`) would point it to a page that only takes posts.
+ */
+const LANGUAGE_LINK_PAGES: Record<string, string> = {
+  'GET /': '/',
+  'GET /submit': '/submit',
+  'POST /submit': '/submit',
+  'GET /login': '/login',
+  'POST /login': '/login',
+  'GET /inbox': '/inbox',
+  'POST /inbox/reply': '/inbox',
+  'POST /inbox/delete': '/inbox',
+};
+
+export function languageLinkPath(method: string, path: string): string {
+  return Object.hasOwn(LANGUAGE_LINK_PAGES, `${method} ${path}`) ? LANGUAGE_LINK_PAGES[`${method} ${path}`]! : '/';
 }
 
 export type SourcePagesDeps = {
