@@ -17,6 +17,7 @@ import { healthCheck } from './http/health-check.ts';
 import { DailyCounts } from './http/daily-counts.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { discardUnreadBody } from './http/unread-body.ts';
+import { refuseCrossSite } from './http/same-origin.ts';
 import { isStorageFull } from './http/storage-full.ts';
 import { clientGone } from './http/client-gone.ts';
 import { BodyAbortedError } from './http/read-body.ts';
@@ -37,6 +38,7 @@ import { SourceSessions } from './source/sessions.ts';
 import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
 import { TokenBucket } from './abuse/token-bucket.ts';
 import { AuthThrottle } from './abuse/auth-throttle.ts';
+import { LoginThrottle } from './abuse/login-throttle.ts';
 import { openBlobStore, type BlobStore } from './uploads/blobs.ts';
 import { UploadStore } from './uploads/upload-store.ts';
 import { uploadApi } from './uploads/upload-api.ts';
@@ -77,6 +79,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const uploads = new UploadStore(options.db, options.blobs ?? (await openBlobStore(options.db, options.blobDir)));
   const replies = new ReplyStore(options.db, options.clock);
   const sessions = new SourceSessions();
+  const logins = new LoginThrottle({ perHour: limits.maxLoginsPerThreadPerHour }, () => (options.clock?.() ?? new Date()).getTime());
   const pow = await PowGuard.open(options.db, { ...options.pow, ...(options.clock ? { clock: options.clock } : {}) });
   const noJsBucket = new TokenBucket({ capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute });
 
@@ -88,13 +91,14 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   app.use('*', securityHeaders({ onion: options.onion }));
   app.use('*', requestLogger({ log, counts: options.counts ?? new DailyCounts() }));
   app.use('*', discardUnreadBody());
+  app.use('*', refuseCrossSite({ onion: options.onion }));
   app.get('/healthz', healthCheck(options.db));
 
   app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits }));
-  app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
+  app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, logins, pow, tips, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays, audit: new AuditLog(options.db) }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);
@@ -116,6 +120,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
       message = pageContext(c).t('storage.full');
     } else if (err instanceof ApiError) {
       ({ status, code, message } = err);
+      if (code === 'cross-site') message = pageContext(c).t('crossSite.text');
     } else if (err instanceof ManifestUnavailableError) {
       status = 503;
       code = 'unavailable';
@@ -129,6 +134,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
     if (isApi(c.req.path)) return c.json(errorBody(code, message), status as 400);
     const ctx = pageContext(c);
     if (code === 'storage-full') return c.html(messagePage(ctx, ctx.t('storage.heading'), message), 503);
+    if (code === 'cross-site') return c.html(messagePage(ctx, ctx.t('crossSite.heading'), message), 403);
     return c.html(messagePage(ctx, ctx.t('error.heading'), status >= 500 ? ctx.t('error.generic') : message), status as 400);
   });
 

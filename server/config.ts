@@ -25,6 +25,8 @@ export type Limits = {
   maxChunkBytes: number;
   /** Uploads no tip claimed are deleted after this long. */
   unclaimedUploadMs: number;
+  /** Codename logins one conversation may make per hour (a burst of this many, then one every 60/n minutes). */
+  maxLoginsPerThreadPerHour: number;
 };
 
 /**
@@ -48,6 +50,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFilesPerTip: 20,
   maxChunkBytes: 16 * 1024 * 1024,
   unclaimedUploadMs: 24 * 60 * 60 * 1000,
+  maxLoginsPerThreadPerHour: 10,
 };
 
 export type ServeSettings = {

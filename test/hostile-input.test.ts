@@ -466,7 +466,8 @@ beforeAll(async () => {
   ana = await addTestJournalist(newsroom, 'Ana');
   await addTestJournalist(newsroom, 'Bo');
   // With an onion address, so that every response also builds Onion-Location from its path.
-  t = await openTestApp(newsroom, { pow: { baseDifficulty: 8 }, onion: ONION });
+  // Every source run logs in again (a new session each time), far above the 10 logins an hour a conversation gets.
+  t = await openTestApp(newsroom, { pow: { baseDifficulty: 8 }, onion: ONION, limits: { maxLoginsPerThreadPerHour: 100_000 } });
   const signed = JSON.parse(utf8.decode((await send({ method: 'GET', path: '/api/v1/manifest', headers: {} }))!.body)) as SignedManifest;
   manifestKeys = await Promise.all(signed.manifest.recipients.map((r) => readPublicKey(r.publicKey)));
   keyIds = await Promise.all(manifestKeys.map(async (k) => hex.decode((await k.getEncryptionKey()).getKeyID().toHex())));

@@ -22,6 +22,7 @@ import { checkFollowupQuota, endSession, startSession } from './api.ts';
 import type { TipStore } from '../store/tip-store.ts';
 import type { TokenBucket } from '../abuse/token-bucket.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
+import type { LoginThrottle } from '../abuse/login-throttle.ts';
 import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type AttachmentLimits, type PageContext, type ShownReply } from './views.ts';
 
 export function pageContext(c: Context): PageContext {
@@ -57,6 +58,8 @@ export type SourcePagesDeps = {
   recipients: CurrentRecipients;
   replies: ReplyStore;
   sessions: SourceSessions;
+  /** Logins per conversation (login-throttle.ts). */
+  logins: LoginThrottle;
   tips: TipStore;
   /** No-JavaScript submissions can't do a proof of work; they share this global budget. */
   noJsBucket: TokenBucket;
@@ -77,7 +80,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   const newsroomKeyHex = hex.encode(deps.newsroomPublicKey);
   const formLimit = deps.limits.maxMessageChars * 12 + 4096;
   const unavailable = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
-  const busy = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('busy.heading'), ctx.t('busy.text')), 429);
+  const busy = (c: Context, ctx: PageContext, status: 429 | 503 = 429) => c.html(messagePage(ctx, ctx.t('busy.heading'), ctx.t('busy.text')), status);
 
   pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint, deps.previousFingerprints)));
 
@@ -161,7 +164,14 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
         // The same answer for a codename that never existed and one whose conversation was deleted.
         return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, attachments, error: ctx.t('login.error.unknown') }), 401);
       }
-      startSession(c, deps.sessions, threadId);
+      try {
+        startSession(c, deps.sessions, deps.logins, threadId);
+      } catch (e) {
+        // Refused before any reply is opened: a flood of logins costs no decryption.
+        if (e instanceof ApiError && e.code === 'too-many-logins') return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, attachments, error: ctx.t('login.error.tooMany') }), 429);
+        if (e instanceof ApiError && e.code === 'busy') return busy(c, ctx, 503);
+        throw e;
+      }
       const shown: ShownReply[] = [];
       for (const r of await deps.replies.forSource(threadId)) {
         shown.push({ id: r.id, day: r.day, text: replyText(ctx, r.box, keys.replySecretKey) });
