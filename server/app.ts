@@ -36,7 +36,7 @@ import { TipStore } from './store/tip-store.ts';
 import { ReplyStore } from './store/reply-store.ts';
 import { SourceSessions } from './source/sessions.ts';
 import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
-import { TokenBucket } from './abuse/token-bucket.ts';
+import { NoJsBudget } from './abuse/no-js-budget.ts';
 import { AuthThrottle } from './abuse/auth-throttle.ts';
 import { LoginThrottle } from './abuse/login-throttle.ts';
 import { openBlobStore, type BlobStore } from './uploads/blobs.ts';
@@ -81,7 +81,11 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const sessions = new SourceSessions();
   const logins = new LoginThrottle({ perHour: limits.maxLoginsPerThreadPerHour }, () => (options.clock?.() ?? new Date()).getTime());
   const pow = await PowGuard.open(options.db, { ...options.pow, ...(options.clock ? { clock: options.clock } : {}) });
-  const noJsBucket = new TokenBucket({ capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute });
+  const counts = options.counts ?? new DailyCounts();
+  const noJs = new NoJsBudget(
+    { tips: { capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute }, followups: { capacity: limits.noJsFollowupBurst, refillPerMinute: limits.noJsFollowupsPerMinute } },
+    counts,
+  );
 
   // Subresource Integrity values come from the very bytes served below.
   const pageAssets = PageAssets.from(options.staticFiles, options.release ?? { version: RELEASE_VERSION });
@@ -89,7 +93,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const app = new Hono();
   app.use('*', providePageAssets(pageAssets));
   app.use('*', securityHeaders({ onion: options.onion }));
-  app.use('*', requestLogger({ log, counts: options.counts ?? new DailyCounts() }));
+  app.use('*', requestLogger({ log, counts }));
   app.use('*', discardUnreadBody());
   app.use('*', refuseCrossSite({ onion: options.onion }));
   app.get('/healthz', healthCheck(options.db));
@@ -98,7 +102,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, logins, pow, tips, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays, audit: new AuditLog(options.db) }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJs, limits, previousFingerprints: options.previousFingerprints }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);

@@ -20,7 +20,7 @@ import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
 import { checkFollowupQuota, endSession, startSession } from './api.ts';
 import type { TipStore } from '../store/tip-store.ts';
-import type { TokenBucket } from '../abuse/token-bucket.ts';
+import type { NoJsBudget } from '../abuse/no-js-budget.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
 import type { LoginThrottle } from '../abuse/login-throttle.ts';
 import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type AttachmentLimits, type PageContext, type ShownReply } from './views.ts';
@@ -61,8 +61,8 @@ export type SourcePagesDeps = {
   /** Logins per conversation (login-throttle.ts). */
   logins: LoginThrottle;
   tips: TipStore;
-  /** No-JavaScript submissions can't do a proof of work; they share this global budget. */
-  noJsBucket: TokenBucket;
+  /** No-JavaScript posts can't do a proof of work; first tips and follow-ups each share a global budget. */
+  noJs: NoJsBudget;
   limits: Limits;
   /** Earlier newsroom keys and the day each was replaced, for the landing page. */
   previousFingerprints?: { fingerprint: string; until: string }[];
@@ -126,7 +126,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if ([...message].length > deps.limits.maxMessageChars) {
       return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
     }
-    if (!deps.noJsBucket.take()) return busy(c, ctx);
+    if (!deps.noJs.take('tip')) return busy(c, ctx);
     // The codename is made here, shown once in the response, and never stored.
     const codename = generateCodename(ctx.lang);
     const keys = deriveCodenameKeys(parseCodename(codename, ctx.lang).entropy);
@@ -200,7 +200,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
       return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), newsroomPublicKey: newsroomKeyHex, attachments }), 413);
     }
     await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
-    if (!deps.noJsBucket.take()) return busy(c, ctx);
+    if (!deps.noJs.take('followup')) return busy(c, ctx);
     try {
       await deps.intake.encryptAndStore({ type: 'followup', message, fields: {}, lang: ctx.lang }, { threadId, kind: 'followup' });
     } catch (e) {
