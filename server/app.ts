@@ -17,6 +17,11 @@ import { ApiError, errorBody } from './http/api-error.ts';
 import { healthCheck } from './http/health-check.ts';
 import { DailyCounts } from './http/daily-counts.ts';
 import { requestLogger } from './http/request-logger.ts';
+import { discardUnreadBody } from './http/unread-body.ts';
+import { refuseCrossSite } from './http/same-origin.ts';
+import { isStorageFull } from './http/storage-full.ts';
+import { clientGone } from './http/client-gone.ts';
+import { BodyAbortedError } from './http/read-body.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { serveStatic, type StaticFiles } from './http/static-files.ts';
 import { journalistApi } from './journalist/api.ts';
@@ -32,8 +37,9 @@ import { TipStore } from './store/tip-store.ts';
 import { ReplyStore } from './store/reply-store.ts';
 import { SourceSessions } from './source/sessions.ts';
 import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
-import { TokenBucket } from './abuse/token-bucket.ts';
+import { NoJsBudget } from './abuse/no-js-budget.ts';
 import { AuthThrottle } from './abuse/auth-throttle.ts';
+import { LoginThrottle } from './abuse/login-throttle.ts';
 import { openBlobStore, type BlobStore } from './uploads/blobs.ts';
 import { UploadStore } from './uploads/upload-store.ts';
 import { uploadApi } from './uploads/upload-api.ts';
@@ -77,8 +83,13 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const uploads = new UploadStore(options.db, options.blobs ?? (await openBlobStore(options.db, options.blobDir)));
   const replies = new ReplyStore(options.db, options.clock);
   const sessions = new SourceSessions();
+  const logins = new LoginThrottle({ perHour: limits.maxLoginsPerThreadPerHour }, () => (options.clock?.() ?? new Date()).getTime());
   const pow = await PowGuard.open(options.db, { ...options.pow, ...(options.clock ? { clock: options.clock } : {}) });
-  const noJsBucket = new TokenBucket({ capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute });
+  const counts = options.counts ?? new DailyCounts();
+  const noJs = new NoJsBudget(
+    { tips: { capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute }, followups: { capacity: limits.noJsFollowupBurst, refillPerMinute: limits.noJsFollowupsPerMinute } },
+    counts,
+  );
 
   // Subresource Integrity values come from the very bytes served below.
   const pageAssets = PageAssets.from(options.staticFiles, options.release ?? { version: RELEASE_VERSION });
@@ -86,15 +97,17 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const app = new Hono();
   app.use('*', providePageAssets(pageAssets));
   app.use('*', securityHeaders({ onion: options.onion }));
-  app.use('*', requestLogger({ log, counts: options.counts ?? new DailyCounts() }));
+  app.use('*', requestLogger({ log, counts }));
+  app.use('*', discardUnreadBody());
+  app.use('*', refuseCrossSite({ onion: options.onion }));
   app.get('/healthz', healthCheck(options.db));
 
   const quota = UploadQuota.fromLimits(options.db, limits, { dataDir: dirname(options.blobDir), freeBytes: options.freeBytes, clock: options.clock });
   app.route('/api/v1/uploads', uploadApi({ uploads, recipients, pow, limits, quota }));
-  app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, pow, tips, limits }));
+  app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, logins, pow, tips, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays, audit: new AuditLog(options.db) }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, tips, noJsBucket, limits, previousFingerprints: options.previousFingerprints }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJs, limits, previousFingerprints: options.previousFingerprints }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);
@@ -106,8 +119,17 @@ export async function createApp(options: AppOptions): Promise<Hono> {
     let status = 500;
     let code = 'internal';
     let message = 'The server could not handle this request. Nothing was stored.';
-    if (err instanceof ApiError) {
+    if (err instanceof BodyAbortedError || clientGone(c)) {
+      // The client left mid-body: nobody reads this answer, and it is not the server's fault (not counted as an error).
+      ({ status, code, message } = new BodyAbortedError());
+    } else if (isStorageFull(err)) {
+      // Checked before ApiError: a store may wrap a full disk in its own error.
+      status = 503;
+      code = 'storage-full';
+      message = pageContext(c).t('storage.full');
+    } else if (err instanceof ApiError) {
       ({ status, code, message } = err);
+      if (code === 'cross-site') message = pageContext(c).t('crossSite.text');
     } else if (err instanceof ManifestUnavailableError) {
       status = 503;
       code = 'unavailable';
@@ -120,6 +142,8 @@ export async function createApp(options: AppOptions): Promise<Hono> {
     // Unexpected errors are reported by requestLogger (c.error): counted for the day on source routes, at once on journalist ones.
     if (isApi(c.req.path)) return c.json(errorBody(code, message), status as 400);
     const ctx = pageContext(c);
+    if (code === 'storage-full') return c.html(messagePage(ctx, ctx.t('storage.heading'), message), 503);
+    if (code === 'cross-site') return c.html(messagePage(ctx, ctx.t('crossSite.heading'), message), 403);
     return c.html(messagePage(ctx, ctx.t('error.heading'), status >= 500 ? ctx.t('error.generic') : message), status as 400);
   });
 

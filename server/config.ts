@@ -16,8 +16,12 @@ export type Limits = {
   maxFollowupsPerThreadPerDay: number;
   /** No-JavaScript submissions (which can't do a proof of work): a global bucket of this size… */
   noJsBurst: number;
-  /** …refilled at this many per minute. */
+  /** …refilled at this many per minute. These are for first tips (`POST /submit`); … */
   noJsPerMinute: number;
+  /** …follow-ups without JavaScript (`POST /inbox/reply`) have a bucket of their own, this size… */
+  noJsFollowupBurst: number;
+  /** …refilled at this many per minute. */
+  noJsFollowupsPerMinute: number;
   /** Attachments: largest file (ciphertext), total per tip, files per tip, largest upload chunk. */
   maxFileBytes: number;
   maxAttachmentBytesPerTip: number;
@@ -33,6 +37,8 @@ export type Limits = {
   maxUploadBytesPerHour: number;
   /** Free bytes the data folder's disk keeps once every open upload is full; below, uploads get 503 storage-full (SQLite only). */
   minFreeBytes: number;
+  /** Codename logins one conversation may make per hour (a burst of this many, then one every 60/n minutes). */
+  maxLoginsPerThreadPerHour: number;
 };
 
 /**
@@ -50,6 +56,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxFollowupsPerThreadPerDay: 20,
   noJsBurst: 30,
   noJsPerMinute: 2,
+  noJsFollowupBurst: 30,
+  noJsFollowupsPerMinute: 2,
   // 2 GiB of file plus room for OpenPGP framing (about 0.01 %).
   maxFileBytes: 2 * 1024 ** 3 + ATTACHMENT_FRAMING_BYTES,
   maxAttachmentBytesPerTip: 5 * 1024 ** 3,
@@ -61,6 +69,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxUnclaimedUploadBytes: 16 * 1024 ** 3,
   maxUploadBytesPerHour: 8 * 1024 ** 3,
   minFreeBytes: 2 * 1024 ** 3,
+  maxLoginsPerThreadPerHour: 10,
 };
 
 export type ServeSettings = {

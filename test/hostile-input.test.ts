@@ -29,6 +29,7 @@ import { encodeTipDocument } from '../crypto/tip-document.ts';
 import { CONTENT_SECURITY_POLICY } from '../server/http/security-headers.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 
+const ONION = `${'a'.repeat(55)}d.onion`;
 const SEED = Number(process.env.FC_SEED ?? 20_250_601);
 /** FC_SCALE multiplies every run count, for longer hunts (the time limits scale with it). */
 const SCALE = Number(process.env.FC_SCALE ?? 1);
@@ -91,6 +92,11 @@ async function send(r: Sent): Promise<{ res: Response; body: Uint8Array } | unde
   expect(res.status, where).toBeLessThan(500);
   expect(res.headers.get('content-security-policy'), where).toBe(CONTENT_SECURITY_POLICY);
   expect(res.headers.get('x-content-type-options'), where).toBe('nosniff');
+  // Never a link or a header that leads off site, whatever the path held (`/%5Cclone.onion/`, `//evil.example`, CRLF).
+  expect(res.headers.get('onion-location') ?? '', where).toMatch(new RegExp(`^http://${ONION}/(?![/\\\\])[!-~]*$`));
+  if ((res.headers.get('content-type') ?? '').startsWith('text/html')) {
+    for (const [, link] of utf8.decode(body).matchAll(/\b(?:href|action|src)="([^"]*)"/g)) expect(link, where).toMatch(/^(?:#|\/(?![/\\]))/);
+  }
   if (pathname.startsWith('/api/') && res.status >= 400 && r.method !== 'HEAD') {
     expect(res.headers.get('content-type') ?? '', where).toMatch(/^application\/json/);
     const parsed = JSON.parse(utf8.decode(body)) as { error?: { code?: unknown; message?: unknown } };
@@ -162,6 +168,8 @@ const ROUTES = [
   '/api/v1/journalist/replies/:s', '/api/v1/journalist/threads/:s/replies', '/api/v1/journalist/threads/:s', '/api/v1/journalist/:s',
   '/api/v1/journalist/replies/:s/copy', '/api/v1/journalist/blobs/:s', '/api/v1/journalist/blobs/:s/head', '/api/v1/journalist/blobs/:s/key-packets',
   '/api/:s', '/api/v1/:s', '/:s', '/:s/:s/:s',
+  // Paths that once gave a 500 (a decoded path in Onion-Location) or an off-site language link.
+  '/%00', '/€', '/%ff', '//evil.example', '//evil.example/submit', '/%5Cclone.onion/', '/%5C%5Cclone.onion/', '/a%0d%0aX-Evil:%201', '/%0d%0aSet-Cookie:%20x=1', '/%E2%80%AE', '/%2F%2Fevil.example',
 ];
 
 const query = fc.oneof(
@@ -457,7 +465,9 @@ beforeAll(async () => {
   newsroom = await makeNewsroom();
   ana = await addTestJournalist(newsroom, 'Ana');
   await addTestJournalist(newsroom, 'Bo');
-  t = await openTestApp(newsroom, { pow: { baseDifficulty: 8 } });
+  // With an onion address, so that every response also builds Onion-Location from its path.
+  // Every source run logs in again (a new session each time), far above the 10 logins an hour a conversation gets.
+  t = await openTestApp(newsroom, { pow: { baseDifficulty: 8 }, onion: ONION, limits: { maxLoginsPerThreadPerHour: 100_000 } });
   const signed = JSON.parse(utf8.decode((await send({ method: 'GET', path: '/api/v1/manifest', headers: {} }))!.body)) as SignedManifest;
   manifestKeys = await Promise.all(signed.manifest.recipients.map((r) => readPublicKey(r.publicKey)));
   keyIds = await Promise.all(manifestKeys.map(async (k) => hex.decode((await k.getEncryptionKey()).getKeyID().toHex())));

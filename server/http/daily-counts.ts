@@ -15,12 +15,18 @@
  * counts.add('tips');
  * const stop = startDailyCountsLog(counts, console.log);
  * // just after midnight UTC → "2026-12-06: 41 tips, 7 follow-ups, 3 uploads, 0 errors"
+ * // on a day the no-JavaScript budget ran dry, it ends "…, 0 errors; no-JavaScript budget ran dry, refused: 12 first tips"
  */
 import { utcDay } from '../../crypto/day.ts';
 
-export type CountedEvent = 'tips' | 'follow-ups' | 'uploads' | 'errors';
+export type CountedEvent = 'tips' | 'follow-ups' | 'uploads' | 'errors' | 'no-js-tips-refused' | 'no-js-follow-ups-refused';
 
 const EVENTS: readonly CountedEvent[] = ['tips', 'follow-ups', 'uploads', 'errors'];
+/** Shown only on a day they happened: the no-JavaScript budget ran dry (no-js-budget.ts) and sources were told "busy". */
+const DRY_BUDGET: readonly [CountedEvent, string][] = [
+  ['no-js-tips-refused', 'first tips'],
+  ['no-js-follow-ups-refused', 'follow-ups'],
+];
 
 export class DailyCounts {
   private counts = new Map<CountedEvent, number>();
@@ -64,7 +70,9 @@ export class DailyCounts {
   private line(): string {
     const parts = EVENTS.map((e) => `${this.counts.get(e) ?? 0} ${e}`);
     const names = [...this.errorNames].map(([name, n]) => `${name} ${n}`).join(', ');
-    return `${this.day}: ${parts.join(', ')}${names ? ` (${names})` : ''}`;
+    const dry = DRY_BUDGET.filter(([e]) => this.counts.get(e)).map(([e, what]) => `${this.counts.get(e)} ${what}`);
+    const budget = dry.length ? `; no-JavaScript budget ran dry, refused: ${dry.join(', ')}` : '';
+    return `${this.day}: ${parts.join(', ')}${names ? ` (${names})` : ''}${budget}`;
   }
 }
 

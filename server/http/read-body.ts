@@ -17,7 +17,7 @@ export async function readBodyWithLimit(request: Request, limit: number, body: R
   if (!body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  // A Node stream is read as it is (for await); breaking off destroys it, as cancelling the Web stream does.
+  // Breaking off leaves the rest of a Node stream unread (unread-body.ts discards it, so the 413 arrives).
   for await (const value of bodyPieces(body)) {
     total += value.length;
     if (total > limit) throw tooLarge(limit);
@@ -33,11 +33,45 @@ export async function readBodyWithLimit(request: Request, limit: number, body: R
 }
 
 /**
+ * The client went away (or broke the framing) before its body ended. Not a
+ * server fault: it answers 400 and is not counted as an error (app.ts).
+ */
+export class BodyAbortedError extends ApiError {
+  override name = 'BodyAbortedError';
+  constructor() {
+    super(400, 'body-aborted', 'The request body ended before it was complete.');
+  }
+}
+
+/**
  * A body's pieces, from a Node stream or a Web stream alike. Breaking off the
- * loop early stops the source: it destroys the Node stream, or cancels the Web one.
+ * loop early stops reading: a Web stream is cancelled; a Node request stream
+ * is left as it is, unread, so that unread-body.ts can discard the rest and
+ * the client still reads our answer (destroying it would reset the
+ * connection before a 413 arrives). A client that aborts mid-body surfaces
+ * as {@link BodyAbortedError}.
  */
 export function bodyPieces(body: ReadableStream<Uint8Array> | Readable): AsyncIterable<Uint8Array> {
-  return body instanceof Readable ? (body as AsyncIterable<Uint8Array>) : webPieces(body);
+  return body instanceof Readable ? nodePieces(body) : webPieces(body);
+}
+
+async function* nodePieces(body: Readable): AsyncGenerator<Uint8Array> {
+  const pieces = body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Uint8Array>;
+  try {
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await pieces.next();
+      } catch {
+        throw new BodyAbortedError();
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Stops listening; with destroyOnReturn false the stream stays open, unread.
+    await pieces.return?.().catch(() => {});
+  }
 }
 
 async function* webPieces(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -45,12 +79,18 @@ async function* webPieces(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint
   let finished = false;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch {
+        finished = true;
+        throw new BodyAbortedError();
+      }
+      if (next.done) {
         finished = true;
         return;
       }
-      yield value;
+      yield next.value;
     }
   } finally {
     if (!finished) await reader.cancel().catch(() => {});

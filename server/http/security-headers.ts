@@ -41,8 +41,25 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     const headers = c.res.headers;
     for (const [name, value] of Object.entries(FIXED_HEADERS)) headers.set(name, value);
     for (const name of ['Server', 'X-Powered-By', 'ETag', 'Last-Modified']) headers.delete(name);
-    if (onion) headers.set('Onion-Location', `http://${onion}${c.req.path}`);
+    if (onion) headers.set('Onion-Location', `http://${onion}${onionPath(c.req.url)}`);
   };
+}
+
+/**
+ * The path for `Onion-Location`: the request's path as it came, still
+ * percent-encoded (never decoded: a decoded `%00`, `%0d%0a` or `€` is not a
+ * legal header value, and a decoded `%2F%2F` could change what the URL
+ * means), and only when it is plain visible ASCII; anything else is `/`.
+ * The host is always the configured onion, so the header never leads off site.
+ */
+export function onionPath(url: string): string {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    return '/';
+  }
+  return /^\/(?!\/)[!-~]*$/.test(path) && !path.includes('\\') ? path : '/';
 }
 
 function normaliseOnion(onion: string): string {

@@ -14,7 +14,8 @@ import { ApiError } from '../http/api-error.ts';
 import { parseJson, readBodyWithLimit, requestBody } from '../http/read-body.ts';
 import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
-import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
+import { SESSION_COOKIE, SessionsFullError, type SourceSessions } from './sessions.ts';
+import type { LoginThrottle } from '../abuse/login-throttle.ts';
 import type { PowGuard } from '../abuse/pow-guard.ts';
 import type { TipStore } from '../store/tip-store.ts';
 
@@ -33,6 +34,8 @@ export type SourceApiDeps = {
   intake: TipIntake;
   replies: ReplyStore;
   sessions: SourceSessions;
+  /** Logins per conversation (login-throttle.ts). */
+  logins: LoginThrottle;
   pow: PowGuard;
   tips: TipStore;
   limits: Limits;
@@ -77,7 +80,7 @@ export function sourceApi(deps: SourceApiDeps): Hono {
     const threadId = threadIdOf(decodeSecret(body.lookupSecret));
     // Unknown and mistyped-but-valid codenames take the same path and get the same answer.
     if (!(await deps.replies.threadExists(threadId))) throw unknownCodename();
-    startSession(c, deps.sessions, threadId);
+    startSession(c, deps.sessions, deps.logins, threadId);
     return c.json({ status: 'logged-in' });
   });
 
@@ -133,10 +136,27 @@ export function unknownCodename(): ApiError {
   return new ApiError(401, 'unknown-codename', 'No conversation matches this codename. Check each word.');
 }
 
-export function startSession(c: Context, sessions: SourceSessions, threadId: string): void {
+/**
+ * Logs a conversation in: counted against its login budget, then a fresh
+ * session that ends the conversation's earlier one (sessions.ts). Throws a
+ * 429 `too-many-logins` or a 503 `busy` as an {@link ApiError}.
+ */
+export function startSession(c: Context, sessions: SourceSessions, logins: LoginThrottle, threadId: string): void {
+  if (!logins.take(threadId)) {
+    const minutes = Math.max(1, logins.minutesUntilNext(threadId));
+    c.header('Retry-After', String(minutes * 60));
+    throw new ApiError(429, 'too-many-logins', `This conversation was opened too many times in a short while. Try again in ${minutes} minutes.`);
+  }
   // A fresh id on every login (no session fixation); the old one, if any, is forgotten.
   sessions.destroy(getCookie(c, SESSION_COOKIE));
-  setCookie(c, SESSION_COOKIE, sessions.create(threadId), { httpOnly: true, sameSite: 'Strict', path: '/' });
+  let id: string;
+  try {
+    id = sessions.create(threadId);
+  } catch (e) {
+    if (e instanceof SessionsFullError) throw new ApiError(503, 'busy', 'The tip line is busy. Please try again in a few minutes.');
+    throw e;
+  }
+  setCookie(c, SESSION_COOKIE, id, { httpOnly: true, sameSite: 'Strict', path: '/' });
 }
 
 export function endSession(c: Context, sessions: SourceSessions): void {

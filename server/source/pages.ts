@@ -20,14 +20,36 @@ import type { ReplyStore } from '../store/reply-store.ts';
 import type { TipIntake } from '../tip-intake.ts';
 import { checkFollowupQuota, endSession, startSession } from './api.ts';
 import type { TipStore } from '../store/tip-store.ts';
-import type { TokenBucket } from '../abuse/token-bucket.ts';
+import type { NoJsBudget } from '../abuse/no-js-budget.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
+import type { LoginThrottle } from '../abuse/login-throttle.ts';
 import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type AttachmentLimits, type PageContext, type ShownReply } from './views.ts';
 
 export function pageContext(c: Context): PageContext {
   const chosen = c.req.query('lang');
   const lang = findLanguage(chosen)?.code ?? negotiateLanguage(c.req.header('accept-language'));
-  return { t: translator(lang), lang, path: c.req.path, assets: c.get('pageAssets') };
+  return { t: translator(lang), lang, path: languageLinkPath(c.req.method, c.req.path), assets: c.get('pageAssets') };
+}
+
+/**
+ * Where the language links on a page lead: one of the pages below, by name,
+ * never the request's own path. A path such as `/%5Cclone.onion/` copied into
+ * `href="…?lang=zh-Hans"` would point the link to another site; a form's
+ * answer (`POST /inbox/reply`) would point it to a page that only takes posts.
+ */
+const LANGUAGE_LINK_PAGES: Record<string, string> = {
+  'GET /': '/',
+  'GET /submit': '/submit',
+  'POST /submit': '/submit',
+  'GET /login': '/login',
+  'POST /login': '/login',
+  'GET /inbox': '/inbox',
+  'POST /inbox/reply': '/inbox',
+  'POST /inbox/delete': '/inbox',
+};
+
+export function languageLinkPath(method: string, path: string): string {
+  return Object.hasOwn(LANGUAGE_LINK_PAGES, `${method} ${path}`) ? LANGUAGE_LINK_PAGES[`${method} ${path}`]! : '/';
 }
 
 export type SourcePagesDeps = {
@@ -36,9 +58,11 @@ export type SourcePagesDeps = {
   recipients: CurrentRecipients;
   replies: ReplyStore;
   sessions: SourceSessions;
+  /** Logins per conversation (login-throttle.ts). */
+  logins: LoginThrottle;
   tips: TipStore;
-  /** No-JavaScript submissions can't do a proof of work; they share this global budget. */
-  noJsBucket: TokenBucket;
+  /** No-JavaScript posts can't do a proof of work; first tips and follow-ups each share a global budget. */
+  noJs: NoJsBudget;
   limits: Limits;
   /** Earlier newsroom keys and the day each was replaced, for the landing page. */
   previousFingerprints?: { fingerprint: string; until: string }[];
@@ -56,7 +80,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   const newsroomKeyHex = hex.encode(deps.newsroomPublicKey);
   const formLimit = deps.limits.maxMessageChars * 12 + 4096;
   const unavailable = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
-  const busy = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('busy.heading'), ctx.t('busy.text')), 429);
+  const busy = (c: Context, ctx: PageContext, status: 429 | 503 = 429) => c.html(messagePage(ctx, ctx.t('busy.heading'), ctx.t('busy.text')), status);
 
   pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint, deps.previousFingerprints)));
 
@@ -102,7 +126,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if ([...message].length > deps.limits.maxMessageChars) {
       return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
     }
-    if (!deps.noJsBucket.take()) return busy(c, ctx);
+    if (!deps.noJs.take('tip')) return busy(c, ctx);
     // The codename is made here, shown once in the response, and never stored.
     const codename = generateCodename(ctx.lang);
     const keys = deriveCodenameKeys(parseCodename(codename, ctx.lang).entropy);
@@ -140,7 +164,14 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
         // The same answer for a codename that never existed and one whose conversation was deleted.
         return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, attachments, error: ctx.t('login.error.unknown') }), 401);
       }
-      startSession(c, deps.sessions, threadId);
+      try {
+        startSession(c, deps.sessions, deps.logins, threadId);
+      } catch (e) {
+        // Refused before any reply is opened: a flood of logins costs no decryption.
+        if (e instanceof ApiError && e.code === 'too-many-logins') return c.html(loginPage(ctx, { newsroomPublicKey: newsroomKeyHex, attachments, error: ctx.t('login.error.tooMany') }), 429);
+        if (e instanceof ApiError && e.code === 'busy') return busy(c, ctx, 503);
+        throw e;
+      }
       const shown: ShownReply[] = [];
       for (const r of await deps.replies.forSource(threadId)) {
         shown.push({ id: r.id, day: r.day, text: replyText(ctx, r.box, keys.replySecretKey) });
@@ -169,7 +200,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
       return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), newsroomPublicKey: newsroomKeyHex, attachments }), 413);
     }
     await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
-    if (!deps.noJsBucket.take()) return busy(c, ctx);
+    if (!deps.noJs.take('followup')) return busy(c, ctx);
     try {
       await deps.intake.encryptAndStore({ type: 'followup', message, fields: {}, lang: ctx.lang }, { threadId, kind: 'followup' });
     } catch (e) {

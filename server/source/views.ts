@@ -14,7 +14,7 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 export type PageContext = {
   t: Translate;
   lang: string;
-  /** Path of the current page, for the language switcher links. */
+  /** The page the language switcher links lead to: a fixed route chosen by pages.ts, never the request's path. */
   path: string;
   /** Integrity values of the static files, and the release the footer shows. */
   assets: PageAssets;

@@ -92,12 +92,23 @@ export class CommitQueue {
   /** `retries`: how often the job already lost a lock conflict (in its batch). */
   private async runAlone(job: Job, retries = 0): Promise<void> {
     for (; ; retries++) {
+      // The write's own error, kept: when SQLite has already rolled back by itself (SQLITE_FULL does),
+      // Kysely's ROLLBACK fails too ("no transaction is active") and would hide why (app.ts needs "disk full").
+      let workError: unknown;
       try {
-        const value = await this.db.transaction().execute((trx) => job.work(trx));
+        const value = await this.db.transaction().execute(async (trx) => {
+          try {
+            return await job.work(trx);
+          } catch (e) {
+            workError = e;
+            throw e;
+          }
+        });
         this.count(1);
         job.resolve(value);
         return;
-      } catch (e) {
+      } catch (caught) {
+        const e = workError ?? caught;
         if (!isLockConflict(e) || retries >= MAX_RETRIES) {
           job.reject(e);
           return;
