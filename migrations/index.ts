@@ -13,6 +13,7 @@ import * as m0007 from './0007-tip-list-index.ts';
 import * as m0008 from './0008-blob-rows-sqlite.ts';
 import * as m0009 from './0009-admin-times-as-days.ts';
 import * as m0011 from './0011-spent-challenge-days.ts';
+import * as m0014 from './0014-token-labels-and-holds.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -25,6 +26,7 @@ export const migrations: Record<string, Migration> = {
   '0008-blob-rows-sqlite': m0008,
   '0009-admin-times-as-days': m0009,
   '0011-spent-challenge-days': m0011,
+  '0014-token-labels-and-holds': m0014,
 };
 
 export const migrationProvider: MigrationProvider = {
