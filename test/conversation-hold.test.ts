@@ -8,10 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes, randomId } from '../crypto/bytes.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { openDatabase, type TiplineDb } from '../server/db/open-database.ts';
-import { purgeExpired } from '../server/retention.ts';
+import { DEFAULT_RETENTION_DAYS, purgeExpired } from '../server/retention.ts';
 import { ReplyStore } from '../server/store/reply-store.ts';
 import { TipStore } from '../server/store/tip-store.ts';
 import { makeNewsroom, type TestNewsroom } from './helpers/newsroom.ts';
@@ -49,6 +52,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.destroy();
   await newsroom?.cleanup();
+});
+
+describe('admin init', () => {
+  it('says tips are deleted after the real default retention, and how to hold a conversation', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tipline-init-'));
+    try {
+      const r = await runCli(['admin', 'init', '--data', join(dir, 'data'), '--signing-key', join(dir, 'newsroom.key')], { DATABASE_URL: '' });
+      expect(r, r.stderr).toMatchObject({ code: 0 });
+      expect(DEFAULT_RETENTION_DAYS).toBe(90);
+      expect(r.stdout).toContain(`Tips, follow-ups and replies are deleted from the server ${DEFAULT_RETENTION_DAYS} days after they arrive`);
+      expect(r.stdout).toContain('tipline admin hold --data');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('admin hold', () => {
