@@ -69,6 +69,27 @@ describe('fetch warns about conversations near the retention limit', () => {
     }
   }, 60_000);
 
+  it('leaves out a conversation an admin put on hold, and its tips; the server marks only those tips onHold', async () => {
+    const hold = await runCli(['admin', 'hold', '--data', newsroom.dataDir, '--thread', agingTip]);
+    expect(hold, hold.stderr).toMatchObject({ code: 0 });
+    const server = await startServer({ dataDir: newsroom.dataDir, port: 0, host: '127.0.0.1', log: () => {}, retentionDays: 30, powDifficulty: 0 });
+    try {
+      const listing = (await (await fetch(`${server.url}/api/v1/journalist/tips?limit=50`, { headers: { authorization: `Bearer ${ana.token}` } })).json()) as { tips: { threadId: string; onHold?: boolean }[] };
+      expect(listing.tips.filter((t) => t.onHold === true).map((t) => t.threadId)).toEqual([agingTip, agingTip]);
+      expect(listing.tips.filter((t) => t.threadId !== agingTip).every((t) => !('onHold' in t))).toBe(true);
+      const r = await runCli(['journalist', 'fetch', '--server', server.url, '--token-file', tokenFile, '--out', await mkdtemp(join(tmpdir(), 'tipline-inbox-'))]);
+      expect(r, r.stderr).toMatchObject({ code: 0 });
+      const said = r.stdout + r.stderr;
+      expect(said).not.toContain('tip(s) will be deleted');
+      expect(said).toContain('warning: 1 conversation(s) have messages the server deletes within 7 days');
+      expect(said).toContain(`thread ${agingReply}`);
+      expect(said).not.toContain(agingTip);
+    } finally {
+      await server.close();
+      await runCli(['admin', 'hold', '--data', newsroom.dataDir, '--thread', agingTip, '--release']);
+    }
+  }, 60_000);
+
   it('says nothing when the server keeps everything, and lists the oldest first, at most 20', () => {
     const forever = new RetentionWarning(0, '2026-12-07');
     forever.see({ day: '2020-01-01', threadId: fresh, kind: 'tip' });

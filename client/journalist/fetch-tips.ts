@@ -118,7 +118,7 @@ export async function fetchTips(o: {
       },
       (outcomes) => {
         for (const { tip, had, attachments } of outcomes) {
-          retention.see({ day: tip.receivedDay, threadId: tip.threadId, kind: tip.kind });
+          retention.see({ day: tip.receivedDay, threadId: tip.threadId, kind: tip.kind, onHold: tip.onHold === true });
           for (const { blob, outcome, lines } of attachments) {
             for (const line of lines) log(line);
             result.attachments[outcome]++;
@@ -200,7 +200,8 @@ function checkTipSummary(tip: RemoteTip): void {
     (tip.kind === 'tip' || tip.kind === 'followup') &&
     Number.isSafeInteger(tip.seq) && tip.seq >= 1 &&
     Number.isSafeInteger(tip.size) && tip.size >= 0 &&
-    (tip.attachments === undefined || (Array.isArray(tip.attachments) && tip.attachments.length <= 100));
+    (tip.attachments === undefined || (Array.isArray(tip.attachments) && tip.attachments.length <= 100)) &&
+    (tip.onHold === undefined || tip.onHold === true);
   if (!ok) throw new JournalistClientError('the server listed a tip in a shape this tool does not accept; nothing more was fetched. Update tipline, or tell your admin.');
 }
 

@@ -5,7 +5,8 @@
  * is counted; a conversation holding one is listed by pseudonym and thread id,
  * so the journalist can ask an admin to hold it (`tipline admin hold --thread
  * ID`) before the source's earlier messages and the replies the source reads
- * disappear from it.
+ * disappear from it. A conversation the server marks `onHold` (an admin ran
+ * `admin hold`) is kept by the server, so neither it nor its tips are warned about.
  *
  * @module
  * @example
@@ -26,6 +27,8 @@ export class RetentionWarning {
   tips = 0;
   /** Thread id → the day of its oldest message near deletion. */
   private readonly conversations = new Map<string, string>();
+  /** Conversations the server said are on hold (from their tips; replies are listed after tips). */
+  private readonly held = new Set<string>();
 
   constructor(
     private readonly retentionDays: number,
@@ -33,7 +36,9 @@ export class RetentionWarning {
   ) {}
 
   /** One message the server listed: its day, its conversation (null for a tip without one). */
-  see(m: { day: string; threadId: string | null; kind: 'tip' | 'followup' | 'reply' }): void {
+  see(m: { day: string; threadId: string | null; kind: 'tip' | 'followup' | 'reply'; onHold?: boolean }): void {
+    if (m.onHold && m.threadId !== null) this.held.add(m.threadId);
+    if (m.threadId !== null && this.held.has(m.threadId)) return;
     if (this.retentionDays <= 0 || daysBetween(m.day, this.today) < this.retentionDays - WARN_DAYS) return;
     if (m.kind !== 'reply') this.tips++;
     if (m.threadId === null) return;
@@ -44,6 +49,7 @@ export class RetentionWarning {
   /** The conversations with a message near deletion, oldest first. */
   expiringConversations(): { threadId: string; pseudonym: string; oldestDay: string }[] {
     return [...this.conversations]
+      .filter(([threadId]) => !this.held.has(threadId))
       .sort(([a, dayA], [b, dayB]) => (dayA === dayB ? (a < b ? -1 : 1) : dayA < dayB ? -1 : 1))
       .map(([threadId, oldestDay]) => ({ threadId, pseudonym: pseudonymFor(threadId), oldestDay }));
   }
@@ -57,7 +63,7 @@ export class RetentionWarning {
     if (conversations.length === 0) return out;
     out.push(
       `warning: ${conversations.length} conversation(s) have messages the server deletes within ${WARN_DAYS} days (${keeps}): the source will no longer see your older replies there. ` +
-        'To keep one, give its thread id to your admin, who can run: tipline admin hold --thread ID (one your admin has already put on hold is kept; this tool can\'t tell which those are).',
+        'To keep one, give its thread id to your admin, who can run: tipline admin hold --thread ID (conversations already on hold are not listed).',
     );
     for (const c of conversations.slice(0, LISTED)) out.push(`  ${c.pseudonym}  thread ${c.threadId}  (oldest message ${c.oldestDay})`);
     if (conversations.length > LISTED) out.push(`  … and ${conversations.length - LISTED} more`);
