@@ -24,6 +24,7 @@ const POSTGRES_SUITES = [
   'test/rekey-attachments.test.ts',
   'test/followup-attachments.test.ts',
   'test/group-commit.test.ts',
+  'test/conversation-hold.test.ts',
 ];
 
 // Outside CI, a machine without PostgreSQL skips the second run (and says so); under CI=true

@@ -15,6 +15,7 @@ import * as m0009 from './0009-admin-times-as-days.ts';
 import * as m0011 from './0011-spent-challenge-days.ts';
 import * as m0012 from './0012-pow-key-rotation.ts';
 import * as m0013 from './0013-upload-admission.ts';
+import * as m0014 from './0014-token-labels-and-holds.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   '0011-spent-challenge-days': m0011,
   '0012-pow-key-rotation': m0012,
   '0013-upload-admission': m0013,
+  '0014-token-labels-and-holds': m0014,
 };
 
 export const migrationProvider: MigrationProvider = {

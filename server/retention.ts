@@ -1,8 +1,10 @@
 /**
  * Retention: tips don't live forever. Every tip, follow-up and reply older
  * than the retention period is deleted (secure delete, then a WAL checkpoint),
- * and conversations left empty go with them. README notes that SSDs may keep
- * old blocks whatever the software does.
+ * and conversations left empty go with them. A conversation an admin put on
+ * hold (`admin hold`, server/admin/conversation-hold.ts) is skipped whole, its
+ * old messages included, until the hold is released. README notes that SSDs
+ * may keep old blocks whatever the software does.
  *
  * @example
  * await purgeExpired(db, { retentionDays: 90, today: '2026-11-28' });
@@ -20,11 +22,20 @@ export async function purgeExpired(db: TiplineDb, o: { retentionDays: number; to
   if (o.retentionDays === 0) return { tips: 0, replies: 0, threads: 0 }; // 0 = keep forever
   const cutoff = addDays(o.today ?? utcDay(), -o.retentionDays);
   const result = await db.transaction().execute(async (trx) => {
-    const tips = await trx.deleteFrom('tips').where('received_day', '<', cutoff).executeTakeFirst();
-    const replies = await trx.deleteFrom('replies').where('created_day', '<', cutoff).executeTakeFirst();
+    const tips = await trx
+      .deleteFrom('tips')
+      .where('received_day', '<', cutoff)
+      .where((eb) => eb.or([eb('tips.thread_id', 'is', null), eb.not(eb.exists(eb.selectFrom('threads').select('threads.id').whereRef('threads.id', '=', 'tips.thread_id').where('threads.held_day', 'is not', null)))]))
+      .executeTakeFirst();
+    const replies = await trx
+      .deleteFrom('replies')
+      .where('created_day', '<', cutoff)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('threads').select('threads.id').whereRef('threads.id', '=', 'replies.thread_id').where('threads.held_day', 'is not', null))))
+      .executeTakeFirst();
     const threads = await trx
       .deleteFrom('threads')
       .where('created_day', '<', cutoff)
+      .where('held_day', 'is', null)
       .where((eb) => eb.not(eb.exists(eb.selectFrom('tips').select('tips.id').whereRef('tips.thread_id', '=', 'threads.id'))))
       .where((eb) => eb.not(eb.exists(eb.selectFrom('replies').select('replies.id').whereRef('replies.thread_id', '=', 'threads.id'))))
       .executeTakeFirst();

@@ -27,7 +27,7 @@
 import type { SocksProxy } from '../verify/socks5.ts';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { daysBetween, isDay, utcDay } from '../../crypto/day.ts';
+import { isDay, utcDay } from '../../crypto/day.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { fetchAttachment, type RemoteBlob } from './fetch-attachments.ts';
 import { writeFileAtomic } from './files.ts';
@@ -35,6 +35,7 @@ import { inOrder } from './in-order.ts';
 import { BYTES_PER_REQUEST, JournalistClientError, JournalistApi, TIPS_PER_REQUEST, type RemoteReply, type RemoteTip } from './journalist-api.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
 import { isThreadId } from './pseudonym.ts';
+import { RetentionWarning } from './retention-warning.ts';
 
 /** What fetch writes as `<id>.json` for a reply. */
 export type FetchedReply = RemoteReply & { kind: 'reply' };
@@ -50,6 +51,8 @@ const TIPS_PER_BATCH = Math.min(25, TIPS_PER_REQUEST);
 export type FetchResult = {
   /** Tips the server will delete within 7 days (retention). */
   expiringSoon?: number;
+  /** Conversations with a tip, follow-up or reply the server will delete within 7 days, oldest first. */
+  expiringConversations?: { threadId: string; pseudonym: string; oldestDay: string }[];
   /** Tips and follow-ups. */
   fetched: number;
   alreadyHad: number;
@@ -73,8 +76,7 @@ export async function fetchTips(o: {
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
   // A revoked token should say so before anything (even the pin) is written.
   const me = await api.me();
-  const retentionDays = me.retentionDays ?? 0;
-  let expiringSoon = 0;
+  const retention = new RetentionWarning(me.retentionDays ?? 0, utcDay());
   const checked = await checkServerManifest(o.outDir, await api.getManifest(), { onFirstUse: 'pin', allowStale: true });
   if (checked.warning) log(`warning: ${checked.warning}`);
   if (checked.pinnedNow) {
@@ -116,7 +118,7 @@ export async function fetchTips(o: {
       },
       (outcomes) => {
         for (const { tip, had, attachments } of outcomes) {
-          if (retentionDays > 0 && daysBetween(tip.receivedDay, utcDay()) >= retentionDays - 7) expiringSoon++;
+          retention.see({ day: tip.receivedDay, threadId: tip.threadId, kind: tip.kind, onHold: tip.onHold === true });
           for (const { blob, outcome, lines } of attachments) {
             for (const line of lines) log(line);
             result.attachments[outcome]++;
@@ -134,11 +136,6 @@ export async function fetchTips(o: {
     cursor = page.nextCursor;
   } while (cursor);
 
-  if (expiringSoon > 0) {
-    log(`warning: ${expiringSoon} tip(s) will be deleted from the server within 7 days (it keeps tips ${retentionDays} days). Fetch and decrypt what you need now.`);
-  }
-  result.expiringSoon = expiringSoon;
-
   cursor = null;
   do {
     const page = await api.listReplies(cursor);
@@ -155,6 +152,7 @@ export async function fetchTips(o: {
         return true;
       },
       (fetchedNow, reply) => {
+        retention.see({ day: reply.day, threadId: reply.threadId, kind: 'reply' });
         if (!fetchedNow) {
           result.replies.alreadyHad++;
           return;
@@ -165,6 +163,10 @@ export async function fetchTips(o: {
     );
     cursor = page.nextCursor;
   } while (cursor);
+  // Last, so that the warning is what a journalist sees when fetch ends.
+  for (const line of retention.lines()) log(line);
+  result.expiringSoon = retention.tips;
+  result.expiringConversations = retention.expiringConversations();
   return result;
 }
 
@@ -198,7 +200,8 @@ function checkTipSummary(tip: RemoteTip): void {
     (tip.kind === 'tip' || tip.kind === 'followup') &&
     Number.isSafeInteger(tip.seq) && tip.seq >= 1 &&
     Number.isSafeInteger(tip.size) && tip.size >= 0 &&
-    (tip.attachments === undefined || (Array.isArray(tip.attachments) && tip.attachments.length <= 100));
+    (tip.attachments === undefined || (Array.isArray(tip.attachments) && tip.attachments.length <= 100)) &&
+    (tip.onHold === undefined || tip.onHold === true);
   if (!ok) throw new JournalistClientError('the server listed a tip in a shape this tool does not accept; nothing more was fetched. Update tipline, or tell your admin.');
 }
 

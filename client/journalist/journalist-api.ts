@@ -35,6 +35,8 @@ export type RemoteTip = {
   seq: number;
   /** The manifest desk it was sent to; null (or absent, from older servers) when none was recorded. */
   desk?: string | null;
+  /** True when an admin put its conversation on hold (`admin hold`): retention keeps it. Absent otherwise, and from older servers. */
+  onHold?: boolean;
   /** Its attachments' encrypted blobs (absent from older servers). Names and types are inside the tip. */
   attachments?: { id: string; size: number }[];
 };

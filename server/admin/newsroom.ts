@@ -21,6 +21,7 @@ import { createSigningKeyFile, readSigningKeyFile } from '../signing-key-file.ts
 import { AuditLog } from '../store/audit-log.ts';
 import { JournalistStore, type Journalist, type TokenInfo } from '../store/journalist-store.ts';
 import { publishManifest } from './manifests.ts';
+import { checkTokenLabel } from './token-label.ts';
 import { AdminError, withNewsroom, type NewsroomAccess } from './newsroom-access.ts';
 
 export { publishManifest } from './manifests.ts';
@@ -86,11 +87,12 @@ function checkDesks(desks: string[]): string[] {
 }
 
 export async function addJournalist(
-  o: NewsroomAccess & { name: string; armoredKey: string; desks?: string[] },
+  o: NewsroomAccess & { name: string; armoredKey: string; desks?: string[]; tokenLabel?: string | undefined },
 ): Promise<ChangeResult & { journalist: Journalist; token: string }> {
   const name = o.name.trim();
   if (name.length === 0 || name.length > 200) throw new AdminError('--name must be 1 to 200 characters');
   const desks = checkDesks(o.desks ?? []);
+  const label = checkTokenLabel(o.tokenLabel);
   const checked = await checkJournalistKey(o.armoredKey);
   return withNewsroom(o, async (db, secretKey) => {
     if (await new JournalistStore(db).findByName(name)) throw new AdminError(`a journalist named "${name}" already exists; use replace to change their key`);
@@ -98,7 +100,7 @@ export async function addJournalist(
     return db.transaction().execute(async (trx) => {
       const store = new JournalistStore(trx);
       const journalist = await store.add({ name, fingerprint: checked.fingerprint, publicKey: checked.armored, desks });
-      const token = await store.issueToken(journalist.id);
+      const token = await store.issueToken(journalist.id, label);
       const manifestVersion = await publishIfSigning(trx, secretKey);
       await new AuditLog(trx).record('admin', 'journalist.add', `name=${name} fingerprint=${checked.fingerprint} desks=${desks.join('|') || '*'}`);
       return { journalist, token, manifestVersion };
@@ -153,11 +155,12 @@ export async function listJournalists(o: { dataDir: string }): Promise<(Journali
   });
 }
 
-/** Another token for a journalist (a second device); shown once. */
-export async function issueToken(o: { dataDir: string; name: string }): Promise<string> {
+/** Another token for a journalist (a second device, named by `label`); shown once. The label stays out of the audit log. */
+export async function issueToken(o: { dataDir: string; name: string; label?: string | undefined }): Promise<string> {
+  const label = checkTokenLabel(o.label);
   return withNewsroom(o, async (db) => {
     const journalist = await findJournalist(db, o.name);
-    const token = await new JournalistStore(db).issueToken(journalist.id);
+    const token = await new JournalistStore(db).issueToken(journalist.id, label);
     await new AuditLog(db).record('admin', 'token.issue', `name=${o.name} token=${token.slice(3, 25)}`);
     return token;
   });

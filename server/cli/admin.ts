@@ -1,5 +1,9 @@
 /** `tipline admin …`: set up a newsroom, manage journalists, desks, tokens, manifests and the signing key; back up, restore and check a deployment. */
-import { auditLog, addJournalist, initNewsroom, issueToken, listJournalists, removeJournalist, replaceJournalistKey, revokeToken, setJournalistDesks } from '../admin/newsroom.ts';
+import { holdConversation, listHeldConversations, releaseConversation } from '../admin/conversation-hold.ts';
+import { checkTokenLabel } from '../admin/token-label.ts';
+import { DEFAULT_RETENTION_DAYS } from '../retention.ts';
+import type { TokenInfo } from '../store/journalist-store.ts';
+import { AdminError, auditLog, addJournalist, initNewsroom, issueToken, listJournalists, removeJournalist, replaceJournalistKey, revokeToken, setJournalistDesks } from '../admin/newsroom.ts';
 import { exportNextManifest, importSignedManifest, newsroomStatus, signManifestFile } from '../admin/manifests.ts';
 import { rotateSigningKey } from '../admin/signing-key.ts';
 import { runDoctor } from '../admin/doctor.ts';
@@ -16,13 +20,16 @@ import { parseOptions, readTextFile, UsageError } from '../../cli/args.ts';
 export const ADMIN_USAGE = `Usage:
   tipline admin init --data DIR --signing-key FILE
   tipline admin status --data DIR
-  tipline admin journalist add --data DIR [--signing-key FILE] --name NAME --key PUBLIC.asc [--desk NAME[,NAME…]]
+  tipline admin journalist add --data DIR [--signing-key FILE] --name NAME --key PUBLIC.asc [--desk NAME[,NAME…]] [--label TEXT]
   tipline admin journalist replace --data DIR [--signing-key FILE] --name NAME --key NEW.asc
   tipline admin journalist remove --data DIR [--signing-key FILE] --name NAME
   tipline admin journalist desks --data DIR [--signing-key FILE] --name NAME --desk NAME[,NAME…]  (empty: every desk)
   tipline admin journalist list --data DIR
-  tipline admin token issue --data DIR --name NAME
+  tipline admin token issue --data DIR --name NAME [--label TEXT]   (--label: which laptop, e.g. "Ana's work laptop")
+  tipline admin token list --data DIR [--name NAME]
   tipline admin token revoke --data DIR --name NAME --token-id ID
+  tipline admin hold --data DIR --thread ID [--release]   (keep a conversation past retention, or let it go)
+  tipline admin hold --data DIR --list
   tipline admin manifest export --data DIR --out FILE [--days N]
   tipline admin manifest sign --signing-key FILE --in FILE --out FILE.sig      (on the offline machine)
   tipline admin manifest import --data DIR --in FILE --sig FILE.sig
@@ -43,6 +50,9 @@ export const ADMIN_USAGE = `Usage:
 
   Every admin command also takes --database-url postgres://… (or reads
   DATABASE_URL): the database is then in PostgreSQL, and DIR holds config.json.`;
+
+/** One token line for admins: its id, day of issue and label; never the secret. */
+const describeToken = (t: TokenInfo) => `token ${t.id}\tissued ${t.createdAt.slice(0, 10)}\t${t.label ?? '(no label)'}`;
 
 const desks = (text: string | undefined) => (text ?? '').split(',').map((d) => d.trim()).filter(Boolean);
 
@@ -65,6 +75,8 @@ export async function adminCommand(argv: string[], out: (line: string) => void):
     out('');
     out(`  ${fingerprint}`);
     out('');
+    out(`Tips, follow-ups and replies are deleted from the server ${DEFAULT_RETENTION_DAYS} days after they arrive (change it with serve --retention-days N or TIPLINE_RETENTION_DAYS; 0 keeps them forever). To keep a conversation longer: tipline admin hold --data ${o.data} --thread ID`);
+    out('');
     out(`Next: tipline admin journalist add --data ${o.data} --signing-key ${o['signing-key']} --name NAME --key PUBLIC.asc`);
     return;
   }
@@ -81,9 +93,10 @@ export async function adminCommand(argv: string[], out: (line: string) => void):
     return;
   }
   if (sub === 'journalist' && action === 'add') {
-    const o = parseOptions(rest, { ...data, ...signing, name: { type: 'string', required: true }, key: { type: 'string', required: true }, desk: { type: 'string' } }, ADMIN_USAGE);
+    const o = parseOptions(rest, { ...data, ...signing, name: { type: 'string', required: true }, key: { type: 'string', required: true }, desk: { type: 'string' }, label: { type: 'string' } }, ADMIN_USAGE);
+    const tokenLabel = checkTokenLabel(o.label);
     const armoredKey = await readTextFile(o.key!, 'public key');
-    const r = await addJournalist({ dataDir: o.data!, signingKeyFile: o['signing-key'], name: o.name!, armoredKey, desks: desks(o.desk) });
+    const r = await addJournalist({ dataDir: o.data!, signingKeyFile: o['signing-key'], name: o.name!, armoredKey, desks: desks(o.desk), tokenLabel });
     out(`Added ${r.journalist.name} (key ${r.journalist.fingerprint.toUpperCase()}, desks: ${r.journalist.desks.join(', ') || 'all'}). ${published(r.manifestVersion)}`);
     out('');
     out('API token (shown once; give it to the journalist over a secure channel, the server keeps only its hash):');
@@ -117,16 +130,44 @@ export async function adminCommand(argv: string[], out: (line: string) => void):
     if (list.length === 0) out('No journalists yet.');
     for (const j of list) {
       out(`${j.name}\t${j.fingerprint.toUpperCase()}\tdesks: ${j.desks.join(', ') || 'all'}\tadded ${j.addedAt.slice(0, 10)}`);
-      for (const t of j.tokens) out(`    token ${t.id} (issued ${t.createdAt.slice(0, 10)})`);
+      for (const t of j.tokens) out(`    ${describeToken(t)}`);
     }
     return;
   }
   if (sub === 'token' && action === 'issue') {
-    const o = parseOptions(rest, { ...data, name: { type: 'string', required: true } }, ADMIN_USAGE);
-    const token = await issueToken({ dataDir: o.data!, name: o.name! });
-    out(`New API token for ${o.name} (shown once):`);
+    const o = parseOptions(rest, { ...data, name: { type: 'string', required: true }, label: { type: 'string' } }, ADMIN_USAGE);
+    const token = await issueToken({ dataDir: o.data!, name: o.name!, label: o.label });
+    out(`New API token for ${o.name}${o.label === undefined ? '' : ` (${checkTokenLabel(o.label)})`}, shown once:`);
     out('');
     out(`  ${token}`);
+    return;
+  }
+  if (sub === 'token' && action === 'list') {
+    const o = parseOptions(rest, { ...data, name: { type: 'string' } }, ADMIN_USAGE);
+    const list = (await listJournalists({ dataDir: o.data! })).filter((j) => o.name === undefined || j.name === o.name);
+    if (o.name !== undefined && list.length === 0) throw new AdminError(`no journalist named "${o.name}"; see: tipline admin journalist list`);
+    const tokens = list.flatMap((j) => j.tokens.map((t) => `${j.name}\t${describeToken(t)}`));
+    if (tokens.length === 0) out('No tokens.');
+    for (const line of tokens) out(line);
+    return;
+  }
+  if (sub === 'hold') {
+    const o = parseOptions(argv.slice(1), { ...data, thread: { type: 'string' }, release: { type: 'boolean' }, list: { type: 'boolean' } }, ADMIN_USAGE);
+    if (o.list) {
+      if (o.thread !== undefined || o.release) throw new UsageError('--list takes no --thread or --release');
+      const held = await listHeldConversations({ dataDir: o.data! });
+      if (held.length === 0) out('No conversation is on hold.');
+      for (const h of held) out(`${h.threadId}\ton hold since ${h.heldDay}\t${h.tips} tip(s) and follow-up(s), ${h.replies} reply(ies)`);
+      return;
+    }
+    if (o.thread === undefined) throw new UsageError(`--thread ID (or --list) is required\n\n${ADMIN_USAGE}`);
+    if (o.release) {
+      await releaseConversation({ dataDir: o.data!, threadId: o.thread });
+      out(`Released the hold on conversation ${o.thread.trim().toLowerCase()}: retention deletes its messages past the limit from its next run.`);
+      return;
+    }
+    const r = await holdConversation({ dataDir: o.data!, threadId: o.thread });
+    out(r.already ? `Conversation ${o.thread.trim().toLowerCase()} is already on hold (since ${r.heldDay}).` : `Conversation ${o.thread.trim().toLowerCase()} is on hold: retention keeps all its messages until you run this again with --release.`);
     return;
   }
   if (sub === 'token' && action === 'revoke') {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { addJournalist, initNewsroom } from '../admin/newsroom.ts';
 import { parseOptions } from '../../cli/args.ts';
+import { packageRoot } from '../../cli/paths.ts';
 import { startServer, type RunningServer } from './serve.ts';
 
 export async function demoCommand(argv: string[], out: (line: string) => void): Promise<RunningServer> {
@@ -45,20 +46,23 @@ export async function demoCommand(argv: string[], out: (line: string) => void): 
   }
   const inbox = join(root, 'inbox');
   const decrypted = join(root, 'decrypted');
+  // This checkout's own tipline, by path: `npx tipline` typed in another folder would ask the npm registry
+  // for a package named tipline, which anyone could publish, and hand it the token and key paths.
+  const tipline = `node ${join(packageRoot(), 'bin', 'tipline.js')}`;
   out(`
 tipline demo is running. Everything lives in ${root}, which is deleted when you stop the demo.
 
   1. Open ${server.url}/ and send a tip (try it with JavaScript on and off).
 
   2. Fetch the ciphertext, as the journalist:
-     npx tipline journalist fetch --server ${server.url} --token-file ${tokenFile} --out ${inbox}
+     ${tipline} journalist fetch --server ${server.url} --token-file ${tokenFile} --out ${inbox}
 
   3. Decrypt it offline with the journalist's key:
-     npx tipline journalist decrypt --key ${secretFile} --in ${inbox} --out ${decrypted}
+     ${tipline} journalist decrypt --key ${secretFile} --in ${inbox} --out ${decrypted}
      cat ${decrypted}/*/*/message.txt   (one folder per conversation, one per message)
 
   4. Reply to the source (ID is the tip's id, the end of its folder name 001-tip-ID):
-     npx tipline journalist reply --server ${server.url} --token-file ${tokenFile} --in ${decrypted} --tip ID --message 'Thank you; can you tell us more?'
+     ${tipline} journalist reply --server ${server.url} --token-file ${tokenFile} --in ${decrypted} --tip ID --message 'Thank you; can you tell us more?'
      The source reads it after logging in with their codename. Fetch and decrypt again to file the newsroom's copy.
 
   Or with plain GnuPG:

@@ -29,6 +29,8 @@ export interface ThreadsTable {
   created_day: string;
   next_seq: number;
   desk: string | null;
+  /** UTC day an admin put the conversation on hold (`admin hold`); retention skips it. NULL = not held (migration 0014). */
+  held_day: string | null;
 }
 
 export interface RepliesTable {
@@ -56,6 +58,8 @@ export interface JournalistTokensTable {
   /** SHA-256 of the token's secret part, hex. The token itself is shown once and never stored. */
   secret_hash: string;
   created_at: string;
+  /** Which laptop or device the token is for, as the admin typed it (migration 0014); NULL for older tokens. */
+  label: string | null;
 }
 
 export interface ManifestsTable {

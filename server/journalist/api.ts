@@ -122,7 +122,9 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     try {
       const page = await deps.tips.list({ limit, cursor: c.req.query('cursor') ?? null, desks: await desksOf(c.get('journalist').id) });
       const attachments = await deps.uploads.forTips(page.tips.map((t) => t.id));
-      return c.json({ ...page, tips: page.tips.map((t) => ({ ...t, attachments: attachments.get(t.id) ?? [] })) });
+      // `onHold` (only when true) lets fetch leave held conversations out of its retention warning.
+      const held = await deps.tips.heldThreads(page.tips.flatMap((t) => (t.threadId ? [t.threadId] : [])));
+      return c.json({ ...page, tips: page.tips.map((t) => ({ ...t, attachments: attachments.get(t.id) ?? [], ...(t.threadId && held.has(t.threadId) ? { onHold: true } : {}) })) });
     } catch (e) {
       if (e instanceof BadCursorError) throw new ApiError(400, 'bad-cursor', 'The cursor is not one this server gave out.');
       throw e;

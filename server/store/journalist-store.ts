@@ -26,7 +26,8 @@ export type Journalist = {
   /** Desk names; empty = in every desk. */
   desks: string[];
 };
-export type TokenInfo = { id: string; createdAt: string };
+/** A token as admins see it: never its secret. `label` says which laptop it is for (absent for tokens issued before labels). */
+export type TokenInfo = { id: string; createdAt: string; label?: string };
 /** A sign-in's outcome: the journalist, or on failure the token id when it is a real token's (for the auth throttle). */
 export type SignIn = { journalist: Journalist; knownTokenId?: undefined } | { journalist: undefined; knownTokenId: string | undefined };
 
@@ -78,8 +79,8 @@ export class JournalistStore {
   }
 
   async tokens(journalistId: string): Promise<TokenInfo[]> {
-    const rows = await this.db.selectFrom('journalist_tokens').select(['id', 'created_at']).where('journalist_id', '=', journalistId).orderBy('created_at').execute();
-    return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
+    const rows = await this.db.selectFrom('journalist_tokens').select(['id', 'created_at', 'label']).where('journalist_id', '=', journalistId).orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, ...(r.label === null ? {} : { label: r.label }) }));
   }
 
   /** Revokes one token by its id (the part after `tl_`). Takes effect on the next request. */
@@ -94,13 +95,16 @@ export class JournalistStore {
     return Number(r.numDeletedRows) > 0;
   }
 
-  /** Creates a token for the journalist and returns it. It is not stored and can't be shown again. */
-  async issueToken(journalistId: string): Promise<string> {
+  /**
+   * Creates a token for the journalist and returns it. It is not stored and can't be shown again.
+   * `label` (which laptop) must already be checked (server/admin/token-label.ts).
+   */
+  async issueToken(journalistId: string, label?: string): Promise<string> {
     const id = randomId();
     const secret = base64url.encode(randomBytes(32));
     await this.db
       .insertInto('journalist_tokens')
-      .values({ id, journalist_id: journalistId, secret_hash: sha256Hex(secret), created_at: utcDay() })
+      .values({ id, journalist_id: journalistId, secret_hash: sha256Hex(secret), created_at: utcDay(), label: label ?? null })
       .execute();
     return `tl_${id}_${secret}`;
   }

@@ -201,6 +201,13 @@ export class TipStore {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /** Which of these conversations an admin put on hold (`admin hold`): retention keeps them. */
+  async heldThreads(threadIds: readonly string[]): Promise<Set<string>> {
+    if (threadIds.length === 0) return new Set();
+    const rows = await this.db.selectFrom('threads').select('id').where('id', 'in', [...new Set(threadIds)]).where('held_day', 'is not', null).execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** The desk a conversation was opened for. */
   async threadDesk(threadId: string): Promise<string | null> {
     return (await this.db.selectFrom('threads').select('desk').where('id', '=', threadId).executeTakeFirst())?.desk ?? null;
