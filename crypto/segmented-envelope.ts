@@ -186,9 +186,26 @@ export async function sealSegment(key: SegmentKey, buffer: ArrayBuffer, layout: 
   return out;
 }
 
-/** target[from + i] ^= stream[i] for i < count. */
+/**
+ * target[from + i] ^= stream[i] for i < count. Unrolled by eight: at "Safer"
+ * the interpreter runs this loop (no JIT), and it spends most of its time on
+ * the loop itself; unrolled, 1 Mi words took 23 ms instead of 38 ms in
+ * Firefox ESR with Tor Browser's Safer prefs.
+ */
 function xorWords(target: Int32Array, from: number, stream: Int32Array, count: number): void {
-  for (let i = 0; i < count; i++) target[from + i]! ^= stream[i]!;
+  const t = from === 0 && count === target.length ? target : target.subarray(from, from + count);
+  let i = 0;
+  for (const end = count - 7; i < end; i += 8) {
+    t[i]! ^= stream[i]!;
+    t[i + 1]! ^= stream[i + 1]!;
+    t[i + 2]! ^= stream[i + 2]!;
+    t[i + 3]! ^= stream[i + 3]!;
+    t[i + 4]! ^= stream[i + 4]!;
+    t[i + 5]! ^= stream[i + 5]!;
+    t[i + 6]! ^= stream[i + 6]!;
+    t[i + 7]! ^= stream[i + 7]!;
+  }
+  for (; i < count; i++) t[i]! ^= stream[i]!;
 }
 
 /** A new-format packet header with a definite length (RFC 4880 §4.2.2). */

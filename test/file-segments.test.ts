@@ -39,8 +39,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function randomFile(length: number): Buffer {
-  const bytes = Buffer.alloc(length);
+function randomFile(length: number): Buffer<ArrayBuffer> {
+  const bytes = Buffer.alloc(length) as Buffer<ArrayBuffer>;
   for (let at = 0; at < length; at += 65536) crypto.getRandomValues(bytes.subarray(at, Math.min(length, at + 65536)));
   return bytes;
 }
