@@ -120,6 +120,10 @@ describe.each(SECURITY_LEVELS)('Firefox ESR as Tor Browser at %s', (level: Secur
     expect(await page.evaluate('new Date(2026, 0, 1).getTimezoneOffset()')).toBe(0);
     // Safer and Safest turn WebAssembly off (javascript.options.wasm), so nothing heavy may rely on it.
     expect(await page.evaluate('typeof WebAssembly')).toBe(level === 'standard' ? 'object' : 'undefined');
+    // mathml.disabled (Safer and Safest): a MathML element is a plain Element.
+    expect(await page.evaluate(`document.createElementNS('http://www.w3.org/1998/Math/MathML', 'math').constructor.name`)).toBe(level === 'standard' ? 'MathMLElement' : 'Element');
+    // svg.disabled (Safest only).
+    expect(await page.evaluate(`document.createElementNS('http://www.w3.org/2000/svg', 'svg') instanceof SVGElement`)).toBe(level !== 'safest');
     await page.close();
   }, TEST_TIMEOUT_MS);
 

@@ -80,7 +80,7 @@ describe('attachments on follow-ups', () => {
       await expect.poll(() => page.locator('#reply-status').textContent(), { timeout: SEND_TIMEOUT_MS }).toBe('Your message was sent.');
       expect(await page.locator('#reply-error').isVisible()).toBe(false);
       expect(pageErrors).toEqual([]);
-      // The file's hash is WebCrypto's, in the page (file-hash.ts): the only worker script asked for is the
+      // The file's hash is WebCrypto's, in the segment workers (file-segments.ts): the only worker script asked for is the
       // segment encryptor's pool (client/source/segment-worker.ts), no hash worker.
       expect(fetched.filter((p) => p.includes('worker') && p !== '/static/segment-worker.js')).toEqual([]);
       expect(fetched).toContain('/static/segment-worker.js');

@@ -1,89 +1,108 @@
 /**
- * Encrypts an attachment's padded stream segment by segment in a pool of Web
+ * Encrypts and hashes an attachment segment by segment in a pool of Web
  * Workers (segment-worker.ts), several segments at once, and hands the
  * segments (each a complete OpenPGP message, crypto/segmented-envelope.ts)
- * on in order. Where no worker starts (or one fails to load), the segments
- * are encrypted on the page instead, the same way.
+ * on in order; the file's hash (crypto/piece-hash.ts, "sha256-pieces") is
+ * ready once the last one is. Each worker reads its segment's piece of the
+ * file itself, once, for both (file-segments.ts): the page never holds the
+ * file's bytes, and no piece is copied on its way to a worker. Where no
+ * worker starts (or one fails to load), the segments are made on the page
+ * instead, the same way.
  *
  * Pull-based: a segment is read from the file only when the upload asks for
  * more and fewer than `parallel` are in flight. So when the upload waits (the
- * source pressed Pause, a chunk is being resent), reading and encrypting stop
- * too, after at most the segments already in flight; memory is bounded by
- * those few 4 MiB segments, whatever the file's size.
+ * source pressed Pause, a chunk is being resent), reading, hashing and
+ * encrypting stop too, after at most the segments already in flight; memory
+ * is bounded by those few 4 MiB segments, whatever the file's size.
  *
  * @example
  * const fileKey = await createFileKey(keys);
- * const ciphertext = encryptSegments(padFileStream(file.stream(), SEGMENT_BYTES), fileKey);
+ * const { segments, hash } = encryptFile(file, fileKey);
+ * // … read `segments` to the end …
+ * const { sha256, size, hashFormat } = await hash;
  */
-import { encryptSegment, importSegmentKey, SEGMENT_BYTES, type FileKey } from '../../crypto/segmented-envelope.ts';
+import { PIECE_HASH_FORMAT, pieceHashRoot } from '../../crypto/piece-hash.ts';
+import { importSegmentKey, type FileKey } from '../../crypto/segmented-envelope.ts';
+import { encryptFileSegment, FileChangedError, pieceCount, segmentCount } from './file-segments.ts';
 
 /** The worker's script, built from segment-worker.ts next to page.js (build.mjs). */
 const WORKER_URL = '/static/segment-worker.js';
 
-type Encrypt = (piece: Uint8Array) => Promise<Uint8Array>;
+export type FileHash = { sha256: string; size: number; hashFormat: typeof PIECE_HASH_FORMAT };
 
-/** Workers to start: one per core the browser admits to, 2 to 4 (Tor Browser reports 2 whatever the machine has). */
+type Segment = { message: Uint8Array; pieceDigest: Uint8Array | undefined };
+type Encrypt = (index: number) => Promise<Segment>;
+
+/** Workers to start: one per core the browser admits to, 2 to 4. */
 function defaultParallel(): number {
   const cores = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency || 2 : 2;
   return Math.max(2, Math.min(4, cores));
 }
 
 /**
- * `padded` must come in pieces of at most SEGMENT_BYTES (padFileStream(…, SEGMENT_BYTES) does);
- * each piece becomes one segment. The returned stream ends after the last one.
+ * `segments` gives the file's segments in order and ends after the last;
+ * `hash` settles once it has (and rejects if the stream failed or was cancelled).
  */
-export function encryptSegments(padded: ReadableStream<Uint8Array>, fileKey: FileKey, o: { now?: Date; parallel?: number } = {}): ReadableStream<Uint8Array> {
+export function encryptFile(file: Blob, fileKey: FileKey, o: { now?: Date; parallel?: number } = {}): { segments: ReadableStream<Uint8Array>; hash: Promise<FileHash> } {
   const now = o.now ?? new Date();
-  const pool = startPool(fileKey, now, o.parallel ?? defaultParallel());
-  const reader = padded.getReader();
-  const inFlight: Promise<Uint8Array>[] = [];
-  let ended = false;
-  return new ReadableStream<Uint8Array>(
+  const size = file.size;
+  const count = segmentCount(size);
+  const pieces = pieceCount(size);
+  const pool = startPool(file, fileKey, now, o.parallel ?? defaultParallel());
+  const inFlight: Promise<Segment>[] = [];
+  const digests: Uint8Array[] = [];
+  let next = 0;
+  let settle: { resolve: (h: FileHash) => void; reject: (e: unknown) => void };
+  const hash = new Promise<FileHash>((resolve, reject) => (settle = { resolve, reject }));
+  hash.catch(() => {}); // a caller that stops reading may never ask for it
+  const fail = (e: unknown) => {
+    pool.stop();
+    settle.reject(e);
+  };
+  const segments = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
-          while (!ended && inFlight.length < pool.size) {
-            const { done, value } = await reader.read();
-            if (done) {
-              ended = true;
-              break;
-            }
-            if (value.length > SEGMENT_BYTES) throw new RangeError('a padded piece is larger than a segment');
-            const job = pool.encrypt(value);
+          while (next < count && inFlight.length < pool.size) {
+            const job = pool.encrypt(next++);
             job.catch(() => {}); // awaited in order below
             inFlight.push(job);
           }
-          const next = inFlight.shift();
-          if (!next) {
+          const job = inFlight.shift();
+          if (!job) {
             pool.stop();
+            if (digests.length !== pieces) throw new Error(`hashed ${digests.length} pieces of ${pieces}`);
+            settle.resolve({ sha256: pieceHashRoot(digests), size, hashFormat: PIECE_HASH_FORMAT });
             controller.close();
             return;
           }
-          controller.enqueue(await next);
+          const { message, pieceDigest } = await job;
+          if (pieceDigest) digests.push(pieceDigest);
+          controller.enqueue(message);
         } catch (e) {
-          pool.stop();
+          fail(e);
           throw e;
         }
       },
       cancel(reason) {
-        pool.stop();
-        return reader.cancel(reason);
+        fail(reason ?? new Error('cancelled'));
       },
     },
     { highWaterMark: 0 },
   );
+  return { segments, hash };
 }
 
 /** Workers taking turns, or the page itself when none starts. */
-function startPool(fileKey: FileKey, now: Date, parallel: number): { size: number; encrypt: Encrypt; stop: () => void } {
+function startPool(file: Blob, fileKey: FileKey, now: Date, parallel: number): { size: number; encrypt: Encrypt; stop: () => void } {
   let local: Promise<Encrypt> | undefined;
-  const onPage: Encrypt = async (piece) => {
-    local ??= importSegmentKey(fileKey, now).then((key) => (p: Uint8Array) => encryptSegment(key, p));
-    return (await local)(piece);
+  const onPage: Encrypt = async (index) => {
+    local ??= importSegmentKey(fileKey, now).then((key) => (i: number) => encryptFileSegment(key, file, i));
+    return (await local)(index);
   };
   const workers: SegmentWorker[] = [];
   try {
-    for (let i = 0; i < parallel; i++) workers.push(new SegmentWorker(fileKey, now, onPage));
+    for (let i = 0; i < parallel; i++) workers.push(new SegmentWorker(file, fileKey, now, onPage));
   } catch {
     for (const w of workers) w.stop();
     return { size: parallel, encrypt: onPage, stop: () => {} };
@@ -91,52 +110,55 @@ function startPool(fileKey: FileKey, now: Date, parallel: number): { size: numbe
   let turn = 0;
   return {
     size: workers.length,
-    encrypt: (piece) => workers[turn++ % workers.length]!.encrypt(piece),
+    encrypt: (index) => workers[turn++ % workers.length]!.encrypt(index),
     stop: () => workers.forEach((w) => w.stop()),
   };
 }
 
+type Reply = { seq: number; message?: ArrayBuffer; offset?: number; length?: number; pieceDigest?: ArrayBuffer; error?: string; fileChanged?: boolean };
+
 /** One worker and the segments it was given, answered in the order they were sent. */
 class SegmentWorker {
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { piece: Uint8Array; resolve: (m: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { index: number; resolve: (s: Segment) => void; reject: (e: Error) => void }>();
   private seq = 0;
   private broken = false;
 
   constructor(
+    file: Blob,
     fileKey: FileKey,
     now: Date,
     private readonly fallback: Encrypt,
   ) {
     this.worker = new Worker(WORKER_URL, { type: 'module' });
-    this.worker.onmessage = (e: MessageEvent<{ seq: number; message?: ArrayBuffer; offset?: number; length?: number; error?: string }>) => {
+    this.worker.onmessage = (e: MessageEvent<Reply>) => {
       const job = this.waiting.get(e.data.seq);
       if (!job) return;
       this.waiting.delete(e.data.seq);
-      if (e.data.message) job.resolve(new Uint8Array(e.data.message, e.data.offset ?? 0, e.data.length ?? e.data.message.byteLength));
-      else job.reject(new Error(e.data.error ?? 'segment worker failed'));
+      const { message, offset, length, pieceDigest } = e.data;
+      if (message) job.resolve({ message: new Uint8Array(message, offset ?? 0, length ?? message.byteLength), pieceDigest: pieceDigest && new Uint8Array(pieceDigest) });
+      else job.reject(e.data.fileChanged ? new FileChangedError(e.data.error ?? 'the file changed') : new Error(e.data.error ?? 'segment worker failed'));
     };
-    // The worker could not load (a dropped connection): its segments are encrypted on the page.
+    // The worker could not load (a dropped connection): its segments are made on the page.
     this.worker.onerror = (e) => {
       e.preventDefault();
       this.broken = true;
       for (const [seq, job] of this.waiting) {
         this.waiting.delete(seq);
-        this.fallback(job.piece).then(job.resolve, job.reject);
+        this.fallback(job.index).then(job.resolve, job.reject);
       }
     };
-    // Copies of the key for the worker (structured clone), never transferred away from the page.
-    this.worker.postMessage({ init: { sessionKey: fileKey.sessionKey, keyPackets: fileKey.keyPackets, now: now.getTime() } });
+    // The key is copied to the worker (structured clone), never transferred away from the page.
+    // The File goes as a reference to the same file on disk, not as its bytes.
+    this.worker.postMessage({ init: { sessionKey: fileKey.sessionKey, keyPackets: fileKey.keyPackets, now: now.getTime(), file } });
   }
 
-  encrypt(piece: Uint8Array): Promise<Uint8Array> {
-    if (this.broken) return this.fallback(piece);
+  encrypt(index: number): Promise<Segment> {
+    if (this.broken) return this.fallback(index);
     const seq = this.seq++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(seq, { piece, resolve, reject });
-      // A copy goes to the worker, moved rather than cloned (one copy, not two); the page keeps `piece` in case the worker fails to load.
-      const copy = piece.slice();
-      this.worker.postMessage({ seq, buffer: copy.buffer, length: copy.length }, [copy.buffer]);
+      this.waiting.set(seq, { index, resolve, reject });
+      this.worker.postMessage({ seq, index });
     });
   }
 

@@ -4,7 +4,7 @@
  * complete OpenPGP message per 4 MiB, with WebCrypto in a pool of workers
  * (crypto/segmented-envelope.ts, segment-encryptor.ts: native speed even at
  * Tor Browser's "Safer", which has no JIT), and hashed (for the tip document)
- * at the same time with WebCrypto (file-hash.ts); the
+ * from the same read of each piece, with WebCrypto (file-segments.ts); the
  * ciphertext goes up in chunks of 1 to 8 MiB (sized to the link) with the resumable protocol in
  * server/uploads/upload-api.ts:
  *
@@ -23,14 +23,13 @@
  * const { blobId, sha256, size } = await uploadAttachment({ blob, keys, desk, maxUploadBytes, pow, strings, hooks });
  */
 import type { PublicKey } from '../../crypto/envelope.ts';
-import { paddedFileSize, padFileStream } from '../../crypto/file-padding.ts';
+import { paddedFileSize } from '../../crypto/file-padding.ts';
 import { createFileKey } from '../../crypto/file-session-key.ts';
-import { SEGMENT_BYTES } from '../../crypto/segmented-envelope.ts';
 import { SEGMENTED_ENCRYPTION } from '../../crypto/tip-document.ts';
-import { startHashing } from './file-hash.ts';
+import { FileChangedError } from './file-segments.ts';
 import { errorCode, errorMessage, request, STALE_WORK_CODES, WORK_ATTEMPTS } from './http.ts';
 import type { PauseGate } from './pause-gate.ts';
-import { encryptSegments } from './segment-encryptor.ts';
+import { encryptFile } from './segment-encryptor.ts';
 
 /**
  * The largest chunk the page sends: half the server's limit. Each chunk waits
@@ -119,25 +118,13 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
   const { id, chunkBytes } = (await created.json()) as { id: string; chunkBytes: number };
   const maxChunk = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes));
 
-  let plainBytes = 0;
-  const counted = o.blob.stream().pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        plainBytes += chunk.length;
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  // Zeros up to the size bucket, inside the encryption (crypto/file-padding.ts), in pieces of one
-  // segment each: every file of a bucket has the same segments, so the same ciphertext length.
-  const plaintext = padFileStream(counted, SEGMENT_BYTES);
   // One session key for the file, wrapped for the desk's keys once (the only openpgp.js work left).
   const fileKey = await createFileKey(o.keys);
-  // The hash runs beside the encryption (natively, off the page's thread), and stops at Pause.
-  const hashing = startHashing(o.blob, o.hooks.gate);
-  // Read only at the end; a failure meanwhile (the file became unreadable) waits its turn.
-  hashing.result.catch(() => {});
-  const reader = encryptSegments(plaintext, fileKey).getReader();
+  // The file, padded with zeros up to its size bucket inside the encryption (crypto/file-padding.ts), as
+  // 4 MiB segments: every file of a bucket has the same segments, so the same ciphertext length. Each
+  // segment's piece of the file is read once, for the encryption and for the file's hash alike.
+  const { segments, hash } = encryptFile(o.blob, fileKey);
+  const reader = segments.getReader();
   try {
     const sender = new ChunkSender(id, o);
     o.hooks.onState('sending');
@@ -163,14 +150,15 @@ export async function uploadAttachment(o: UploadOptions): Promise<UploadedAttach
       }
     }
     if (filled > 0) offset = await sender.put(offset, buffer.subarray(0, filled));
-    const hashed = await hashing.result.catch(() => undefined);
-    // The file changed on disk while it was read: what was hashed is not what was picked.
-    if (plainBytes !== o.blob.size || hashed?.size !== o.blob.size) throw new Error(fill(t.tErrorServer, 'the file changed while it was being sent; choose it again'));
+    const hashed = await hash;
     await sender.complete();
     o.hooks.onState('sent');
     return { blobId: id, sha256: hashed.sha256, size: hashed.size, hashFormat: hashed.hashFormat, encryption: SEGMENTED_ENCRYPTION };
+  } catch (e) {
+    // The file changed on disk while it was read: what was sent is not what was picked.
+    if (e instanceof FileChangedError) throw new Error(fill(t.tErrorServer, 'the file changed while it was being sent; choose it again'));
+    throw e;
   } finally {
-    hashing.stop();
     // Stops the workers and the file's reading when the upload failed part-way (a no-op after the end).
     reader.cancel().catch(() => {});
   }

@@ -31,7 +31,7 @@ try {
   const m = run.memory;
   console.log(
     `${level}: ${mib} MiB in ${(run.result.ms / 1000).toFixed(1)} s = ${run.mibPerSecond.toFixed(1)} MiB/s, ${run.result.segments} segments; ` +
-      `tab RSS start ${Math.round(m.startBytes / MiB)}, median ${Math.round(m.medianBytes / MiB)}, peak ${Math.round(m.peakBytes / MiB)} MiB (${m.samples} samples)`,
+      `tab RSS start ${Math.round(m.startBytes / MiB)}, median ${Math.round(m.medianBytes / MiB)}, peak ${Math.round(m.peakBytes / MiB)} MiB (${m.samples} samples); median by tenth of the run: ${m.tenthsBytes.map((b) => Math.round(b / MiB)).join(", ")} MiB`,
   );
 } finally {
   await rm(workDir, { recursive: true, force: true });

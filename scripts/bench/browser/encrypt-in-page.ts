@@ -2,19 +2,16 @@
  * Runs inside the browser for the browser-encrypt (Chromium) and
  * firefox-safer-upload (Firefox ESR as Tor Browser) sections: the source
  * page's own attachment pipeline, as client/source/upload-attachment.ts runs
- * it, without the network: the file padded to its bucket, encrypted as
- * segments in the page's pool of workers (client/source/segment-encryptor.ts,
- * the worker served at /static/segment-worker.js as on the real server), and
- * hashed with WebCrypto beside it (client/source/file-hash.ts). Timed from
- * the first byte read until both the last segment and the hash are done.
+ * it, without the network: the file padded to its bucket, read once per
+ * 4 MiB segment, hashed and encrypted in the page's pool of workers
+ * (client/source/segment-encryptor.ts, the worker served at
+ * /static/segment-worker.js as on the real server). Timed from the first
+ * byte read until both the last segment and the hash are done.
  * Downloading the file (or picking it) and reading the keys happen before the clock starts.
  */
 import { readPublicKey } from '../../../crypto/envelope.ts';
-import { padFileStream } from '../../../crypto/file-padding.ts';
 import { createFileKey } from '../../../crypto/file-session-key.ts';
-import { SEGMENT_BYTES } from '../../../crypto/segmented-envelope.ts';
-import { hashBlob } from '../../../client/source/file-hash.ts';
-import { encryptSegments } from '../../../client/source/segment-encryptor.ts';
+import { encryptFile } from '../../../client/source/segment-encryptor.ts';
 
 export type PageEncryptResult = { ms: number; plainBytes: number; cipherBytes: number; segments: number; hardwareConcurrency: number };
 
@@ -23,9 +20,9 @@ async function benchEncrypt(armoredKeys: string[], source: string): Promise<Page
   const file = source === '#file' ? (document.getElementById('file') as HTMLInputElement).files![0]! : await (await fetch(source)).blob();
   const keys = await Promise.all(armoredKeys.map((k) => readPublicKey(k)));
   const started = performance.now();
-  const hashing = hashBlob(file);
   const fileKey = await createFileKey(keys);
-  const reader = encryptSegments(padFileStream(file.stream(), SEGMENT_BYTES), fileKey).getReader();
+  const { segments: stream, hash } = encryptFile(file, fileKey);
+  const reader = stream.getReader();
   let cipherBytes = 0;
   let segments = 0;
   for (;;) {
@@ -34,7 +31,7 @@ async function benchEncrypt(armoredKeys: string[], source: string): Promise<Page
     cipherBytes += value.length;
     segments++;
   }
-  await hashing;
+  await hash;
   return { ms: performance.now() - started, plainBytes: file.size, cipherBytes, segments, hardwareConcurrency: navigator.hardwareConcurrency };
 }
 

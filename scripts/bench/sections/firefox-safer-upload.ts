@@ -106,7 +106,8 @@ export async function runLevel(ctx: Pick<BenchContext, 'workDir'>, level: Securi
   }
 }
 
-export type ProcessMemory = { pid: number; startBytes: number; medianBytes: number; peakBytes: number; samples: number };
+/** `tenthsBytes`: the median of each tenth of the run, in order: flat memory shows as no trend across them. */
+export type ProcessMemory = { pid: number; startBytes: number; medianBytes: number; peakBytes: number; samples: number; tenthsBytes: number[] };
 
 /** VmRSS of every process under Firefox's, sampled from outside; reports the one that grew most. */
 class ProcessTreeMemory {
@@ -139,7 +140,7 @@ class ProcessTreeMemory {
     let best: ProcessMemory | undefined;
     for (const [pid, list] of this.samples) {
       const sorted = [...list].sort((a, b) => a - b);
-      const m: ProcessMemory = { pid, startBytes: list[0]!, medianBytes: sorted[Math.floor(sorted.length / 2)]!, peakBytes: sorted[sorted.length - 1]!, samples: list.length };
+      const m: ProcessMemory = { pid, startBytes: list[0]!, medianBytes: median(list), peakBytes: sorted[sorted.length - 1]!, samples: list.length, tenthsBytes: tenths(list) };
       if (!best || m.peakBytes - m.startBytes > best.peakBytes - best.startBytes) best = m;
     }
     if (!best) throw new Error('no Firefox process was seen');
@@ -169,4 +170,18 @@ function descendants(root: number): number[] {
 }
 
 const mib = (b: number) => Math.round(b / MiB);
+
+function median(list: number[]): number {
+  const sorted = [...list].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function tenths(list: number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const part = list.slice(Math.floor((i * list.length) / 10), Math.floor(((i + 1) * list.length) / 10));
+    if (part.length > 0) out.push(median(part));
+  }
+  return out;
+}
 
