@@ -136,9 +136,11 @@ describe('a seized server', () => {
       expect(mismatched.n).toBe(0);
       const days = sqlite.prepare('select received_day from tips').all() as { received_day: string }[];
       for (const d of days) expect(d.received_day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-      // Conversations: a day, a counter, and ciphertext. Nothing else about the source.
+      // Conversations: a day, a counter, and ciphertext; and the day an admin held it, if one did. Nothing else about the source.
       const threadColumns = sqlite.prepare("select name from pragma_table_info('threads')").all() as { name: string }[];
-      expect(threadColumns.map((c) => c.name).sort()).toEqual(['created_day', 'desk', 'id', 'next_seq']);
+      expect(threadColumns.map((c) => c.name).sort()).toEqual(['created_day', 'desk', 'held_day', 'id', 'next_seq']);
+      const heldDays = sqlite.prepare('select held_day from threads where held_day is not null').all() as { held_day: string }[];
+      for (const d of heldDays) expect(d.held_day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       const replyColumns = sqlite.prepare("select name from pragma_table_info('replies')").all() as { name: string }[];
       expect(replyColumns.map((c) => c.name).sort()).toEqual(['box', 'copy', 'created_day', 'id', 'seq', 'thread_id']);
     } finally {

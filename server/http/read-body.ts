@@ -18,10 +18,15 @@ export async function readBodyWithLimit(request: Request, limit: number, body: R
   const chunks: Uint8Array[] = [];
   let total = 0;
   // Breaking off leaves the rest of a Node stream unread (unread-body.ts discards it, so the 413 arrives).
-  for await (const value of bodyPieces(body)) {
-    total += value.length;
-    if (total > limit) throw tooLarge(limit);
-    chunks.push(value);
+  try {
+    for await (const value of bodyPieces(body)) {
+      total += value.length;
+      if (total > limit) throw tooLarge(limit);
+      chunks.push(value);
+    }
+  } catch (e) {
+    // This is always the client's body: however it broke off, that is a 400, not the server's fault.
+    throw e instanceof ApiError ? e : new BodyAbortedError({ cause: e });
   }
   const out = new Uint8Array(total);
   let offset = 0;
@@ -38,8 +43,9 @@ export async function readBodyWithLimit(request: Request, limit: number, body: R
  */
 export class BodyAbortedError extends ApiError {
   override name = 'BodyAbortedError';
-  constructor() {
+  constructor(options?: { cause?: unknown }) {
     super(400, 'body-aborted', 'The request body ended before it was complete.');
+    if (options && 'cause' in options) this.cause = options.cause;
   }
 }
 
@@ -62,8 +68,9 @@ async function* nodePieces(body: Readable): AsyncGenerator<Uint8Array> {
       let next: IteratorResult<Uint8Array>;
       try {
         next = await pieces.next();
-      } catch {
-        throw new BodyAbortedError();
+      } catch (e) {
+        // The request itself failing is the client's doing; any other stream keeps its own error.
+        throw body instanceof IncomingMessage || isClientAbort(e) ? new BodyAbortedError({ cause: e }) : e;
       }
       if (next.done) return;
       yield next.value;
@@ -82,9 +89,11 @@ async function* webPieces(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
         next = await reader.read();
-      } catch {
+      } catch (e) {
         finished = true;
-        throw new BodyAbortedError();
+        // A stream this server built (a re-key's copy, a store's read) fails with its own error, which is
+        // kept (a re-key's blob-changed must stay blob-changed); a request body cut by the client is a 400.
+        throw isClientAbort(e) ? new BodyAbortedError({ cause: e }) : e;
       }
       if (next.done) {
         finished = true;
@@ -95,6 +104,13 @@ async function* webPieces(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint
   } finally {
     if (!finished) await reader.cancel().catch(() => {});
   }
+}
+
+/** How a request body cut off by the client fails once Node's request is wrapped in a Web stream. */
+function isClientAbort(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  return e.name === 'AbortError' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR' || (typeof code === 'string' && code.startsWith('HPE_'));
 }
 
 /**
