@@ -62,7 +62,10 @@ beforeAll(async () => {
   newsroom = await makeNewsroom();
   ana = await addTestJournalist(newsroom, 'Ana');
   t = await openTestApp(newsroom, { onion: ONION, clock: () => new Date(now) });
-  const signed = (await (await t.app.request('/api/v1/manifest')).json()) as SignedManifest;
+  const manifest = await t.app.request('/api/v1/manifest');
+  // Said in full if it fails (CI once saw no manifest here, without a word why).
+  expect(manifest.status, await manifest.clone().text()).toBe(200);
+  const signed = (await manifest.json()) as SignedManifest;
   keys = await Promise.all(signed.manifest.recipients.map((r) => readPublicKey(r.publicKey)));
 });
 
