@@ -3,7 +3,6 @@
  * and docs/*.md reaches a file (and its #anchor a heading there), every guide is
  * reachable from README, and every `tipline …` command and `npm run …` script
  * they show exists (the built CLI's --help names it, package.json has it).
- * docs/pending/ holds drafts from other branches and is not checked.
  *
  * @module
  */
