@@ -68,6 +68,19 @@ export type TipDocument = {
    * so a later relabelling on the server can't change what the journalist is told.
    */
   encryptedBy?: 'browser' | 'server';
+  /**
+   * The manifest desk id it was encrypted for, `null` for the whole newsroom
+   * (tips, follow-ups, and the newsroom's copy of a reply). `rekey` and `reply`
+   * take the keys from this, not from the server's desk label. Absent in
+   * messages sent before it was recorded.
+   */
+  deskId?: string | null;
+  /**
+   * The version of the signed manifest whose keys it was encrypted to. A
+   * journalist's tool that later sees an older key list from the server knows
+   * the server is holding back a newer one (a frozen manifest).
+   */
+  keyListVersion?: number;
   attachments?: AttachmentRef[];
   /**
    * Replies only, and only in the newsroom's copy (never in the source's box):
@@ -150,8 +163,15 @@ function checkDocument(doc: TipDocument): void {
   if (doc.encryptedBy !== undefined && doc.encryptedBy !== 'browser' && doc.encryptedBy !== 'server') {
     throw new TipDocumentError("encryptedBy must be 'browser' or 'server'");
   }
-  if ((doc.threadId !== undefined || doc.encryptedBy !== undefined) && doc.type === 'reply') {
-    throw new TipDocumentError('a reply names neither its conversation nor who encrypted it');
+  if (doc.deskId !== undefined && doc.deskId !== null && (typeof doc.deskId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(doc.deskId))) {
+    throw new TipDocumentError('deskId must be a desk id or null');
+  }
+  if (doc.keyListVersion !== undefined && (!Number.isSafeInteger(doc.keyListVersion) || doc.keyListVersion < 1)) {
+    throw new TipDocumentError('keyListVersion must be a positive integer');
+  }
+  // A reply's conversation may be named (in the newsroom's copy, so rekey can check where it is filed); who encrypted it never: a journalist did.
+  if (doc.encryptedBy !== undefined && doc.type === 'reply') {
+    throw new TipDocumentError('a reply does not say who encrypted it');
   }
   if (doc.author !== undefined) {
     const a = doc.author as Partial<ReplyAuthor> | null;

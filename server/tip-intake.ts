@@ -60,7 +60,14 @@ export class TipIntake {
     const { manifest, desk } = await this.resolve(thread);
     const keys = desk.keys;
     // The conversation and who encrypted it go inside, where a later change to the labels can't reach.
-    const plain = encodeTipDocument({ ...doc, ...(desk.name ? { desk: desk.name } : {}), threadId: thread.threadId, encryptedBy: 'server' });
+    const plain = encodeTipDocument({
+      ...doc,
+      ...(desk.name ? { desk: desk.name } : {}),
+      threadId: thread.threadId,
+      encryptedBy: 'server',
+      deskId: desk.id || null,
+      keyListVersion: manifest.version,
+    });
     const padded = padToBucket(plain);
     try {
       const ciphertext = await encryptToKeys(padded, keys);

@@ -33,12 +33,15 @@ export const JOURNALIST_USAGE = `Usage:
       replies are encrypted into --outbox (default: a folder "outbox" beside --in) for reply --outbox.
   tipline journalist delete-thread --server URL --token-file FILE --thread THREAD_ID|FOLDER [--socks HOST:PORT]
       Delete a whole conversation on the server; FOLDER is its decrypted <pseudonym> folder.
-  tipline journalist rekey (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --server URL --token-file FILE --inbox DIR [--socks HOST:PORT]
+  tipline journalist rekey (--key SECRET.asc [--passphrase-file FILE] | --gpg [--gpg-homedir DIR]) --server URL --token-file FILE --inbox DIR [--allow-new-recipients] [--socks HOST:PORT]
       After a journalist leaves or replaces a key: make every tip you can see, its attachments and the
       reply copies in its conversation open with its desk's current keys only. --key must open them as
       they are now (after a key change, your OLD key). Only the key packets change, on this machine;
       the encrypted content never does, and attachments are never downloaded. Safe to run again.
       --inbox is fetch's --out: its pinned newsroom key vouches for the current keys, and its copies are updated.
+      Each tip's desk is read from the tip itself; it prints the key list and whom each item goes to.
+      --allow-new-recipients: for tips sent before tipline recorded their desk, believe the server's desk
+      label even where it lets journalists read a tip they can't read now (ask your admin first).
   Every command that talks to the server takes --socks HOST:PORT (or TIPLINE_SOCKS=HOST:PORT): all its
   requests go through that SOCKS5 proxy, the server's name resolved by the proxy, never here. Use Tor's
   127.0.0.1:9050 (or 127.0.0.1:9150 with Tor Browser running). An .onion --server needs it.`;
@@ -132,12 +135,20 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
   if (sub === 'rekey') {
     const o = parseOptions(
       rest,
-      { ...SERVER_OPTIONS, ...SECRET_KEY_OPTIONS, inbox: { type: 'string', required: true } },
+      { ...SERVER_OPTIONS, ...SECRET_KEY_OPTIONS, inbox: { type: 'string', required: true }, 'allow-new-recipients': { type: 'boolean' } },
       JOURNALIST_USAGE,
     );
     const token = await readTokenFile(o['token-file']!);
     const key = await secretKeyFromOptions(o, JOURNALIST_USAGE);
-    const r = await rekeyTips({ server: o.server!, token, ...socksOption(o.socks), key, inboxDir: o.inbox!, log: out }).finally(() => key.close());
+    const r = await rekeyTips({
+      server: o.server!,
+      token,
+      ...socksOption(o.socks),
+      key,
+      inboxDir: o.inbox!,
+      allowNewRecipients: o['allow-new-recipients'] === true,
+      log: out,
+    }).finally(() => key.close());
     out(
       `${r.rekeyed.length} tip(s) re-keyed; ${r.alreadyCurrent} already current; ${r.notOpenable.length} not openable with this key; ${r.failed.length} failed.` +
         (r.gone ? ` ${r.gone} deleted meanwhile.` : ''),

@@ -214,9 +214,13 @@ function checkLabels(item: Fetched, doc: TipDocument, warn: (line: string) => vo
   if (doc.type !== item.kind) {
     throw new Error(`the server lists it as a ${kindWord(item.kind)}, but it is a ${kindWord(doc.type)}; it was not filed`);
   }
-  if (item.kind === 'reply') return;
   if (doc.threadId !== undefined && doc.threadId !== item.threadId) {
     throw new Error(`the server filed it in another conversation than the one it was written for (${doc.threadId.slice(0, 16)}…); it was not filed`);
+  }
+  if (item.kind === 'reply') return;
+  const deskLabel = item.tip?.desk ?? null;
+  if (doc.deskId !== undefined && doc.deskId !== deskLabel) {
+    warn(`warning: the server lists ${item.id} under desk ${printable(String(deskLabel ?? 'none (the whole newsroom)'))}, but the message was written for ${printable(String(doc.deskId ?? 'the whole newsroom'))}; rekey and reply go by the message`);
   }
   const label = item.tip?.via;
   if (doc.encryptedBy !== undefined && label !== doc.encryptedBy) {
@@ -241,6 +245,8 @@ function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, atta
         ? 'Who sent it, as the sending journalist\'s tool recorded it from the signed key list. It is not signed: treat it as that tool\'s word.'
         : 'Sent by a journalist; which one was not recorded (a reply from an older version of the tool).',
       language: doc.lang ?? null,
+      deskId: doc.deskId,
+      keyListVersion: doc.keyListVersion ?? null,
     };
   }
   const tip = item.tip;
@@ -267,6 +273,9 @@ function metaFor(item: Fetched, doc: TipDocument, pseudonym: string | null, atta
     manifestVersion: tip?.manifestVersion ?? null,
     language: doc.lang ?? null,
     desk: doc.desk ?? null,
+    // The desk and key list version from inside the encryption (absent: sent before they were recorded); reply takes its keys from these.
+    deskId: doc.deskId,
+    keyListVersion: doc.keyListVersion ?? null,
     attachments,
   };
 }

@@ -79,6 +79,9 @@ export async function fetchTips(o: {
   const retention = new RetentionWarning(me.retentionDays ?? 0, utcDay());
   const checked = await checkServerManifest(o.outDir, await api.getManifest(), { onFirstUse: 'pin', allowStale: true });
   if (checked.warning) log(`warning: ${checked.warning}`);
+  if (checked.rotatedFrom) {
+    log(`the newsroom key moved from ${checked.rotatedFrom} to ${checked.fingerprint}, through a rotation the old key signed; ${o.outDir} now trusts only the new key. Compare it with the fingerprint your newsroom publishes.`);
+  }
   if (checked.pinnedNow) {
     log(`pinned the newsroom key ${checked.fingerprint} in ${o.outDir}. Compare it with the fingerprint your newsroom publishes; if they differ, stop and tell your admin.`);
   }

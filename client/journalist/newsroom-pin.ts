@@ -24,6 +24,7 @@ import { hex } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
 import { ManifestError, newsroomFingerprint, verifyManifest, type Manifest } from '../../crypto/manifest.ts';
 import { exists, writeFileAtomic } from './files.ts';
+import { rememberKeys } from './known-keys.ts';
 
 export const PINNED_KEY_FILE = 'newsroom-key.txt';
 export const MANIFEST_FILE = 'manifest.json';
@@ -69,6 +70,8 @@ async function lastSeenVersion(inboxDir: string): Promise<number | undefined> {
 export type CheckedManifest = {
   /** The manifest, checked against the pinned key; undefined when the server has none valid (see `warning`). */
   manifest: Manifest | undefined;
+  /** Set when the server's manifest was signed by a newer newsroom key, reached through signed rotations: the pin moved to it. */
+  rotatedFrom?: string;
   /** True when this call pinned the key (first use of this inbox folder). */
   pinnedNow: boolean;
   fingerprint: string | undefined;
@@ -112,6 +115,8 @@ export async function checkServerManifest(
     throw new NewsroomKeyError('malformed', 'REFUSING: the server sent a malformed manifest (no newsroom key in it). Tell your newsroom\'s admin.');
   }
   const trusted = pin?.publicKey ?? hex.decode(claimedKey);
+  // Read before it is replaced: its keys go into known-keys.json with the new ones (a folder from before that file existed).
+  const previous = pin ? await savedManifest(inboxDir, pin.publicKey) : undefined;
   let manifest: Manifest;
   try {
     manifest = verifyManifest(signed, trusted, { today, minVersion: pin?.lastVersion });
@@ -122,6 +127,7 @@ export async function checkServerManifest(
     }
     throw refusal(e, pin, claimedKey, inboxDir);
   }
+  await rememberKeys(inboxDir, [previous, manifest]);
   const manifestFile = join(inboxDir, MANIFEST_FILE);
   if (pin?.lastVersion === undefined || manifest.version > pin.lastVersion) {
     await writeFileAtomic(manifestFile, `${JSON.stringify(signed, null, 2)}\n`);
@@ -134,7 +140,30 @@ export async function checkServerManifest(
     );
     return { manifest, pinnedNow: true, fingerprint };
   }
+  if (manifest.newsroomKey !== hex.encode(pin.publicKey)) {
+    // verifyManifest walked a chain of signed rotations from the pinned key to this one. The
+    // pin moves, and the old key is forgotten: a retired key (perhaps retired because it
+    // leaked) must not keep the power to sign key lists this folder believes.
+    const from = newsroomFingerprint(pin.publicKey);
+    const fingerprint = newsroomFingerprint(hex.decode(manifest.newsroomKey));
+    await writeFileAtomic(
+      pin.file,
+      `# The newsroom key this folder trusts. It moved on ${today} from ${from}, through a rotation signed by that key.\n# Fingerprint: ${fingerprint}\n# Compare it with the fingerprint your newsroom publishes. Never edit this file to make an error go away.\n${manifest.newsroomKey}\n`,
+    );
+    return { manifest, pinnedNow: false, fingerprint, rotatedFrom: from };
+  }
   return { manifest, pinnedNow: false, fingerprint: newsroomFingerprint(trusted) };
+}
+
+/** The manifest saved in `inboxDir`, if its signature still checks against `pinnedKey` (dates aside: it may have expired since). */
+async function savedManifest(inboxDir: string, pinnedKey: Uint8Array): Promise<Manifest | undefined> {
+  try {
+    const saved = JSON.parse(await readFile(join(inboxDir, MANIFEST_FILE), 'utf8')) as { manifest?: { issued?: unknown } };
+    const issued = saved.manifest?.issued;
+    return typeof issued === 'string' ? verifyManifest(saved, pinnedKey, { today: issued }) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function refusal(e: ManifestError, pin: Pin | undefined, claimedKey: string, inboxDir: string): NewsroomKeyError {

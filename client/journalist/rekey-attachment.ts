@@ -35,8 +35,14 @@ export async function rekeyAttachment(o: {
   blobId: string;
   /** An unlocked key (`--key`), or a session key source (`--gpg`: the key stays in gpg-agent). */
   key: RekeyKey;
-  /** The current keys of the tip's desk, checked against the pinned newsroom key, and their key IDs. */
+  /** The current keys of the desk the server lists the tip under, checked against the pinned newsroom key, and their key IDs. */
   target: { key: PublicKey; keyId: string }[];
+  /**
+   * Asked only when the attachment's keys differ from `target`, with the key IDs
+   * it names now: the keys to re-key to, from what its tip says (rekey-tips.ts).
+   * May throw to leave it as it is.
+   */
+  resolveTarget?: (have: string[]) => Promise<{ key: PublicKey; keyId: string }[]>;
   inboxDir: string;
   log: (line: string) => void;
 }): Promise<AttachmentRekeyOutcome> {
@@ -44,8 +50,20 @@ export async function rekeyAttachment(o: {
   // The server's word is checked like the rest: strict packets, and the quick check in rewrapMessageHead.
   const inspected = inspectMessageHead(head);
   const localFile = join(o.inboxDir, `${o.blobId}.gpg`);
-  const wanted = new Set(o.target.map((t) => t.keyId));
-  if (inspected.recipientKeyIds.length === wanted.size && inspected.recipientKeyIds.every((id) => wanted.has(id))) {
+  const names = (target: { keyId: string }[]) => {
+    const wanted = new Set(target.map((t) => t.keyId));
+    return inspected.recipientKeyIds.length === wanted.size && inspected.recipientKeyIds.every((id) => wanted.has(id));
+  };
+  let target = o.target;
+  if (!names(target) && o.resolveTarget) {
+    try {
+      target = await o.resolveTarget(inspected.recipientKeyIds);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'not-for-this-key') return notOpenable();
+      throw e;
+    }
+  }
+  if (names(target)) {
     const local = await localKeyPackets(localFile).catch(() => undefined);
     if (local && !Buffer.from(local).equals(inspected.keyPackets)) {
       o.log(`note: ${localFile} still has the key packets from before the re-key (a colleague re-keyed attachment ${o.blobId}); move it aside and fetch again for the re-keyed copy`);
@@ -54,19 +72,21 @@ export async function rekeyAttachment(o: {
   }
   let keyPackets: Uint8Array;
   try {
-    keyPackets = await rewrapMessageHead(head, o.key, o.target.map((t) => t.key));
+    keyPackets = await rewrapMessageHead(head, o.key, target.map((t) => t.key));
   } catch (e) {
-    if (e instanceof RekeyError && e.code === 'not-for-this-key') {
-      o.log(`skipped attachment ${o.blobId}: it is not encrypted to this key, so this key can't re-key it. A colleague whose key opens it can run rekey.`);
-      return { outcome: 'notOpenable', localCopyUpdated: false };
-    }
+    if (e instanceof RekeyError && e.code === 'not-for-this-key') return notOpenable();
     throw e;
   }
   await o.api.putBlobKeyPackets(o.blobId, keyPackets, createHash('sha256').update(inspected.keyPackets).digest('hex'));
-  o.log(`re-keyed attachment ${o.blobId} for ${o.target.length} current key(s)`);
+  o.log(`re-keyed attachment ${o.blobId} for ${target.length} current key(s)`);
   // A download fetch left unfinished holds the old bytes: resuming it from the re-keyed blob would mix the two.
   await rm(`${localFile}.partial`, { force: true }).catch(() => {});
   return { outcome: 'rekeyed', localCopyUpdated: await updateLocalCopy(localFile, inspected.keyPackets, keyPackets, o.log) };
+
+  function notOpenable(): AttachmentRekeyOutcome {
+    o.log(`skipped attachment ${o.blobId}: it is not encrypted to this key, so this key can't re-key it. A colleague whose key opens it can run rekey.`);
+    return { outcome: 'notOpenable', localCopyUpdated: false };
+  }
 }
 
 /** Puts `newKeyPackets` in front of the local copy's data packet, if its key packets are `oldKeyPackets`. */

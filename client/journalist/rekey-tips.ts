@@ -9,6 +9,21 @@
  *   against the newsroom key pinned in the inbox folder (newsroom-pin.ts). That
  *   check matters: a tampered server that slipped its own key into the list
  *   would otherwise be handed every tip's session key;
+ * - which desk's keys, the tip says itself: its document (inside the
+ *   encryption) names the desk it was written for, its conversation and its
+ *   attachments, and the key list version it was encrypted under. Before
+ *   changing anything the tool opens the tip here and believes it over the
+ *   server's labels: a tip the server lists under another desk, an attachment
+ *   the tip does not name, and a reply copy filed in another conversation are
+ *   left as they are and reported. A tip from before the document recorded
+ *   its desk has only the server's label; re-keying it may then take
+ *   journalists away but adds none that can't read it now, unless
+ *   `allowNewRecipients` (`--allow-new-recipients`) says the admin confirmed
+ *   the desk. A journalist whose key was replaced is not "new": the folder's
+ *   known-keys.json tells their old key from a stranger's;
+ * - a server that offers an older key list than one a tip was encrypted under
+ *   is holding the newer one back (a frozen manifest, which could still name a
+ *   journalist removed since): the run stops before anything more changes;
  * - a tip whose key packets already name exactly those keys is left alone, so
  *   running the command again changes nothing;
  * - otherwise the journalist's secret key (the old one, if theirs was replaced)
@@ -36,12 +51,17 @@ import type { SocksProxy } from '../verify/socks5.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encryptionKeyIdOf, readPublicKey, type PublicKey } from '../../crypto/envelope.ts';
-import type { Manifest } from '../../crypto/manifest.ts';
+import { newsroomFingerprint, type Manifest } from '../../crypto/manifest.ts';
 import { inspectEncryptedMessage } from '../../crypto/packets.ts';
 import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds, type RekeyKey } from '../../crypto/rekey.ts';
+import { decryptMessage, isSessionKeySource, privateKeySource, SessionKeyError } from '../../crypto/session-key.ts';
+import { decodeTipDocument, type TipDocument } from '../../crypto/tip-document.ts';
+import { hex } from '../../crypto/bytes.ts';
+import { printable } from './printable.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists, writeFileAtomic } from './files.ts';
 import { JournalistApi, JournalistClientError, type RemoteReply, type RemoteTip } from './journalist-api.ts';
+import { knownKeyOwners } from './known-keys.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
 import { rekeyAttachment } from './rekey-attachment.ts';
 
@@ -66,7 +86,7 @@ export type RekeyResult = RekeyTally & { attachments: RekeyTally; replies: Rekey
 const emptyTally = (): RekeyTally => ({ rekeyed: [], alreadyCurrent: 0, notOpenable: [], failed: [], gone: 0, localCopiesUpdated: 0 });
 
 /** One journalist in the current manifest: their key and the key ID a tip names for it. */
-type CurrentKey = { key: PublicKey; keyId: string };
+type CurrentKey = { journalistId: string; name: string; key: PublicKey; keyId: string };
 
 export async function rekeyTips(o: {
   server: string;
@@ -77,6 +97,8 @@ export async function rekeyTips(o: {
   key: RekeyKey;
   /** The fetch folder: it holds the pinned newsroom key and the local copies. */
   inboxDir: string;
+  /** Re-key tips that don't name their desk even where the server's label adds journalists who can't read them now (`--allow-new-recipients`). */
+  allowNewRecipients?: boolean;
   log?: (line: string) => void;
 }): Promise<RekeyResult> {
   const log = o.log ?? (() => {});
@@ -86,13 +108,21 @@ export async function rekeyTips(o: {
   if (!(await exists(o.inboxDir))) {
     throw new JournalistClientError(`${o.inboxDir} does not exist: give --inbox the folder you fetch into (fetch --out), which holds the pinned newsroom key.`);
   }
-  const { manifest } = await checkServerManifest(o.inboxDir, await api.getManifest(), { onFirstUse: 'refuse' });
+  const checked = await checkServerManifest(o.inboxDir, await api.getManifest(), { onFirstUse: 'refuse' });
+  const manifest = checked.manifest;
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError("the newsroom's key list has no journalists in it; nothing was re-keyed. Tell your admin.");
+  if (checked.rotatedFrom) log(`the newsroom key moved from ${checked.rotatedFrom} to ${checked.fingerprint} through a signed rotation; ${o.inboxDir} now trusts only the new key.`);
   const current = await currentKeys(manifest);
+  const journalistOfKey = await knownKeyOwners(o.inboxDir);
+  for (const [id, k] of current) journalistOfKey.set(k.keyId, id);
+  for (const line of describeKeyList(manifest)) log(line);
+  const source = isSessionKeySource(o.key) ? o.key : privateKeySource(o.key);
 
   const result: RekeyResult = { ...emptyTally(), attachments: emptyTally(), replies: emptyTally() };
-  /** The desk of every conversation whose tips this journalist sees: their replies' copies go to the same keys. */
-  const threadDesks = new Map<string, string | null>();
+  /** The conversations whose tips this journalist sees: their server-labelled desk and the tips that may say it themselves. */
+  const threads = new Map<string, { labelDesk: string | null; tips: RemoteTip[] }>();
+  /** Tips opened here, by id: what they say about themselves. */
+  const opened = new Map<string, Promise<TipDocument>>();
   let cursor: string | null = null;
   do {
     const page = await api.listTips(cursor);
@@ -107,8 +137,67 @@ export async function rekeyTips(o: {
   } while (replyCursor);
   return result;
 
-  function targetFor(desk: string | null | undefined): CurrentKey[] {
-    return tipRecipientIds(manifest!, desk).map((id) => current.get(id)!);
+  function targetFor(desk: string | null | undefined): Target {
+    return { deskId: desk ?? null, keys: tipRecipientIds(manifest!, desk).map((id) => current.get(id)!) };
+  }
+
+  /** Opens a tip here (once per run) and checks what it says against the server's listing. */
+  function openTip(tip: RemoteTip, stored?: Uint8Array): Promise<TipDocument> {
+    let doc = opened.get(tip.id);
+    if (!doc) {
+      doc = (async () => {
+        const plaintext = await decryptMessage(stored ?? (await api.getTip(tip.id, tip.size)), source);
+        let d: TipDocument;
+        try {
+          d = decodeTipDocument(plaintext);
+        } finally {
+          plaintext.fill(0);
+        }
+        checkKeyListVersion(d, `tip ${tip.id}`);
+        if (d.threadId !== undefined && tip.threadId && d.threadId !== tip.threadId) {
+          throw new LabelMismatch(`the server files it in another conversation than the one it was written for; it was left as it is. Tell your admin: the server's records were changed.`);
+        }
+        return d;
+      })();
+      opened.set(tip.id, doc);
+    }
+    return doc;
+  }
+
+  /** A tip or reply copy that names a newer key list than the server offers: the server is holding the newer one back. */
+  function checkKeyListVersion(doc: TipDocument, what: string): void {
+    if (doc.keyListVersion !== undefined && doc.keyListVersion > manifest!.version) {
+      throw new FrozenKeyListError(
+        `REFUSING: ${what} was encrypted under the newsroom's key list version ${doc.keyListVersion}, but the server offers version ${manifest!.version}. ` +
+          'The server is holding back a newer key list (one that may have removed a journalist). Nothing more was re-keyed. Tell your newsroom\'s admin.',
+      );
+    }
+  }
+
+  /**
+   * The keys something must be re-keyed to: its own desk's when it says which
+   * (refusing a server label that disagrees); otherwise the server's label, but
+   * only if that adds no journalist who can't read it now (or the caller allowed it).
+   */
+  function chooseTarget(boundDesk: string | null | undefined, labelDesk: string | null, have: string[]): Target {
+    if (boundDesk !== undefined) {
+      if (boundDesk !== labelDesk) {
+        throw new LabelMismatch(
+          `the server lists it under ${deskWord(manifest!, labelDesk)}, but it was written for ${deskWord(manifest!, boundDesk)}; it was left as it is. Tell your admin: the server's desk labels were changed.`,
+        );
+      }
+      return targetFor(boundDesk);
+    }
+    const target = targetFor(labelDesk);
+    const readers = new Set(have.map((id) => journalistOfKey.get(id)).filter((j) => j !== undefined));
+    const added = target.keys.filter((t) => !readers.has(t.journalistId));
+    if (added.length > 0 && !o.allowNewRecipients) {
+      throw new LabelMismatch(
+        `re-keying it for ${deskWord(manifest!, labelDesk)} would let ${added.map((t) => printable(t.name)).join(', ')} read it, who can't now, and it was sent before tipline recorded its desk inside the encryption, so only the server's label says they should. ` +
+          'It was left as it is. If your admin confirms the desk, run rekey again with --allow-new-recipients.',
+      );
+    }
+    return target;
   }
 
   async function rekeyTip(tip: RemoteTip): Promise<void> {
@@ -122,12 +211,39 @@ export async function rekeyTips(o: {
     ) {
       throw new JournalistClientError('the server listed a tip in a shape this tool does not accept; nothing more was re-keyed. Update tipline, or tell your admin.');
     }
-    if (tip.threadId) threadDesks.set(tip.threadId, tip.desk ?? null);
-    const target = targetFor(tip.desk);
-    await rekeyWhole('tip', tip.id, target, result, () => api.getTip(tip.id, tip.size), (bytes) => api.putTipCiphertext(tip.id, bytes));
+    const labelDesk = tip.desk ?? null;
+    if (tip.threadId) {
+      const thread = threads.get(tip.threadId) ?? { labelDesk, tips: [] };
+      thread.tips.push(tip);
+      threads.set(tip.threadId, thread);
+    }
+    await rekeyWhole(
+      'tip',
+      tip.id,
+      labelDesk,
+      result,
+      () => api.getTip(tip.id, tip.size),
+      async (stored, have) => chooseTarget((await openTip(tip, stored)).deskId, labelDesk, have),
+      (bytes) => api.putTipCiphertext(tip.id, bytes),
+    );
     for (const a of attachments) {
       await attempt('attachment', a.id, result.attachments, async () => {
-        const r = await rekeyAttachment({ api, blobId: a.id, key: o.key, target, inboxDir: o.inboxDir, log });
+        const r = await rekeyAttachment({
+          api,
+          blobId: a.id,
+          key: o.key,
+          target: targetFor(labelDesk).keys,
+          // Only when something would change: the tip must name this attachment, and says its desk.
+          resolveTarget: async (have) => {
+            const doc = await openTip(tip);
+            if (!(doc.attachments ?? []).some((ref) => ref.blobId === a.id)) {
+              throw new LabelMismatch(`the server lists it with tip ${tip.id}, but that tip does not name it; it was left as it is. Tell your admin: the server's records were changed.`);
+            }
+            return chooseTarget(doc.deskId, labelDesk, have).keys;
+          },
+          inboxDir: o.inboxDir,
+          log,
+        });
         if (r.localCopyUpdated) result.attachments.localCopiesUpdated++;
         return r.outcome;
       });
@@ -139,44 +255,85 @@ export async function rekeyTips(o: {
       throw new JournalistClientError('the server listed a reply in a shape this tool does not accept; nothing more was re-keyed. Update tipline, or tell your admin.');
     }
     // A conversation none of whose tips this journalist sees belongs to another desk: not theirs to re-key.
-    if (!threadDesks.has(reply.threadId)) return;
-    const target = targetFor(threadDesks.get(reply.threadId));
-    await rekeyWhole('reply copy', reply.id, target, result.replies, () => api.getReplyCopy(reply.id, reply.size), (bytes) => api.putReplyCopy(reply.id, bytes));
+    const thread = threads.get(reply.threadId);
+    if (!thread) return;
+    await rekeyWhole(
+      'reply copy',
+      reply.id,
+      thread.labelDesk,
+      result.replies,
+      () => api.getReplyCopy(reply.id, reply.size),
+      async (stored, have) => {
+        const plaintext = await decryptMessage(stored, source);
+        let doc: TipDocument;
+        try {
+          doc = decodeTipDocument(plaintext);
+        } finally {
+          plaintext.fill(0);
+        }
+        checkKeyListVersion(doc, `reply copy ${reply.id}`);
+        if (doc.type !== 'reply' || (doc.threadId !== undefined && doc.threadId !== reply.threadId)) {
+          throw new LabelMismatch('the server files it in another conversation than the one it was written for; it was left as it is. Tell your admin: the server\'s records were changed.');
+        }
+        // The copy says its desk (replies sent since it was recorded), or the conversation's first tip that says it does.
+        let desk = doc.deskId;
+        for (const tip of thread.tips) {
+          if (desk !== undefined) break;
+          const tipDoc = await openTip(tip).catch(() => undefined);
+          if (tipDoc?.threadId === reply.threadId && tipDoc.deskId !== undefined) desk = tipDoc.deskId;
+        }
+        return chooseTarget(desk, thread.labelDesk, have);
+      },
+      (bytes) => api.putReplyCopy(reply.id, bytes),
+    );
   }
 
   /** A tip or a reply copy: small enough to fetch whole and send back re-keyed. */
   async function rekeyWhole(
     what: 'tip' | 'reply copy',
     id: string,
-    target: CurrentKey[],
+    labelDesk: string | null,
     tally: RekeyTally,
     get: () => Promise<Uint8Array>,
+    resolveTarget: (stored: Uint8Array, have: string[]) => Promise<Target>,
     put: (bytes: Uint8Array) => Promise<void>,
   ): Promise<void> {
     await attempt(what, id, tally, async () => {
       const stored = await get();
-      if (sameKeyIds(inspectEncryptedMessage(stored).recipientKeyIds, target.map((t) => t.keyId))) {
+      const have = inspectEncryptedMessage(stored).recipientKeyIds;
+      // Already what the label asks for: nothing changes, so nothing needs believing.
+      if (sameKeyIds(have, targetFor(labelDesk).keys.map((t) => t.keyId))) {
         await updateLocalCopy(id, stored, tally);
         return 'alreadyCurrent';
       }
+      let target: Target;
+      try {
+        target = await resolveTarget(stored, have);
+      } catch (e) {
+        if (isNotForThisKey(e)) return notOpenable(what, id);
+        throw e;
+      }
+      if (sameKeyIds(have, target.keys.map((t) => t.keyId))) return 'alreadyCurrent';
       let rekeyed: Uint8Array;
       try {
-        rekeyed = await rewrapSessionKey(stored, o.key, target.map((t) => t.key));
+        rekeyed = await rewrapSessionKey(stored, o.key, target.keys.map((t) => t.key));
       } catch (e) {
-        if (e instanceof RekeyError && e.code === 'not-for-this-key') {
-          log(`skipped ${what} ${id}: it is not encrypted to this key, so this key can't re-key it. A colleague whose key opens it can run rekey; if no current journalist's key opens it, nobody can.`);
-          return 'notOpenable';
-        }
+        if (isNotForThisKey(e)) return notOpenable(what, id);
         throw e;
       }
       await put(rekeyed);
-      log(`re-keyed ${what} ${id} for ${target.length} current key(s)`);
+      log(`re-keyed ${what} ${id} for ${deskWord(manifest!, target.deskId)}: ${target.keys.map((t) => printable(t.name)).join(', ')}`);
       await updateLocalCopy(id, rekeyed, tally);
       return 'rekeyed';
     });
   }
 
-  /** Runs one re-key and files its outcome; a revoked token stops the whole run. */
+  function notOpenable(what: string, id: string): 'notOpenable' {
+    log(`skipped ${what} ${id}: it is not encrypted to this key, so this key can't re-key it. A colleague whose key opens it can run rekey; if no current journalist's key opens it, nobody can.`);
+    return 'notOpenable';
+  }
+
+  /** Runs one re-key and files its outcome; a revoked token or a frozen key list stops the whole run. */
   async function attempt(what: string, id: string, tally: RekeyTally, run: () => Promise<'rekeyed' | 'alreadyCurrent' | 'notOpenable'>): Promise<void> {
     try {
       const outcome = await run();
@@ -184,6 +341,7 @@ export async function rekeyTips(o: {
       else if (outcome === 'alreadyCurrent') tally.alreadyCurrent++;
       else tally.notOpenable.push(id);
     } catch (e) {
+      if (e instanceof FrozenKeyListError) throw e;
       if (e instanceof JournalistClientError && e.status === 401) throw e;
       if (e instanceof JournalistClientError && e.status === 404) {
         tally.gone++;
@@ -220,13 +378,45 @@ export async function rekeyTips(o: {
   }
 }
 
+/** A message of the server's that says something else than the server's labels; it is left as it is. */
+class LabelMismatch extends Error {
+  override name = 'LabelMismatch';
+}
+
+/** The server offers an older key list than one a message was encrypted under. Stops the run. */
+export class FrozenKeyListError extends JournalistClientError {
+  override name = 'FrozenKeyListError';
+}
+
+/** The keys something is re-keyed to, and the desk they are for (null: the whole newsroom). */
+type Target = { deskId: string | null; keys: CurrentKey[] };
+
+const isNotForThisKey = (e: unknown) => (e instanceof RekeyError || e instanceof SessionKeyError) && e.code === 'not-for-this-key';
+
+function deskWord(manifest: Manifest, deskId: string | null): string {
+  if (deskId === null) return 'the whole newsroom';
+  const desk = manifest.desks.find((d) => d.id === deskId);
+  return desk ? `desk ${printable(desk.name)} (${printable(deskId)})` : `desk ${printable(deskId)} (no longer in the key list: the whole newsroom)`;
+}
+
+/** What the journalist reads before anything changes: which key list, and who is in each desk. */
+function describeKeyList(manifest: Manifest): string[] {
+  const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
+  const who = (ids: string[]) => ids.map((id) => byId.get(id)).map((r) => `${printable(r!.name)} (${r!.fingerprint.toUpperCase()})`).join(', ');
+  return [
+    `re-keying to the newsroom's key list version ${manifest.version}, signed ${manifest.issued} by ${newsroomFingerprint(hex.decode(manifest.newsroomKey))}, valid until ${manifest.expires}:`,
+    ...manifest.desks.map((d) => `  desk ${printable(d.name)} (${printable(d.id)}): ${who(d.recipients)}`),
+    `  the whole newsroom: ${who(manifest.recipients.map((r) => r.id))}`,
+  ];
+}
+
 /** Each manifest journalist's key, by journalist id. */
 async function currentKeys(manifest: Manifest): Promise<Map<string, CurrentKey>> {
   const out = new Map<string, CurrentKey>();
   for (const r of manifest.recipients) {
     try {
       const key = await readPublicKey(r.publicKey);
-      out.set(r.id, { key, keyId: await encryptionKeyIdOf(key) });
+      out.set(r.id, { journalistId: r.id, name: r.name, key, keyId: await encryptionKeyIdOf(key) });
     } catch {
       throw new JournalistClientError(`the key of ${r.name} in the newsroom's key list can't be encrypted to (it may have expired); nothing was re-keyed. Ask your admin to renew it.`);
     }

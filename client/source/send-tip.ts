@@ -45,7 +45,7 @@ const fill = (template: string | undefined, reason: string) => (template ?? '{re
  */
 export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; codename: string }> {
   const t = o.strings;
-  const keys = await journalistKeys(o, o.desk);
+  const { keys, bound } = await journalistKeys(o, o.desk);
   const codename = generateCodename(o.lang);
   const derived = deriveCodenameKeys(parseCodename(codename, o.lang).entropy);
   const lookupSecret = base64.encode(derived.lookupSecret);
@@ -58,7 +58,7 @@ export async function sendTip(o: SendTipOptions): Promise<{ receipt: string; cod
     ? await sendAttachments(o.attachments, { keys, desk: o.desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: (bytes) => proofOfWork('upload', o, bytes), strings: t, onStatus: o.onStatus })
     : undefined;
   o.onStatus(t.tEncrypting);
-  const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey, threadId, encryptedBy: 'browser', ...(attachments ? { attachments } : {}) }, keys);
+  const ciphertext = await encryptDocument({ type: 'tip', message: o.message, fields: {}, lang: o.lang, replyPublicKey, threadId, encryptedBy: 'browser', ...bound, ...(attachments ? { attachments } : {}) }, keys);
   const body = { ciphertext: base64.encode(ciphertext), lookupSecret, desk: o.desk, attachments: attachments?.map((a) => a.blobId) };
   const response = await postWithWork('/api/v1/tips', 'tip', body, o);
   return { receipt: ((await response.json()) as { receipt: string }).receipt, codename };
@@ -73,13 +73,13 @@ export async function sendFollowup(o: SendTipOptions): Promise<void> {
   const desk = conversation.desk ?? undefined;
   // Inside the encryption, so the server can't later file this follow-up under another conversation unseen.
   const threadId = typeof conversation.threadId === 'string' && /^[0-9a-f]{64}$/.test(conversation.threadId) ? conversation.threadId : undefined;
-  const keys = await journalistKeys(o, desk);
+  const { keys, bound } = await journalistKeys(o, desk);
   // Files first, to the conversation's desk, exactly as with a first tip.
   const attachments = o.attachments?.length
     ? await sendAttachments(o.attachments, { keys, desk, maxUploadBytes: o.maxUploadBytes ?? Infinity, pow: (bytes) => proofOfWork('upload', o, bytes), strings: t, onStatus: o.onStatus })
     : undefined;
   o.onStatus(t.tEncrypting);
-  const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang, ...(threadId ? { threadId } : {}), encryptedBy: 'browser', ...(attachments ? { attachments } : {}) }, keys);
+  const ciphertext = await encryptDocument({ type: 'followup', message: o.message, fields: {}, lang: o.lang, ...(threadId ? { threadId } : {}), encryptedBy: 'browser', ...bound, ...(attachments ? { attachments } : {}) }, keys);
   await postWithWork('/api/v1/source/followups', 'followup', { ciphertext: base64.encode(ciphertext), attachments: attachments?.map((a) => a.blobId) }, o);
 }
 
@@ -101,7 +101,9 @@ async function proofOfWork(purpose: PowPurpose, o: SendTipOptions, bytes?: numbe
 
 /**
  * Fetches the manifest and returns the keys of the chosen desk's journalists,
- * only if the signature, the dates and the version (no rollback) check out.
+ * only if the signature, the dates and the version (no rollback) check out,
+ * with what the tip document records of them (`bound`): the desk and the key
+ * list version, so the journalists' tools need not take the server's word for either.
  */
 async function journalistKeys(o: SendTipOptions, deskId: string | undefined) {
   const t = o.strings;
@@ -117,10 +119,11 @@ async function journalistKeys(o: SendTipOptions, deskId: string | undefined) {
   const chosen = deskId ?? (manifest.desks.length === 1 ? manifest.desks[0]!.id : undefined);
   if (o.desk !== undefined && !manifest.desks.some((d) => d.id === o.desk)) throw new Error(fill(t.tErrorManifest, 'the chosen desk is not in the manifest'));
   const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
-  return Promise.all(tipRecipientIds(manifest, chosen).map((id) => readPublicKey(byId.get(id)!.publicKey)));
+  const keys = await Promise.all(tipRecipientIds(manifest, chosen).map((id) => readPublicKey(byId.get(id)!.publicKey)));
+  return { keys, bound: { deskId: chosen ?? null, keyListVersion: manifest.version } };
 }
 
-async function encryptDocument(doc: Parameters<typeof encodeTipDocument>[0], keys: Awaited<ReturnType<typeof journalistKeys>>): Promise<Uint8Array> {
+async function encryptDocument(doc: Parameters<typeof encodeTipDocument>[0], keys: Awaited<ReturnType<typeof journalistKeys>>['keys']): Promise<Uint8Array> {
   const plaintext = padToBucket(encodeTipDocument(doc));
   try {
     return await encryptToKeys(plaintext, keys);
