@@ -4,6 +4,7 @@ import { messageIdFrom } from './conversation-folders.ts';
 import { decryptTips } from './decrypt-tips.ts';
 import { deleteConversation } from './delete-thread.ts';
 import { fetchTips } from './fetch-tips.ts';
+import { printable } from './printable.ts';
 import { rekeyTips } from './rekey-tips.ts';
 import { SECRET_KEY_OPTIONS, secretKeyFromOptions } from './secret-key-option.ts';
 import { sendReply } from './send-reply.ts';
@@ -22,7 +23,7 @@ export const JOURNALIST_USAGE = `Usage:
       hidden information (GPS, author) are flagged in meta.json and here.
       --gpg uses your GnuPG keyring or smartcard through gpg-agent (the key never leaves it; pinentry asks
       for the passphrase or PIN). A protected --key with no --passphrase-file is asked for on the terminal.
-  tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR] [--socks HOST:PORT]
+  tipline journalist reply --server URL --token-file FILE --in DIR --tip ID (--message TEXT | --message-file FILE) [--inbox DIR] [--allow-new-recipients] [--socks HOST:PORT]
       Answer the conversation that tip (or follow-up) ID belongs to. --in is decrypt's --out;
       --inbox is fetch's --out (default: the one recorded in the conversation's thread.json).
   tipline journalist reply --server URL --token-file FILE --outbox DIR [--socks HOST:PORT]
@@ -111,6 +112,7 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
         message: { type: 'string' },
         'message-file': { type: 'string' },
         inbox: { type: 'string' },
+        'allow-new-recipients': { type: 'boolean' },
       },
       JOURNALIST_USAGE,
     );
@@ -120,8 +122,21 @@ export async function journalistCommand(argv: string[], out: (line: string) => v
     const messageId = messageIdFrom(o.tip!);
     if (!messageId) throw new UsageError(`--tip must be a tip id: the 22 characters at the end of a message folder's name (001-tip-<ID>); got "${o.tip}"`);
     const token = await readTokenFile(o['token-file']!);
-    const r = await sendReply({ server: o.server!, token, ...socksOption(o.socks), decryptedDir: o.in!, messageId, message, ...(o.inbox ? { inboxDir: o.inbox } : {}) });
+    const r = await sendReply({
+      server: o.server!,
+      token,
+      ...socksOption(o.socks),
+      decryptedDir: o.in!,
+      messageId,
+      message,
+      ...(o.inbox ? { inboxDir: o.inbox } : {}),
+      allowNewRecipients: o['allow-new-recipients'] === true,
+    });
     out(`reply ${r.replyId} sent to conversation ${r.pseudonym}. The source sees it after logging in with their codename; fetch and decrypt to file the newsroom's copy.`);
+    if (r.recipients) {
+      const c = r.recipients;
+      out(`The newsroom's copy is encrypted to ${c.deskName} in key list version ${c.keyListVersion}: ${c.journalists.map((j) => `${printable(j.name)} (${j.fingerprint})`).join(', ')}.`);
+    }
     return;
   }
   if (sub === 'delete-thread') {
