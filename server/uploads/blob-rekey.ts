@@ -23,7 +23,9 @@
  * the wasted copy; it is not what keeps the blob whole.
  *
  * What the key packets may name (exactly the desk's current keys) is the
- * caller's check, before it calls {@link BlobRekeying.replaceKeyPackets}.
+ * caller's check, before it calls {@link BlobRekeying.replaceKeyPackets};
+ * how they may differ from the stored ones (crypto/key-packet-swap.ts) is its
+ * `checkSwap`, called with the stored key packets once they are read.
  *
  * @example
  * const rekeying = new BlobRekeying(blobs);
@@ -71,7 +73,19 @@ export class BlobRekeying {
    * (hex), or when another re-key of it is running. On any error the blob is unchanged.
    * `changed` is false when `keyPackets` are the stored ones already.
    */
-  async replaceKeyPackets(id: string, o: { keyPackets: Uint8Array; previousKeyPacketsSha256: string }): Promise<{ size: number; dataSha256: string; changed: boolean }> {
+  async replaceKeyPackets(
+    id: string,
+    o: {
+      keyPackets: Uint8Array;
+      previousKeyPacketsSha256: string;
+      /**
+       * Judges the swap against the key packets it replaces, read here, so the
+       * very bytes the swap is checked against are the ones `replace` requires
+       * to still be there (`ifStartsWith`). Throws to refuse; nothing changes.
+       */
+      checkSwap?: (storedKeyPackets: Uint8Array) => void;
+    },
+  ): Promise<{ size: number; dataSha256: string; changed: boolean }> {
     if (this.busy.has(id)) throw busy();
     this.busy.add(id);
     try {
@@ -79,6 +93,7 @@ export class BlobRekeying {
       if (sha256Hex(head.keyPackets) !== o.previousKeyPacketsSha256.toLowerCase()) {
         throw new BlobRekeyError('blob-changed', "The attachment's key packets are not the ones you re-keyed: someone re-keyed it meanwhile. Fetch its head again and re-key again. Nothing was changed.");
       }
+      o.checkSwap?.(head.keyPackets);
       const dataBytes = size - head.dataStart;
       const before = await this.dataDigest(id, head.dataStart);
       if (Buffer.from(o.keyPackets).equals(head.keyPackets)) return { size, dataSha256: before, changed: false };
