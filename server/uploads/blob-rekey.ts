@@ -15,8 +15,10 @@
  * Compare-and-swap: the journalist names the key packets they re-keyed, by
  * SHA-256, and a blob whose key packets are something else by now (re-keyed
  * by a colleague meanwhile) is refused. That is checked twice: up front, and
- * again at the swap itself (`replace`'s `ifStartsWith`: the key packets read
- * up front must still be the blob's first bytes), which on PostgreSQL runs
+ * again at the swap itself (`replace`'s `ifStartsWith`: the head read up
+ * front, key packets and the start of the data packet, must still be the
+ * blob's first bytes; the key packets alone would not do, since a re-key that
+ * only adds a key leaves them in front of its new packet), which on PostgreSQL runs
  * under the blob's row lock. So of two re-keys racing on two instances one
  * swaps and the other is refused (blob-changed), its copy thrown away. The
  * in-memory "one re-key per blob at a time" guard only spares this instance
@@ -99,7 +101,7 @@ export class BlobRekeying {
       if (Buffer.from(o.keyPackets).equals(head.keyPackets)) return { size, dataSha256: before, changed: false };
       const written = await this.blobs.replace(id, this.rekeyedStream(id, o.keyPackets, head.dataStart, dataBytes, before), {
         maxBytes: o.keyPackets.length + dataBytes,
-        ifStartsWith: head.keyPackets,
+        ifStartsWith: head.bytes,
       });
       return { size: written, dataSha256: before, changed: true };
     } catch (e) {
@@ -172,13 +174,19 @@ export class BlobRekeying {
         }
         const { done, value } = await data.read();
         if (!done) {
+          // More data than the data packet had: the blob was replaced by a longer one (a re-key that
+          // added a key) under this read. Said here, before the store's size limit calls it something else.
+          if (copied + value.length > dataBytes) {
+            controller.error(changedUnderneath());
+            return;
+          }
           hash.update(value);
           copied += value.length;
           controller.enqueue(value);
           return;
         }
         if (copied !== dataBytes || hash.digest('hex') !== dataSha256) {
-          controller.error(new BlobRekeyError('blob-changed', 'The attachment changed while it was being re-keyed. Nothing was changed: run rekey again.'));
+          controller.error(changedUnderneath());
           return;
         }
         controller.close();
@@ -190,6 +198,10 @@ export class BlobRekeying {
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+function changedUnderneath(): BlobRekeyError {
+  return new BlobRekeyError('blob-changed', 'The attachment changed while it was being re-keyed. Nothing was changed: run rekey again.');
 }
 
 function busy(): BlobRekeyError {
