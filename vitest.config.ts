@@ -22,6 +22,7 @@ const POSTGRES_SUITES = [
   'test/key-lifecycle.test.ts',
   'test/rekey.test.ts',
   'test/rekey-attachments.test.ts',
+  'test/key-packet-swap.test.ts',
   'test/followup-attachments.test.ts',
   'test/group-commit.test.ts',
   'test/conversation-hold.test.ts',

@@ -6,9 +6,10 @@
  *
  * @example
  * const recipients = new CurrentRecipients(manifests, newsroomPublicKey);
- * const { keyIds, keys, manifest } = await recipients.get(); // throws ManifestUnavailableError
+ * const { keyIds, keys, shapes, manifest } = await recipients.get(); // throws ManifestUnavailableError
  */
-import { encryptionKeyIdOf, readPublicKey, type PublicKey } from '../crypto/envelope.ts';
+import { readPublicKey, type PublicKey } from '../crypto/envelope.ts';
+import { recipientKeyShape, type RecipientKeyShape } from '../crypto/key-packet-swap.ts';
 import { utcDay } from '../crypto/day.ts';
 import { ManifestError, verifyManifest, type Manifest, type SignedManifest } from '../crypto/manifest.ts';
 import type { ManifestStore } from './store/manifest-store.ts';
@@ -22,6 +23,8 @@ export type Recipients = {
   /** Every recipient's key, in manifest order. */
   keys: PublicKey[];
   keyIds: string[];
+  /** What a new key packet for each key must look like (crypto/key-packet-swap.ts), by key ID. */
+  shapes: ReadonlyMap<string, RecipientKeyShape>;
   desks: DeskKeys[];
   /** The desk a tip goes to: `deskId` when given and known; the only desk when there is one. Undefined otherwise. */
   desk: (deskId: string | null | undefined) => DeskKeys | undefined;
@@ -68,7 +71,9 @@ export class CurrentRecipients {
     }
     if (manifest.recipients.length === 0) throw new ManifestUnavailableError('none', 'the manifest has no journalists');
     const keys = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
-    const keyIds = await Promise.all(keys.map((k) => encryptionKeyIdOf(k, now)));
+    const shapeList = await Promise.all(keys.map((k) => recipientKeyShape(k, now)));
+    const keyIds = shapeList.map((s) => s.keyId);
+    const shapes = new Map(shapeList.map((s) => [s.keyId, s]));
     const index = new Map(manifest.recipients.map((r, i) => [r.id, i]));
     const desks: DeskKeys[] = manifest.desks.map((d) => ({
       id: d.id,
@@ -80,7 +85,7 @@ export class CurrentRecipients {
     const desk = (deskId: string | null | undefined) => (deskId ? desks.find((d) => d.id === deskId) : desks.length === 1 ? desks[0] : undefined);
     const everyone: DeskKeys = { id: '', name: '', recipientIds: manifest.recipients.map((r) => r.id), keys, keyIds };
     const stored = (deskId: string | null | undefined) => (deskId ? desks.find((d) => d.id === deskId) : undefined) ?? everyone;
-    this.cached = { signed, manifest, keys, keyIds, desks, desk, stored };
+    this.cached = { signed, manifest, keys, keyIds, shapes, desks, desk, stored };
     return this.cached;
   }
 }

@@ -338,25 +338,31 @@ describe('the server takes only key packets to exactly the current keys, for the
     expect(res.status).toBe(401);
   });
 
-  it('takes a correct re-key (fresh key packets to the same keys), which C then opens', async () => {
+  it('takes a re-key to the keys it already has, which keeps every packet (changed: false), and C still opens it', async () => {
     const keyPackets = await rewrapMessageHead(head, b2, [keys.C.publicKey, keys.B2.publicKey]);
+    // Keys that stay keep their packets (crypto/key-packet-swap.ts): nothing joins, so nothing changes.
+    expect(Buffer.from(keyPackets).equals(inspectMessageHead(head).keyPackets)).toBe(true);
     const res = await putKeyPackets(keyPackets);
     expect(res.status).toBe(200);
     const after = await storedBlob();
-    expect(await res.json()).toMatchObject({ id: blobId, size: after.length, dataSha256: sha256(split(blob).data), changed: true });
-    expect(Buffer.from(after).equals(concatBytes(keyPackets, split(blob).data))).toBe(true);
+    expect(await res.json()).toMatchObject({ id: blobId, size: after.length, dataSha256: sha256(split(blob).data), changed: false });
+    expect(Buffer.from(after).equals(blob)).toBe(true);
     expect((await gpgOpens('C', after, 'again')).equals(FILE)).toBe(true);
     expect(await stagingFiles()).toEqual([]);
   });
 
   // Several instances are a PostgreSQL deployment (on SQLite there is one), and each has its own in-memory busy guard.
   it.runIf(ON_POSTGRES)('lets one of two re-keys racing through two instances on one database win; the other is refused and the blob opens with the winner\'s keys', async () => {
+    // Two different valid swaps need a key that joins (the staying keys' packets are kept): D, for this test only.
+    const d = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: 'd@example.org' }], format: 'object' });
+    const journalistD = { dataDir: newsroom.dataDir, databaseUrl: newsroom.databaseUrl, signingKeyFile: newsroom.signingKeyFile, name: 'Journalist D' };
+    await addJournalist({ ...journalistD, armoredKey: d.publicKey.armor() });
     const second = await openTestApp(newsroom);
     try {
       const current = new Uint8Array(await (await request(`/api/v1/journalist/blobs/${blobId}/head`)).arrayBuffer());
       const before = await storedBlob();
       const previousKeyPacketsSha256 = sha256(inspectMessageHead(current).keyPackets);
-      const rewraps = await Promise.all([0, 1].map(() => rewrapMessageHead(current, b2, [keys.C.publicKey, keys.B2.publicKey])));
+      const rewraps = await Promise.all([0, 1].map(() => rewrapMessageHead(current, b2, [keys.C.publicKey, keys.B2.publicKey, d.publicKey])));
       expect(rewraps[0]).not.toEqual(rewraps[1]);
       const responses = await Promise.all(
         [testApp, second].map((instance, i) =>
@@ -375,6 +381,7 @@ describe('the server takes only key packets to exactly the current keys, for the
       expect(await stagingFiles()).toEqual([]);
     } finally {
       await second.close();
+      await removeJournalist(journalistD);
     }
   });
 
@@ -543,6 +550,27 @@ describe('BlobStore.replace and BlobRekeying (RowBlobStore)', () => {
       return store.replace(blobIdArg, body, o);
     };
     const mine = randomBytes(keyPackets.length);
+    const error = await new BlobRekeying(racing).replaceKeyPackets(id, { keyPackets: mine, previousKeyPacketsSha256: sha256(keyPackets) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BlobRekeyError);
+    expect((error as BlobRekeyError).code).toBe('blob-changed');
+    expect(Buffer.from(await readBlob(store, id)).equals(concatBytes(theirs, data))).toBe(true);
+    expect(await leftoversHere()).toEqual([]);
+  });
+
+  it('refuses to swap, too, when the other re-key kept these key packets and only added one after them (blob-changed)', async () => {
+    const { id, keyPackets, data } = await messageBlob();
+    // Keys that stay keep their packets, so two re-keys that add a key both begin with the old key packets.
+    const { publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: 'y@example.org' }], format: 'object' });
+    const addedBy = async () => (await openpgp.encryptSessionKey({ data: randomBytes(32), algorithm: 'aes256', encryptionKeys: publicKey, format: 'binary' })) as Uint8Array;
+    const theirs = concatBytes(keyPackets, await addedBy());
+    const mine = concatBytes(keyPackets, await addedBy());
+    const racing = Object.create(store) as BlobStore;
+    racing.replace = async (blobIdArg, body, o) => {
+      // This re-key's copy is done; then the other one swaps, before this one takes the blob's lock.
+      const copied = new Uint8Array(await new Response(body).arrayBuffer());
+      await store.replace(blobIdArg, streamOf(concatBytes(theirs, data)), { maxBytes: theirs.length + data.length });
+      return store.replace(blobIdArg, streamOf(copied), o);
+    };
     const error = await new BlobRekeying(racing).replaceKeyPackets(id, { keyPackets: mine, previousKeyPacketsSha256: sha256(keyPackets) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BlobRekeyError);
     expect((error as BlobRekeyError).code).toBe('blob-changed');

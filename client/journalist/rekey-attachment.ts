@@ -2,8 +2,9 @@
  * Re-keying one attachment for `tipline journalist rekey`. An attachment is
  * its own OpenPGP message and may be gigabytes, so only its head travels:
  * the server sends the key packets and the first bytes of the data packet,
- * this machine opens the session key with the journalist's key, checks it on
- * those bytes, wraps it for the current keys, and sends back the new key
+ * this machine keeps the packets of the keys that stay, and for keys that
+ * join opens the session key with the journalist's key, checks it on those
+ * bytes and wraps it for them (crypto/rekey.ts), and sends back the key
  * packets alone. The server splices them onto the data it holds; the data,
  * the file and its session key never leave the server or this machine.
  *

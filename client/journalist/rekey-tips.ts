@@ -26,13 +26,16 @@
  *   journalist removed since): the run stops before anything more changes;
  * - a tip whose key packets already name exactly those keys is left alone, so
  *   running the command again changes nothing;
- * - otherwise the journalist's secret key (the old one, if theirs was replaced)
- *   opens only the key packets, here, and the session key is wrapped for the
- *   current keys (crypto/rekey.ts). The server swaps in the new key packets and
- *   checks that the encrypted data is byte-for-byte what it holds. Neither the
- *   tip's content nor its session key ever leaves this machine;
- * - a tip this key can't open is skipped with a note: a colleague whose key
- *   does open it can re-key it.
+ * - otherwise the packets of keys that stay are kept byte for byte, those of
+ *   removed keys dropped, and for keys that join the journalist's secret key
+ *   (the old one, if theirs was replaced) opens only the key packets, here,
+ *   and the session key is wrapped for them (crypto/rekey.ts). The server
+ *   swaps in the new key packets and checks that the encrypted data is
+ *   byte-for-byte what it holds and that no staying key's packet changed.
+ *   Neither the tip's content nor its session key ever leaves this machine;
+ * - a tip this key can't open is skipped with a note when a key joins it: a
+ *   colleague whose key does open it can re-key it. Only removing keys needs
+ *   no session key, so that works with any key.
  *
  * The inbox copy of a re-keyed tip (`<id>.gpg`, written by fetch) is replaced
  * too, so it opens with the new keys like the server's copy does.

@@ -9,7 +9,11 @@
  * SHA-256), and the key packets must name exactly the keys the tip belongs to
  * now. A tip whose desk no longer exists (or that has none) belongs to every
  * current journalist, as it is already listed to all of them; see
- * `tipRecipientIds` in crypto/rekey.ts, which the client shares.
+ * `tipRecipientIds` in crypto/rekey.ts, which the client shares. And the
+ * server can't open a key packet, so it holds the swap to what it can check
+ * (crypto/key-packet-swap.ts): a key that stays keeps its stored packet byte
+ * for byte, and a new packet must be well-formed for its key. Otherwise a
+ * journalist could swap a colleague's packet for junk naming the same key.
  *
  * A reply's newsroom copy is re-keyed the same way (`PUT /replies/:id/copy`),
  * to its conversation's desk, as `reply` encrypts it. An attachment is too big
@@ -22,7 +26,8 @@ import { Hono } from 'hono';
 import * as z from 'zod';
 import { base64 } from '../../crypto/bytes.ts';
 import { checkKeyIds, checkRecipients } from '../../crypto/envelope.ts';
-import { inspectKeyPackets, NotEncryptedError } from '../../crypto/packets.ts';
+import { checkKeyPacketSwap, KeyPacketSwapError, type RecipientKeyShape } from '../../crypto/key-packet-swap.ts';
+import { inspectEncryptedMessage, inspectKeyPackets, NotEncryptedError } from '../../crypto/packets.ts';
 import { sameEncryptedData, tipRecipientIds } from '../../crypto/rekey.ts';
 import { isReplyBox } from '../../crypto/reply-box.ts';
 import type { Limits } from '../config.ts';
@@ -172,7 +177,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const parsed = RekeyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 4) / 3) + 1024)));
     if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"ciphertext": "<base64 OpenPGP message>"}.');
     const rekeyed = decode(parsed.data.ciphertext, limit, 'The re-keyed tip is larger than the stored tip plus its new key packets.');
-    checkRekeyedMessage(tip.ciphertext, rekeyed, keyIds, "the tip's desk");
+    checkRekeyedMessage(tip.ciphertext, rekeyed, keyIds, current.shapes, "the tip's desk");
     const replaced = await deps.tips.replaceCiphertext(id, { expected: tip.ciphertext, ciphertext: rekeyed, manifestVersion: current.manifest.version });
     if (!replaced) throw new ApiError(409, 'tip-changed', 'The tip changed or was deleted while this request ran. Fetch it again and re-key again.');
     return c.json({ id, manifestVersion: current.manifest.version });
@@ -231,8 +236,13 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     }
     let result: Awaited<ReturnType<BlobRekeying['replaceKeyPackets']>>;
     try {
-      result = await blobRekeying.replaceKeyPackets(id, { keyPackets, previousKeyPacketsSha256: parsed.data.previousKeyPacketsSha256 });
+      result = await blobRekeying.replaceKeyPackets(id, {
+        keyPackets,
+        previousKeyPacketsSha256: parsed.data.previousKeyPacketsSha256,
+        checkSwap: (stored) => checkKeyPacketSwap(stored, keyPackets, current.shapes),
+      });
     } catch (e) {
+      if (e instanceof KeyPacketSwapError) throw swapRefused(e, 'Nothing was changed.');
       if (e instanceof BlobRekeyError) throw new ApiError(409, e.code, e.message);
       if (e instanceof NotEncryptedError) throw new ApiError(409, 'blob-unreadable', 'The stored attachment is not an encrypted message this server can re-key. Nothing was changed.');
       throw new ApiError(503, 'storage-error', 'The server could not write the re-keyed attachment. Nothing was changed: run rekey again in a moment.');
@@ -285,7 +295,7 @@ export function journalistApi(deps: JournalistApiDeps): Hono<Env> {
     const parsed = RekeyCopyBody.safeParse(parseJson(await readBodyWithLimit(c.req.raw, Math.ceil((limit * 4) / 3) + 1024)));
     if (!parsed.success) throw new ApiError(400, 'bad-request', 'Expected {"copy": "<base64 OpenPGP message>"}.');
     const copy = decode(parsed.data.copy, limit, 'The re-keyed copy is larger than the stored copy plus its new key packets.');
-    checkRekeyedMessage(reply.copy, copy, keyIds, "the conversation's desk");
+    checkRekeyedMessage(reply.copy, copy, keyIds, current.shapes, "the conversation's desk");
     if (!(await deps.replies.replaceCopy(id, { expected: reply.copy, copy }))) {
       throw new ApiError(409, 'reply-changed', 'The reply changed or was deleted while this request ran. Fetch it again and re-key again.');
     }
@@ -385,16 +395,19 @@ function tipId(id: string): string {
 
 /**
  * A re-keyed whole message (a tip, a reply copy) may differ from the stored one
- * only in its key packets, and those must name exactly `keyIds`; else a 422
- * saying which rule it broke. `desk` names whose keys, for the message.
+ * only in its key packets; those must name exactly `keyIds`, keep the stored
+ * packet of every key that stays, and be well-formed for the keys that join
+ * (`shapes`); else a 422 saying which rule it broke. `desk` names whose keys, for the message.
  */
-function checkRekeyedMessage(stored: Uint8Array, rekeyed: Uint8Array, keyIds: string[], desk: string): void {
+function checkRekeyedMessage(stored: Uint8Array, rekeyed: Uint8Array, keyIds: string[], shapes: ReadonlyMap<string, RecipientKeyShape>, desk: string): void {
   try {
     if (!sameEncryptedData(stored, rekeyed)) {
       throw new ApiError(422, 'data-changed', 'The encrypted data packet differs from the stored one; only the key packets may change. Nothing was stored.');
     }
-    checkRecipients(rekeyed, keyIds);
+    const { dataPacket } = checkRecipients(rekeyed, keyIds);
+    checkKeyPacketSwap(stored.subarray(0, inspectEncryptedMessage(stored).dataPacket.start), rekeyed.subarray(0, dataPacket.start), shapes);
   } catch (e) {
+    if (e instanceof KeyPacketSwapError) throw swapRefused(e, 'Nothing was stored.');
     if (e instanceof NotEncryptedError) {
       throw e.code === 'bad-recipients'
         ? new ApiError(422, 'wrong-recipients', `The key packets must name exactly the current keys of ${desk}. Fetch the current key list and re-key again. Nothing was stored.`)
@@ -402,4 +415,14 @@ function checkRekeyedMessage(stored: Uint8Array, rekeyed: Uint8Array, keyIds: st
     }
     throw e;
   }
+}
+
+/** A swap that changes a staying key's packet, or brings a malformed new one: 422, in the words of crypto/key-packet-swap.ts. */
+function swapRefused(e: KeyPacketSwapError, nothing: string): ApiError {
+  const what = e.code === 'key-packet-changed' ? 'Run an up-to-date tipline, which keeps them.' : 'Re-key with tipline, which makes well-formed packets.';
+  return new ApiError(422, e.code, `${capitalise(e.message)}. ${what} ${nothing}`);
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -15,15 +15,19 @@
  * Compare-and-swap: the journalist names the key packets they re-keyed, by
  * SHA-256, and a blob whose key packets are something else by now (re-keyed
  * by a colleague meanwhile) is refused. That is checked twice: up front, and
- * again at the swap itself (`replace`'s `ifStartsWith`: the key packets read
- * up front must still be the blob's first bytes), which on PostgreSQL runs
+ * again at the swap itself (`replace`'s `ifStartsWith`: the head read up
+ * front, key packets and the start of the data packet, must still be the
+ * blob's first bytes; the key packets alone would not do, since a re-key that
+ * only adds a key leaves them in front of its new packet), which on PostgreSQL runs
  * under the blob's row lock. So of two re-keys racing on two instances one
  * swaps and the other is refused (blob-changed), its copy thrown away. The
  * in-memory "one re-key per blob at a time" guard only spares this instance
  * the wasted copy; it is not what keeps the blob whole.
  *
  * What the key packets may name (exactly the desk's current keys) is the
- * caller's check, before it calls {@link BlobRekeying.replaceKeyPackets}.
+ * caller's check, before it calls {@link BlobRekeying.replaceKeyPackets};
+ * how they may differ from the stored ones (crypto/key-packet-swap.ts) is its
+ * `checkSwap`, called with the stored key packets once they are read.
  *
  * @example
  * const rekeying = new BlobRekeying(blobs);
@@ -71,7 +75,19 @@ export class BlobRekeying {
    * (hex), or when another re-key of it is running. On any error the blob is unchanged.
    * `changed` is false when `keyPackets` are the stored ones already.
    */
-  async replaceKeyPackets(id: string, o: { keyPackets: Uint8Array; previousKeyPacketsSha256: string }): Promise<{ size: number; dataSha256: string; changed: boolean }> {
+  async replaceKeyPackets(
+    id: string,
+    o: {
+      keyPackets: Uint8Array;
+      previousKeyPacketsSha256: string;
+      /**
+       * Judges the swap against the key packets it replaces, read here, so the
+       * very bytes the swap is checked against are the ones `replace` requires
+       * to still be there (`ifStartsWith`). Throws to refuse; nothing changes.
+       */
+      checkSwap?: (storedKeyPackets: Uint8Array) => void;
+    },
+  ): Promise<{ size: number; dataSha256: string; changed: boolean }> {
     if (this.busy.has(id)) throw busy();
     this.busy.add(id);
     try {
@@ -79,12 +95,13 @@ export class BlobRekeying {
       if (sha256Hex(head.keyPackets) !== o.previousKeyPacketsSha256.toLowerCase()) {
         throw new BlobRekeyError('blob-changed', "The attachment's key packets are not the ones you re-keyed: someone re-keyed it meanwhile. Fetch its head again and re-key again. Nothing was changed.");
       }
+      o.checkSwap?.(head.keyPackets);
       const dataBytes = size - head.dataStart;
       const before = await this.dataDigest(id, head.dataStart);
       if (Buffer.from(o.keyPackets).equals(head.keyPackets)) return { size, dataSha256: before, changed: false };
       const written = await this.blobs.replace(id, this.rekeyedStream(id, o.keyPackets, head.dataStart, dataBytes, before), {
         maxBytes: o.keyPackets.length + dataBytes,
-        ifStartsWith: head.keyPackets,
+        ifStartsWith: head.bytes,
       });
       return { size: written, dataSha256: before, changed: true };
     } catch (e) {
@@ -157,13 +174,19 @@ export class BlobRekeying {
         }
         const { done, value } = await data.read();
         if (!done) {
+          // More data than the data packet had: the blob was replaced by a longer one (a re-key that
+          // added a key) under this read. Said here, before the store's size limit calls it something else.
+          if (copied + value.length > dataBytes) {
+            controller.error(changedUnderneath());
+            return;
+          }
           hash.update(value);
           copied += value.length;
           controller.enqueue(value);
           return;
         }
         if (copied !== dataBytes || hash.digest('hex') !== dataSha256) {
-          controller.error(new BlobRekeyError('blob-changed', 'The attachment changed while it was being re-keyed. Nothing was changed: run rekey again.'));
+          controller.error(changedUnderneath());
           return;
         }
         controller.close();
@@ -175,6 +198,10 @@ export class BlobRekeying {
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+function changedUnderneath(): BlobRekeyError {
+  return new BlobRekeyError('blob-changed', 'The attachment changed while it was being re-keyed. Nothing was changed: run rekey again.');
 }
 
 function busy(): BlobRekeyError {
