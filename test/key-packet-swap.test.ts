@@ -34,6 +34,7 @@ import { padToBucket } from '../crypto/padding.ts';
 import { rewrapMessageHead, rewrapSessionKey } from '../crypto/rekey.ts';
 import { sealReply } from '../crypto/reply-box.ts';
 import { decodeTipDocument, encodeTipDocument } from '../crypto/tip-document.ts';
+import { threadIdOf } from '../crypto/codename.ts';
 import { fetchTips } from '../client/journalist/fetch-tips.ts';
 import { rekeyTips } from '../client/journalist/rekey-tips.ts';
 import { addJournalist, removeJournalist } from '../server/admin/newsroom.ts';
@@ -168,11 +169,20 @@ beforeAll(async () => {
   blobId = ((await created.json()) as { id: string }).id;
   expect((await app.app.request(`/api/v1/uploads/${blobId}?offset=0`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: blob })).status).toBe(200);
   expect((await app.app.request(`/api/v1/uploads/${blobId}/complete`, { method: 'POST' })).status).toBe(200);
-  const doc = encodeTipDocument({ type: 'tip', message: MESSAGE, fields: {}, attachments: [{ blobId, name: 'f.bin', type: '', size: FILE.length, sha256: sha256(FILE) }] });
+  // As the page writes it now: the tip names its conversation and desk, so rekey may add the desk's newcomers to it.
+  const lookupSecret = randomBytes(32);
+  const doc = encodeTipDocument({
+    type: 'tip',
+    message: MESSAGE,
+    fields: {},
+    threadId: threadIdOf(lookupSecret),
+    deskId: 'general',
+    attachments: [{ blobId, name: 'f.bin', type: '', size: FILE.length, sha256: sha256(FILE) }],
+  });
   const tip = await app.app.request('/api/v1/tips', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ciphertext: base64.encode(await encryptToKeys(padToBucket(doc), keys)), lookupSecret: base64.encode(randomBytes(32)), attachments: [blobId] }),
+    body: JSON.stringify({ ciphertext: base64.encode(await encryptToKeys(padToBucket(doc), keys)), lookupSecret: base64.encode(lookupSecret), attachments: [blobId] }),
   });
   expect(tip.status).toBe(201);
 
