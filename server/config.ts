@@ -83,9 +83,21 @@ export type ServeSettings = {
   retentionDays: number;
   /** Base proof-of-work difficulty in bits (16 ≈ 0.6 s median in Chromium on a 2-core VM; a laptop browser is near 1 s); 0 turns it off. */
   powDifficulty: number;
+  /** The limits set by flag or environment (the no-JavaScript budgets); the rest are DEFAULT_LIMITS. */
+  limits: Partial<Limits>;
 };
 
-export type ServeFlags = { data?: string; 'database-url'?: string; port?: string; host?: string; onion?: string; 'retention-days'?: string; 'pow-difficulty'?: string };
+/** The no-JavaScript budgets an operator can set: flag, environment variable, and limit. */
+export const NO_JS_BUDGET_SETTINGS = [
+  ['no-js-burst', 'TIPLINE_NO_JS_BURST', 'noJsBurst'],
+  ['no-js-per-minute', 'TIPLINE_NO_JS_PER_MINUTE', 'noJsPerMinute'],
+  ['no-js-followup-burst', 'TIPLINE_NO_JS_FOLLOWUP_BURST', 'noJsFollowupBurst'],
+  ['no-js-followups-per-minute', 'TIPLINE_NO_JS_FOLLOWUPS_PER_MINUTE', 'noJsFollowupsPerMinute'],
+] as const;
+
+type NoJsBudgetFlag = (typeof NO_JS_BUDGET_SETTINGS)[number][0];
+
+export type ServeFlags = { data?: string; 'database-url'?: string; port?: string; host?: string; onion?: string; 'retention-days'?: string; 'pow-difficulty'?: string } & Partial<Record<NoJsBudgetFlag, string>>;
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -105,5 +117,11 @@ export function serveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeS
     onion: flags.onion ?? env.TIPLINE_ONION ?? undefined,
     retentionDays: int(flags['retention-days'] ?? env.TIPLINE_RETENTION_DAYS, 90, '--retention-days', 36500),
     powDifficulty: int(flags['pow-difficulty'] ?? env.TIPLINE_POW_DIFFICULTY, 16, '--pow-difficulty', 24),
+    limits: Object.fromEntries(
+      NO_JS_BUDGET_SETTINGS.flatMap(([flag, variable, limit]) => {
+        const value = flags[flag] ?? env[variable];
+        return value === undefined ? [] : [[limit, int(value, 0, `--${flag}`, 100_000)]];
+      }),
+    ),
   };
 }
