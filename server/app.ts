@@ -39,6 +39,7 @@ import { SourceSessions } from './source/sessions.ts';
 import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
 import { NoJsBudget } from './abuse/no-js-budget.ts';
 import type { NoJsRefusals } from './abuse/no-js-refusals.ts';
+import { FormTokens } from './abuse/form-tokens.ts';
 import { AuthThrottle } from './abuse/auth-throttle.ts';
 import { LoginThrottle } from './abuse/login-throttle.ts';
 import { openBlobStore, type BlobStore } from './uploads/blobs.ts';
@@ -97,6 +98,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
     },
     counts,
   );
+  const formTokens = await FormTokens.open(options.db, { minSeconds: limits.noJsFormMinSeconds, maxSeconds: limits.noJsFormMaxSeconds, ...(options.clock ? { clock: options.clock } : {}) });
 
   // Subresource Integrity values come from the very bytes served below.
   const pageAssets = PageAssets.from(options.staticFiles, options.release ?? { version: RELEASE_VERSION });
@@ -114,7 +116,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, logins, pow, tips, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays, audit: new AuditLog(options.db) }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJs, limits, previousFingerprints: options.previousFingerprints }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJs, formTokens, limits, previousFingerprints: options.previousFingerprints }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);
