@@ -12,11 +12,12 @@ import { base64url, randomBytes } from '../crypto/bytes.ts';
 import { addDays, utcDay } from '../crypto/day.ts';
 import { checkFormToken, FORM_TOKEN_CHARS, issueFormToken } from '../crypto/form-token.ts';
 import { translator } from '../i18n/index.ts';
-import { sweepSpentFormTokens } from '../server/abuse/form-tokens.ts';
-import type { Limits } from '../server/config.ts';
+import { FormTokens, sweepSpentFormTokens } from '../server/abuse/form-tokens.ts';
+import { serveSettings, type Limits } from '../server/config.ts';
 import { DailyCounts } from '../server/http/daily-counts.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { fetchFormToken, formTokenIn } from './helpers/no-js-form.ts';
+import { runCli } from './helpers/server-process.ts';
 
 let newsroom: TestNewsroom;
 const en = translator('en');
@@ -313,6 +314,26 @@ describe('the cost', () => {
       // Loose bounds, for a loaded 2-core machine: a check is HMACs, a refusal renders a page.
       expect(checkMs).toBeLessThan(1);
       expect(refusedMs).toBeLessThan(50);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the settings', () => {
+  it('take the wait from --no-js-form-wait or TIPLINE_NO_JS_FORM_WAIT, refuse nonsense in one line, and never let a token live more than a day', async () => {
+    expect(serveSettings({ 'no-js-form-wait': '10' }, {}).limits).toEqual({ noJsFormMinSeconds: 10 });
+    expect(serveSettings({}, { TIPLINE_NO_JS_FORM_WAIT: '0' }).limits).toEqual({ noJsFormMinSeconds: 0 });
+    expect(serveSettings({}, {}).limits).toEqual({});
+    for (const bad of ['601', '-1', '2.5', 'soon']) expect(() => serveSettings({ 'no-js-form-wait': bad }, {})).toThrow(/^--no-js-form-wait must be a whole number from 0 to 600/);
+    const cli = await runCli(['serve', '--data', newsroom.dataDir, '--no-js-form-wait', 'soon']);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr.trim()).toBe('tipline: --no-js-form-wait must be a whole number from 0 to 600, got "soon"');
+    const { t } = await rig(1);
+    try {
+      // A spent token is remembered through the day after it was spent: a longer life would let a replay outlive its row.
+      await expect(FormTokens.open(t.db, { minSeconds: 3, maxSeconds: 86_401 })).rejects.toThrow(RangeError);
+      await expect(FormTokens.open(t.db, { minSeconds: 10, maxSeconds: 10 })).rejects.toThrow(RangeError);
     } finally {
       await t.close();
     }

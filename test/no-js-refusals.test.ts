@@ -14,6 +14,7 @@ import { KEEP_DAYS, NoJsRefusals } from '../server/abuse/no-js-refusals.ts';
 import { startServer } from '../server/cli/serve.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { openDatabase, type TiplineDb } from '../server/db/open-database.ts';
+import { serveSettings } from '../server/config.ts';
 import { DailyCounts } from '../server/http/daily-counts.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { noJsPoster } from './helpers/no-js-form.ts';
@@ -165,5 +166,18 @@ describe('the refusal record', () => {
     refusals.add('followup');
     await refusals.flush();
     expect(await rows()).toEqual([{ day: '2026-06-01', kind: 'followup', refused: 3 }]);
+  });
+});
+
+describe('the budgets\' settings', () => {
+  it('come from the serve flags or the environment, the flag first, and refuse nonsense', () => {
+    expect(serveSettings({ 'no-js-burst': '60', 'no-js-per-minute': '5', 'no-js-followup-burst': '40', 'no-js-followups-per-minute': '3' }, { TIPLINE_NO_JS_BURST: '1' }).limits).toEqual({
+      noJsBurst: 60,
+      noJsPerMinute: 5,
+      noJsFollowupBurst: 40,
+      noJsFollowupsPerMinute: 3,
+    });
+    expect(serveSettings({}, { TIPLINE_NO_JS_BURST: '100', TIPLINE_NO_JS_FOLLOWUPS_PER_MINUTE: '0' }).limits).toEqual({ noJsBurst: 100, noJsFollowupsPerMinute: 0 });
+    expect(() => serveSettings({ 'no-js-per-minute': 'lots' }, {})).toThrow('--no-js-per-minute must be a whole number from 0 to 100000, got "lots"');
   });
 });
