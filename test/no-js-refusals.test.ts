@@ -18,6 +18,7 @@ import { serveSettings } from '../server/config.ts';
 import { DailyCounts } from '../server/http/daily-counts.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { noJsPoster } from './helpers/no-js-form.ts';
+import { runCli } from './helpers/server-process.ts';
 
 let newsroom: TestNewsroom;
 let db: TiplineDb;
@@ -94,6 +95,10 @@ describe('a no-JavaScript budget that runs dry', () => {
     }
     expect(tips.message).toContain('--no-js-burst and --no-js-per-minute');
     expect(follow.message).toContain('--no-js-followup-burst and --no-js-followups-per-minute');
+    // And as the admin reads it. (The test's files are not all 0600, so doctor may also report errors: only its lines are checked.)
+    const cli = await runCli(['admin', 'doctor', '--data', newsroom.dataDir]);
+    expect(cli.stdout).toContain(`WARNING  no-JavaScript budget: the budget for first tips without JavaScript ran dry on ${today} (5 post(s) refused in all)`);
+    expect(cli.stdout).toContain(`WARNING  no-JavaScript budget: the budget for follow-ups without JavaScript ran dry on ${today} (2 post(s) refused in all)`);
   });
 
   it('doctor names the dry days of the last 7 only, oldest first, and is quiet (ok) when no budget ran dry', async () => {
