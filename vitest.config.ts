@@ -26,6 +26,8 @@ const POSTGRES_SUITES = [
   'test/followup-attachments.test.ts',
   'test/group-commit.test.ts',
   'test/conversation-hold.test.ts',
+  'test/no-js-refusals.test.ts',
+  'test/form-token.test.ts',
 ];
 
 // Outside CI, a machine without PostgreSQL skips the second run (and says so); under CI=true

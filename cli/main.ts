@@ -5,7 +5,7 @@
 import { journalistCommand, JOURNALIST_USAGE } from '../client/journalist/cli.ts';
 import { printable } from '../client/journalist/printable.ts';
 import { verifyCommand, VERIFY_USAGE } from '../client/verify/cli.ts';
-import { serveSettings } from '../server/config.ts';
+import { NO_JS_SETTINGS, serveSettings } from '../server/config.ts';
 import { adminCommand, ADMIN_USAGE } from '../server/cli/admin.ts';
 import { describeDatabaseUrl } from '../server/db/postgres.ts';
 import { parseOptions, takeOption, UsageError } from './args.ts';
@@ -17,12 +17,19 @@ const HELP = `tipline: a secure, privacy-preserving tip line.
 Usage:
   tipline serve [--data DIR] [--database-url URL] [--port N] [--host ADDR] [--onion ADDRESS.onion]
                 [--retention-days N] [--pow-difficulty BITS]
+                [--no-js-burst N] [--no-js-per-minute N] [--no-js-followup-burst N] [--no-js-followups-per-minute N]
+                [--no-js-form-wait SECONDS]
       Run the server. Defaults: --data $TIPLINE_DATA or ./data, --database-url
       $DATABASE_URL or none (SQLite in DIR; postgres://… for several instances,
       see docs/deploy.md), --port $PORT or 8080,
       --host $HOST or 127.0.0.1, --onion $TIPLINE_ONION, --retention-days
       $TIPLINE_RETENTION_DAYS or 90 (0 = keep forever), --pow-difficulty
-      $TIPLINE_POW_DIFFICULTY or 16.
+      $TIPLINE_POW_DIFFICULTY or 16. The no-JavaScript budgets (first tips,
+      then follow-ups: posts at once, and more each minute) default to
+      30 and 2 each ($TIPLINE_NO_JS_BURST, $TIPLINE_NO_JS_PER_MINUTE,
+      $TIPLINE_NO_JS_FOLLOWUP_BURST, $TIPLINE_NO_JS_FOLLOWUPS_PER_MINUTE); a
+      no-JavaScript form is accepted --no-js-form-wait ($TIPLINE_NO_JS_FORM_WAIT)
+      or 3 seconds after it was loaded at the earliest.
   tipline demo [--port N]
       A throwaway tip line with a demo journalist, in a temporary folder.
 
@@ -57,7 +64,16 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': {
         const o = parseOptions(
           rest,
-          { data: { type: 'string' }, 'database-url': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, onion: { type: 'string' }, 'retention-days': { type: 'string' }, 'pow-difficulty': { type: 'string' } },
+          {
+            data: { type: 'string' },
+            'database-url': { type: 'string' },
+            port: { type: 'string' },
+            host: { type: 'string' },
+            onion: { type: 'string' },
+            'retention-days': { type: 'string' },
+            'pow-difficulty': { type: 'string' },
+            ...Object.fromEntries(NO_JS_SETTINGS.map(([flag]) => [flag, { type: 'string' } as const])),
+          },
           HELP,
         );
         let settings;

@@ -16,6 +16,8 @@ import * as m0011 from './0011-spent-challenge-days.ts';
 import * as m0012 from './0012-pow-key-rotation.ts';
 import * as m0013 from './0013-upload-admission.ts';
 import * as m0014 from './0014-token-labels-and-holds.ts';
+import * as m0015 from './0015-no-js-refusals.ts';
+import * as m0016 from './0016-spent-form-tokens.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -31,6 +33,8 @@ export const migrations: Record<string, Migration> = {
   '0012-pow-key-rotation': m0012,
   '0013-upload-admission': m0013,
   '0014-token-labels-and-holds': m0014,
+  '0015-no-js-refusals': m0015,
+  '0016-spent-form-tokens': m0016,
 };
 
 export const migrationProvider: MigrationProvider = {

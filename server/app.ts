@@ -38,6 +38,8 @@ import { ReplyStore } from './store/reply-store.ts';
 import { SourceSessions } from './source/sessions.ts';
 import { PowGuard, type PowOptions } from './abuse/pow-guard.ts';
 import { NoJsBudget } from './abuse/no-js-budget.ts';
+import type { NoJsRefusals } from './abuse/no-js-refusals.ts';
+import { FormTokens } from './abuse/form-tokens.ts';
 import { AuthThrottle } from './abuse/auth-throttle.ts';
 import { LoginThrottle } from './abuse/login-throttle.ts';
 import { openBlobStore, type BlobStore } from './uploads/blobs.ts';
@@ -68,6 +70,8 @@ export type AppOptions = {
   log?: (line: string) => void;
   /** Where source requests are counted, for the one line a day (daily-counts.ts); `serve` prints it. */
   counts?: DailyCounts;
+  /** Where the no-JavaScript budgets' refusals are written per day, for `admin doctor`; `serve` flushes it. Without it, only the daily line counts them. */
+  refusals?: NoJsRefusals;
   clock?: () => Date;
   /** Free bytes on the data folder's disk (tests); by default statfs on `blobDir`'s folder, on SQLite only. */
   freeBytes?: () => Promise<number>;
@@ -87,9 +91,14 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   const pow = await PowGuard.open(options.db, { ...options.pow, ...(options.clock ? { clock: options.clock } : {}) });
   const counts = options.counts ?? new DailyCounts();
   const noJs = new NoJsBudget(
-    { tips: { capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute }, followups: { capacity: limits.noJsFollowupBurst, refillPerMinute: limits.noJsFollowupsPerMinute } },
+    {
+      tips: { capacity: limits.noJsBurst, refillPerMinute: limits.noJsPerMinute },
+      followups: { capacity: limits.noJsFollowupBurst, refillPerMinute: limits.noJsFollowupsPerMinute },
+      refusals: options.refusals,
+    },
     counts,
   );
+  const formTokens = await FormTokens.open(options.db, { minSeconds: limits.noJsFormMinSeconds, maxSeconds: limits.noJsFormMaxSeconds, ...(options.clock ? { clock: options.clock } : {}) });
 
   // Subresource Integrity values come from the very bytes served below.
   const pageAssets = PageAssets.from(options.staticFiles, options.release ?? { version: RELEASE_VERSION });
@@ -107,7 +116,7 @@ export async function createApp(options: AppOptions): Promise<Hono> {
   app.route('/api/v1', sourceApi({ recipients, intake, replies, sessions, logins, pow, tips, limits }));
   app.route('/api/v1/journalist', journalistApi({ journalists, tips, replies, recipients, sessions, uploads, limits, throttle: new AuthThrottle(), retentionDays: options.retentionDays, audit: new AuditLog(options.db) }));
   app.get('/static/*', serveStatic(options.staticFiles));
-  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJs, limits, previousFingerprints: options.previousFingerprints }));
+  app.route('/', sourcePages({ newsroomPublicKey: options.newsroomPublicKey, intake, recipients, replies, sessions, logins, tips, noJs, formTokens, limits, previousFingerprints: options.previousFingerprints }));
 
   app.notFound((c) => {
     if (isApi(c.req.path)) return c.json(errorBody('not-found', 'No such endpoint.'), 404);

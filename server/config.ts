@@ -22,6 +22,15 @@ export type Limits = {
   noJsFollowupBurst: number;
   /** …refilled at this many per minute. */
   noJsFollowupsPerMinute: number;
+  /**
+   * A no-JavaScript post's form token (server/abuse/form-tokens.ts) is refused
+   * younger than this, in seconds: a person takes longer to write a tip, and a
+   * script must load the form and wait. 0 (tests only) turns the wait off; the
+   * token is still required.
+   */
+  noJsFormMinSeconds: number;
+  /** …and older than this (at most a day): the form page then has to be loaded again. */
+  noJsFormMaxSeconds: number;
   /** Attachments: largest file (ciphertext), total per tip, files per tip, largest upload chunk. */
   maxFileBytes: number;
   maxAttachmentBytesPerTip: number;
@@ -58,6 +67,8 @@ export const DEFAULT_LIMITS: Limits = {
   noJsPerMinute: 2,
   noJsFollowupBurst: 30,
   noJsFollowupsPerMinute: 2,
+  noJsFormMinSeconds: 3,
+  noJsFormMaxSeconds: 2 * 60 * 60,
   // 2 GiB of file plus room for OpenPGP framing (about 0.01 %).
   maxFileBytes: 2 * 1024 ** 3 + ATTACHMENT_FRAMING_BYTES,
   maxAttachmentBytesPerTip: 5 * 1024 ** 3,
@@ -83,9 +94,23 @@ export type ServeSettings = {
   retentionDays: number;
   /** Base proof-of-work difficulty in bits (16 ≈ 0.6 s median in Chromium on a 2-core VM; a laptop browser is near 1 s); 0 turns it off. */
   powDifficulty: number;
+  /** The limits set by flag or environment (the no-JavaScript budgets and wait); the rest are DEFAULT_LIMITS. */
+  limits: Partial<Limits>;
 };
 
-export type ServeFlags = { data?: string; 'database-url'?: string; port?: string; host?: string; onion?: string; 'retention-days'?: string; 'pow-difficulty'?: string };
+/** The no-JavaScript limits an operator can set: flag, environment variable, limit, and largest value. */
+export const NO_JS_SETTINGS = [
+  ['no-js-burst', 'TIPLINE_NO_JS_BURST', 'noJsBurst', 100_000],
+  ['no-js-per-minute', 'TIPLINE_NO_JS_PER_MINUTE', 'noJsPerMinute', 100_000],
+  ['no-js-followup-burst', 'TIPLINE_NO_JS_FOLLOWUP_BURST', 'noJsFollowupBurst', 100_000],
+  ['no-js-followups-per-minute', 'TIPLINE_NO_JS_FOLLOWUPS_PER_MINUTE', 'noJsFollowupsPerMinute', 100_000],
+  // Far below the token's life (two hours), so a source who waited can always send.
+  ['no-js-form-wait', 'TIPLINE_NO_JS_FORM_WAIT', 'noJsFormMinSeconds', 600],
+] as const;
+
+type NoJsFlag = (typeof NO_JS_SETTINGS)[number][0];
+
+export type ServeFlags = { data?: string; 'database-url'?: string; port?: string; host?: string; onion?: string; 'retention-days'?: string; 'pow-difficulty'?: string } & Partial<Record<NoJsFlag, string>>;
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -105,5 +130,11 @@ export function serveSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeS
     onion: flags.onion ?? env.TIPLINE_ONION ?? undefined,
     retentionDays: int(flags['retention-days'] ?? env.TIPLINE_RETENTION_DAYS, 90, '--retention-days', 36500),
     powDifficulty: int(flags['pow-difficulty'] ?? env.TIPLINE_POW_DIFFICULTY, 16, '--pow-difficulty', 24),
+    limits: Object.fromEntries(
+      NO_JS_SETTINGS.flatMap(([flag, variable, limit, max]) => {
+        const value = flags[flag] ?? env[variable];
+        return value === undefined ? [] : [[limit, int(value, 0, `--${flag}`, max)]];
+      }),
+    ),
   };
 }

@@ -56,7 +56,8 @@ export class TipIntake {
     return this.store({ ciphertext, via: 'browser', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id || null, attachments: thread.attachments, alongside });
   }
 
-  async encryptAndStore(doc: TipDocument, thread: ThreadRef): Promise<string> {
+  /** `alongside` commits with the tip or not at all (the no-JavaScript form spends its token there). */
+  async encryptAndStore(doc: TipDocument, thread: ThreadRef, alongside?: (trx: TiplineDb) => Promise<void>): Promise<string> {
     const { manifest, desk } = await this.resolve(thread);
     const keys = desk.keys;
     // The conversation and who encrypted it go inside, where a later change to the labels can't reach.
@@ -71,7 +72,7 @@ export class TipIntake {
     const padded = padToBucket(plain);
     try {
       const ciphertext = await encryptToKeys(padded, keys);
-      return await this.store({ ciphertext, via: 'server', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id || null });
+      return await this.store({ ciphertext, via: 'server', manifestVersion: manifest.version, threadId: thread.threadId, kind: thread.kind, desk: desk.id || null, alongside });
     } finally {
       wipe(plain, padded);
     }

@@ -13,6 +13,7 @@ import { removeJournalist } from '../server/admin/newsroom.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { utcDay } from '../crypto/day.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 let ana: TestJournalist;
@@ -143,7 +144,7 @@ describe('no-JavaScript form', () => {
 
   it('encrypts on the server and stores the tip marked "server"', async () => {
     const text = 'Sans JavaScript — 没有脚本\nline 2';
-    const res = await t.app.request('/submit', form(`message=${encodeURIComponent(text)}`));
+    const res = await noJsPoster((p, init) => t.app.request(p, init))('/submit', `message=${encodeURIComponent(text)}`);
     expect(res.status).toBe(201);
     expect(await res.text()).toContain('Your tip was received');
     const rows = await t.db.selectFrom('tips').select(['id', 'via', 'ciphertext']).where('via', '=', 'server').execute();

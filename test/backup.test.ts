@@ -18,6 +18,7 @@ import { restoreBackup } from '../server/backup/restore-backup.ts';
 import { BLOCK, TarReader, decodeTarHeader, encodeTarHeader, type RawTarHeader } from '../server/backup/tar-format.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, storedBlobFile, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 const run = promisify(execFile);
 let newsroom: TestNewsroom;
@@ -98,11 +99,7 @@ describe('backup and restore', () => {
     const live = await openTestApp(newsroom);
     try {
       for (const message of ['first tip', 'second tip', 'third tip']) {
-        const res = await live.app.request('/submit', {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: `message=${encodeURIComponent(message)}`,
-        });
+        const res = await noJsPoster((p, init) => live.app.request(p, init))('/submit', `message=${encodeURIComponent(message)}`);
         expect(res.status).toBe(201);
       }
       before = await servedTips(live, ana);

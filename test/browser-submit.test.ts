@@ -22,6 +22,7 @@ import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptTips } from '../client/journalist/decrypt-tips.ts';
 import { fetchTips } from '../client/journalist/fetch-tips.ts';
+import en from '../i18n/messages/en.json' with { type: 'json' };
 import { freshContext as freshBrowserContext, launchChromium, readDecryptedMessages } from './helpers/browser.ts';
 import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
@@ -176,10 +177,16 @@ describe('submitting a tip from a real browser', () => {
 
       await page.goto(`${server!.url}/submit`);
       await page.getByLabel('Message').fill(text);
+      // Sent at once, as a script would: refused by the form token's time lock, and the text is back in the box.
+      await page.getByRole('button', { name: 'Submit tip' }).click();
+      await page.locator('#form-error').getByText(en['submit.error.formTooSoon'].replace('{seconds}', '3')).waitFor({ state: 'visible' });
+      expect(await page.getByLabel('Message').inputValue()).toBe(text);
+      // A person who waits a moment (3 s after the page, counted from the next whole second) sends it.
+      await page.waitForTimeout(4000);
       await page.getByRole('button', { name: 'Submit tip' }).click();
       await page.getByRole('heading', { name: RECEIVED_HEADING }).waitFor({ state: 'visible' });
 
-      expect(posts(w, '/submit')).toHaveLength(1);
+      expect(posts(w, '/submit')).toHaveLength(2);
       expect(posts(w, '/api/v1/tips')).toHaveLength(0);
 
       const tips = await receiveNewTips();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { makeNewsroom, addTestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 
@@ -174,13 +175,13 @@ describe('tipline admin', () => {
 describe('tipline journalist', () => {
   it('fetch is incremental, and decrypt never overwrites and leaves nothing half-written', async () => {
     const ana = await addTestJournalist(newsroom, 'Ana');
-    const server = await startServerProcess(newsroom.dataDir);
+    // Tips arrive through the no-JavaScript form, with its token; its wait is played out in browser-submit and form-token.
+    const server = await startServerProcess(newsroom.dataDir, ['--no-js-form-wait', '0']);
     try {
       const tokenFile = join(newsroom.root, 'ana.token');
       await writeFile(tokenFile, `${ana.token}\n`, { mode: 0o600 });
       const inbox = join(newsroom.root, 'inbox');
-      const post = (m: string) =>
-        fetch(`${server.url}/submit`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `message=${encodeURIComponent(m)}` });
+      const post = (m: string) => noJsPoster((p, init) => fetch(`${server.url}${p}`, init))('/submit', `message=${encodeURIComponent(m)}`);
       expect((await post('one')).status).toBe(201);
 
       const first = await runCli(['journalist', 'fetch', '--server', server.url, '--token-file', tokenFile, '--out', inbox]);

@@ -18,6 +18,7 @@ import { openReply, sealReply } from '../crypto/reply-box.ts';
 import { decodeTipDocument, encodeTipDocument, type TipDocument } from '../crypto/tip-document.ts';
 import { SESSION_IDLE_MS, SourceSessions } from '../server/source/sessions.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 let ana: TestJournalist;
@@ -225,7 +226,8 @@ describe('without JavaScript', () => {
   });
 
   it('submit shows the codename once; login shows the replies; a follow-up is stored', async () => {
-    const submitted = await t.app.request('/submit?lang=zh-Hans', form(`message=${encodeURIComponent('没有脚本的线索')}`));
+    const noJs = noJsPoster((p, init) => t.app.request(p, init));
+    const submitted = await noJs('/submit?lang=zh-Hans', `message=${encodeURIComponent('没有脚本的线索')}`);
     expect(submitted.status).toBe(201);
     const html = await submitted.text();
     const codename = /<p id="codename"[^>]*>([^<]+)<\/p>/.exec(html)![1]!;
@@ -241,7 +243,7 @@ describe('without JavaScript', () => {
     const inbox = await loggedIn.text();
     expect(inbox).toContain('收到，谢谢。');
     const cookie = `tl_session=${cookieOf(loggedIn)}`;
-    const followup = await t.app.request('/inbox/reply?lang=zh-Hans', form('message=%E8%BF%98%E6%9C%89', cookie));
+    const followup = await noJs('/inbox/reply?lang=zh-Hans', 'message=%E8%BF%98%E6%9C%89', { cookie });
     expect(followup.status).toBe(201);
     const rows = await t.db.selectFrom('tips').select(['kind', 'via', 'seq']).where('thread_id', '=', threadIdOf(k.lookupSecret)).orderBy('seq').execute();
     expect(rows).toEqual([{ kind: 'tip', via: 'server', seq: 1 }, { kind: 'followup', via: 'server', seq: 3 }]);

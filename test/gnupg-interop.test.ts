@@ -22,6 +22,7 @@ import { readDataDir } from '../server/data-dir.ts';
 import { makeGpgHome, type GpgHome } from './helpers/gpg.ts';
 import { makeNewsroom, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 type Via = 'browser' | 'server';
 
@@ -111,11 +112,7 @@ describe('GnuPG interop', () => {
   it('accepts a tip from the no-JavaScript form', async () => {
     // Browsers submit a textarea's line ends as CRLF; the server turns them back into the LF the source typed.
     const form = new URLSearchParams({ message: MESSAGES.server.replace(/\n/g, '\r\n') });
-    const res = await testApp.app.request('/submit', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: form.toString(),
-    });
+    const res = await noJsPoster((p, init) => testApp.app.request(p, init))('/submit', form.toString());
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
   });

@@ -21,6 +21,7 @@ import { translator } from '../i18n/index.ts';
 import { DailyCounts } from '../server/http/daily-counts.ts';
 import { isStorageFull } from '../server/http/storage-full.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 let ana: TestJournalist;
@@ -206,11 +207,7 @@ describe('a full disk', () => {
       const api = await full.app.request('/api/v1/tips?lang=fr', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ciphertext, lookupSecret: base64.encode(randomBytes(32)) }) });
       expect(api.status).toBe(503);
       expect(await api.json()).toEqual({ error: { code: 'storage-full', message: translator('fr')('storage.full') } });
-      const form = await full.app.request('/submit', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-language': 'es' },
-        body: `message=${encodeURIComponent(base64.encode(randomBytes(60_000)))}`,
-      });
+      const form = await noJsPoster((p, init) => full.app.request(p, init))('/submit', `message=${encodeURIComponent(base64.encode(randomBytes(60_000)))}`, { 'accept-language': 'es' });
       expect(form.status).toBe(503);
       const page = await form.text();
       expect(page).toContain('<html lang="es"');

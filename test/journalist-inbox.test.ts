@@ -28,6 +28,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, freshContext, launchChromium } from './he
 import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, TIPLINE_BIN, type ServerProcess } from './helpers/server-process.ts';
 import { spawn } from 'node:child_process';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 const TIP = 'The "community office" on Elm Street photographs everyone who visits.\nAsk about the lease.';
 const OFFLINE_REPLY = 'Thank you. Written on the offline machine: when did the photographs start?';
@@ -78,8 +79,12 @@ describe('journalist inbox', () => {
     const d = await cli('decrypt', '--key', keyFile, '--in', fetchDir, '--out', read);
     expect(d, d.stderr).toMatchObject({ code: 0 });
   };
+  // The no-JavaScript forms carry the token of the page they were loaded from (helpers/no-js-form.ts).
+  const noJs = noJsPoster((p, init) => fetch(`${server.url}${p}`, { ...init, redirect: 'manual' }));
   const form = (path: string, body: string, cookie?: string) =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) }, body, redirect: 'manual' });
+    path === '/submit' || path === '/inbox/reply'
+      ? noJs(path, body, cookie ? { cookie } : {})
+      : fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) }, body, redirect: 'manual' });
   const repliesOnServer = async () => {
     const res = await fetch(`${server.url}/api/v1/journalist/replies`, { headers: { authorization: `Bearer ${ana.token}` } });
     return ((await res.json()) as { replies: { id: string }[] }).replies;
@@ -113,7 +118,8 @@ describe('journalist inbox', () => {
   beforeAll(async () => {
     newsroom = await makeNewsroom();
     ana = await addTestJournalist(newsroom, 'Ana');
-    server = await startServerProcess(newsroom.dataDir);
+    // This suite is about the journalist's side: no wait between a form's page and its post.
+    server = await startServerProcess(newsroom.dataDir, ['--no-js-form-wait', '0']);
     tokenFile = join(newsroom.root, 'ana.token');
     keyFile = join(newsroom.root, 'ana-secret.asc');
     await writeFile(tokenFile, `${ana.token}\n`, { mode: 0o600 });

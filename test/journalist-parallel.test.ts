@@ -26,6 +26,7 @@ import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument, type TipDocument } from '../crypto/tip-document.ts';
 import { addTestJournalist, makeNewsroom, type TestNewsroom } from './helpers/newsroom.ts';
 import { startServerProcess } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let root: string;
 let key: openpgp.PrivateKey;
@@ -243,9 +244,11 @@ describe('fetch, many tips per request and several requests at once', () => {
   beforeAll(async () => {
     newsroom = await makeNewsroom();
     token = (await addTestJournalist(newsroom, 'Ana')).token;
-    server = await startServerProcess(newsroom.dataDir);
+    // Tips arrive through the no-JavaScript form, with its token; its wait is played out in browser-submit and form-token.
+    server = await startServerProcess(newsroom.dataDir, ['--no-js-form-wait', '0']);
+    const post = noJsPoster((p, init) => fetch(`${server.url}${p}`, init));
     for (let i = 0; i < TIPS; i++) {
-      const res = await fetch(`${server.url}/submit`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `message=tip%20${i}` });
+      const res = await post('/submit', `message=tip%20${i}`);
       expect(res.status).toBe(201);
     }
   });

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 const ONION = `${'tiplinetestonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'.slice(0, 56)}.onion`;
 
@@ -115,15 +116,11 @@ for (const api of [dns, dns.promises]) for (const fn of ['lookup', 'lookupServic
   keyFile = join(root, 'ana-secret.asc');
   await writeFile(tokenFile, `${ana.token}\n`, { mode: 0o600 });
   await writeFile(keyFile, ana.armoredPrivateKey, { mode: 0o600 });
-  server = await startServerProcess(newsroom.dataDir, [], { TIPLINE_POW_DIFFICULTY: '0' });
+  // Tips arrive through the no-JavaScript form, with its token; its wait is played out in browser-submit and form-token.
+  server = await startServerProcess(newsroom.dataDir, ['--no-js-form-wait', '0'], { TIPLINE_POW_DIFFICULTY: '0' });
   const serverPort = Number(new URL(server.url).port);
   socks = await recordingSocks(() => serverPort);
-  const res = await fetch(`${server.url}/submit`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: `message=${encodeURIComponent('The office on Elm Street photographs every visitor.')}`,
-    redirect: 'manual',
-  });
+  const res = await noJsPoster((p, init) => fetch(`${server.url}${p}`, { ...init, redirect: 'manual' }))('/submit', `message=${encodeURIComponent('The office on Elm Street photographs every visitor.')}`);
   expect(res.status).toBe(201);
 }, 120_000);
 

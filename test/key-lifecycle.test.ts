@@ -21,6 +21,7 @@ import { readDataDir } from '../server/data-dir.ts';
 import { readSigningKeyFile } from '../server/signing-key-file.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 const newKey = async (email: string) =>
   (await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email }], format: 'armored' })).publicKey;
@@ -232,7 +233,7 @@ describe('desks', () => {
       expect((await batch('Cy')).status).toBe(200);
 
       // The no-JavaScript form takes the desk from the select, and refuses a missing one.
-      const form = (body: string) => t.app.request('/submit', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const form = (body: string) => noJsPoster((p, init) => t.app.request(p, init))('/submit', body);
       expect((await form('message=hi')).status).toBe(400);
       expect((await form('message=hi&desk=investigations')).status).toBe(201);
       const page = await (await t.app.request('/submit')).text();

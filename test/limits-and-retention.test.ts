@@ -16,7 +16,8 @@ import { TokenBucket } from '../server/abuse/token-bucket.ts';
 import { startServer } from '../server/cli/serve.ts';
 import { purgeExpired } from '../server/retention.ts';
 import { TipStore } from '../server/store/tip-store.ts';
-import { addTestJournalist, makeNewsroom, ON_POSTGRES, openTestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { addTestJournalist, makeNewsroom, ON_POSTGRES, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 let ana: TestJournalist;
@@ -26,11 +27,8 @@ beforeAll(async () => {
 });
 afterAll(async () => newsroom.cleanup());
 
-const form = (message: string, cookie?: string) => ({
-  method: 'POST',
-  headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
-  body: `message=${encodeURIComponent(message)}`,
-});
+/** A no-JavaScript post of `message` to `path`, with the token of the form's page (helpers/no-js-form.ts). */
+const form = (t: TestApp, path: string, message: string, cookie?: string) => noJsPoster((p, init) => t.app.request(p, init))(path, `message=${encodeURIComponent(message)}`, cookie ? { cookie } : {});
 const json = (body: unknown, cookie?: string) => ({ method: 'POST', headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) }, body: JSON.stringify(body) });
 
 describe('no-JavaScript budget', () => {
@@ -48,9 +46,9 @@ describe('no-JavaScript budget', () => {
     const t = await openTestApp(newsroom, { limits: { noJsBurst: 2, noJsPerMinute: 0 } });
     try {
       const before = (await t.db.selectFrom('tips').select('id').execute()).length;
-      expect((await t.app.request('/submit', form('one'))).status).toBe(201);
-      expect((await t.app.request('/submit', form('two'))).status).toBe(201);
-      const third = await t.app.request('/submit', form('three'));
+      expect((await form(t, '/submit', 'one')).status).toBe(201);
+      expect((await form(t, '/submit', 'two')).status).toBe(201);
+      const third = await form(t, '/submit', 'three');
       expect(third.status).toBe(429);
       expect(await third.text()).toContain('Please try again in a few minutes');
       expect((await t.db.selectFrom('tips').select('id').execute()).length).toBe(before + 2);
@@ -76,7 +74,7 @@ describe('follow-ups per conversation per day', () => {
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await t.app.request('/api/v1/source/followups', json({ ciphertext: await enc('followup') }, cookie))).status);
       expect(statuses).toEqual([201, 201, 429]);
-      const noJs = await t.app.request('/inbox/reply', form('more', cookie));
+      const noJs = await form(t, '/inbox/reply', 'more', cookie);
       expect(noJs.status).toBe(429);
     } finally {
       await t.close();

@@ -66,7 +66,7 @@ afterAll(async () => {
 });
 
 describe('maintainDatabase', () => {
-  it('deletes spent challenges of past days and unclaimed uploads, keeps today\'s and claimed attachments, and rebuilds', async () => {
+  it('deletes spent challenges of past days, spent form tokens before yesterday and unclaimed uploads, keeps today\'s and claimed attachments, and rebuilds', async () => {
     const now = new Date();
     // Rows hold the UTC day a challenge expires on: yesterday's can't be valid any more; today's (or tomorrow's, for one taken just before midnight) may be.
     await t.db
@@ -77,6 +77,14 @@ describe('maintainDatabase', () => {
         { id: 'past-midnight', day: addDays(utcDay(now), 1) },
       ])
       .execute();
+    // Form tokens live at most a day: one spent yesterday may still be replayed today, one spent the day before can't.
+    await t.db
+      .insertInto('spent_form_tokens')
+      .values([
+        { id: 'token-two-days-ago', day: addDays(utcDay(now), -2) },
+        { id: 'token-yesterday', day: addDays(utcDay(now), -1) },
+      ])
+      .execute();
     const abandoned = await sendUpload(randomBytes(3000));
     const claimed = await sendUpload(randomBytes(3000));
     await sendTip('with a file', [claimed.id]);
@@ -84,7 +92,10 @@ describe('maintainDatabase', () => {
     await t.db.updateTable('blobs').set({ written_day: addDays(utcDay(now), -2) }).where('id', '=', abandoned.id).execute();
 
     const r = await maintainDatabase(t.db, { blobs: new RowBlobStore(t.db), retentionDays: 90, unclaimedUploadMs: 24 * 60 * 60 * 1000, now });
-    expect(r).toMatchObject({ uploads: 1, challenges: 1, rebuilt: true });
+    expect(r).toMatchObject({ uploads: 1, challenges: 1, formTokens: 1, rebuilt: true });
+    const tokens = (await t.db.selectFrom('spent_form_tokens').select('id').execute()).map((x) => x.id);
+    expect(tokens).toContain('token-yesterday');
+    expect(tokens).not.toContain('token-two-days-ago');
     const challenges = (await t.db.selectFrom('spent_challenges').select('id').execute()).map((c) => c.id);
     expect(challenges).toEqual(expect.arrayContaining(['still-live', 'past-midnight']));
     expect(challenges).not.toContain('expired-one');

@@ -15,6 +15,7 @@ import { encodeTipDocument } from '../crypto/tip-document.ts';
 import { translator } from '../i18n/index.ts';
 import { DailyCounts } from '../server/http/daily-counts.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestNewsroom } from './helpers/newsroom.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 const form = (body: string, headers: Record<string, string> = {}) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
@@ -32,6 +33,7 @@ describe('separate no-JavaScript budgets for first tips and follow-ups', () => {
     let now = Date.now();
     const counts = new DailyCounts(() => new Date(now));
     const t = await openTestApp(newsroom, { counts, limits: { noJsBurst: 3, noJsPerMinute: 0, noJsFollowupBurst: 2, noJsFollowupsPerMinute: 0 } });
+    const post = noJsPoster((p, init) => t.app.request(p, init));
     try {
       // A source with a conversation (opened from the browser, with its proof of work off in tests).
       const signed = (await (await t.app.request('/api/v1/manifest')).json()) as SignedManifest;
@@ -45,16 +47,16 @@ describe('separate no-JavaScript budgets for first tips and follow-ups', () => {
 
       // The flooder empties the first-tip budget through the plain form.
       const flood = [];
-      for (let i = 0; i < 6; i++) flood.push((await t.app.request('/submit', form(`message=flood${i}`))).status);
+      for (let i = 0; i < 6; i++) flood.push((await post('/submit', `message=flood${i}`)).status);
       expect(flood).toEqual([201, 201, 201, 429, 429, 429]);
-      const busy = await t.app.request('/submit?lang=fr', form('message=a%20real%20source'));
+      const busy = await post('/submit?lang=fr', 'message=a%20real%20source');
       expect(busy.status).toBe(429);
       expect(await busy.text()).toContain(translator('fr')('busy.heading'));
       // The source in a conversation still answers without JavaScript.
-      expect((await t.app.request('/inbox/reply', form('message=still%20here', { cookie }))).status).toBe(201);
-      expect((await t.app.request('/inbox/reply', form('message=and%20again', { cookie }))).status).toBe(201);
+      expect((await post('/inbox/reply', 'message=still%20here', { cookie })).status).toBe(201);
+      expect((await post('/inbox/reply', 'message=and%20again', { cookie })).status).toBe(201);
       // Now the follow-up budget is dry too: only follow-ups are refused by it.
-      expect((await t.app.request('/inbox/reply', form('message=third', { cookie }))).status).toBe(429);
+      expect((await post('/inbox/reply', 'message=third', { cookie })).status).toBe(429);
 
       expect(counts.today()).toMatch(/; no-JavaScript budget ran dry, refused: 4 first tips, 1 follow-ups$/);
       // The line for the day is printed once, after midnight UTC, and the new day starts clean.
@@ -68,15 +70,16 @@ describe('separate no-JavaScript budgets for first tips and follow-ups', () => {
 
   it('and the other way round: follow-ups running dry leave first tips alone', async () => {
     const t = await openTestApp(newsroom, { limits: { noJsBurst: 5, noJsPerMinute: 0, noJsFollowupBurst: 0, noJsFollowupsPerMinute: 0 } });
+    const post = noJsPoster((p, init) => t.app.request(p, init));
     try {
-      const first = await t.app.request('/submit', form('message=hello'));
+      const first = await post('/submit', 'message=hello');
       expect(first.status).toBe(201);
       const codename = /<p[^>]*id="codename"[^>]*>([^<]+)</.exec(await first.text())?.[1]?.trim();
       expect(codename).toBeTruthy();
       const login = await t.app.request('/login', form(`codename=${encodeURIComponent(codename!)}`));
       const cookie = /tl_session=[^;]+/.exec(login.headers.get('set-cookie') ?? '')![0];
-      expect((await t.app.request('/inbox/reply', form('message=x', { cookie }))).status).toBe(429);
-      expect((await t.app.request('/submit', form('message=another'))).status).toBe(201);
+      expect((await post('/inbox/reply', 'message=x', { cookie })).status).toBe(429);
+      expect((await post('/submit', 'message=another')).status).toBe(201);
     } finally {
       await t.close();
     }

@@ -15,6 +15,7 @@ import { encodeTipDocument } from '../crypto/tip-document.ts';
 import type { SignedManifest } from '../crypto/manifest.ts';
 import { addTestJournalist, makeNewsroom, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 const marker = (what: string) => `MARK${what}${randomId().replace(/[-_]/g, 'x')}`;
 const MARKERS = {
@@ -51,7 +52,8 @@ beforeAll(async () => {
   newsroom = await makeNewsroom();
   journalist = await addTestJournalist(newsroom, 'Ana');
   // The proof of work is off here: this file is about what a seized server holds, not spam.
-  server = await startServerProcess(newsroom.dataDir, [], { TIPLINE_POW_DIFFICULTY: '0' });
+  // So is the no-JavaScript form's wait; its token is still fetched with the form and spent with the tip.
+  server = await startServerProcess(newsroom.dataDir, ['--no-js-form-wait', '0'], { TIPLINE_POW_DIFFICULTY: '0' });
   const headers = {
     'x-forwarded-for': `${IP}, ${MARKERS.ip}`,
     'x-real-ip': IP,
@@ -74,11 +76,7 @@ beforeAll(async () => {
     body: JSON.stringify({ ciphertext: base64.encode(ciphertext), lookupSecret: base64.encode(randomBytes(32)) }),
   });
   expect(tip.status).toBe(201);
-  const form = await fetch(`${server.url}/submit${q}`, {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
-    body: `message=${encodeURIComponent(PLAINTEXT)}`,
-  });
+  const form = await noJsPoster((p, init) => fetch(`${server.url}${p}`, init))(`/submit${q}`, `message=${encodeURIComponent(PLAINTEXT)}`, headers);
   expect(form.status).toBe(201);
   expect((await fetch(`${server.url}/nothing/${MARKERS.query}${q}`, { headers })).status).toBe(404);
   const refused = await fetch(`${server.url}/api/v1/tips${q}`, {
@@ -143,6 +141,16 @@ describe('a seized server', () => {
       for (const d of heldDays) expect(d.held_day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       const replyColumns = sqlite.prepare("select name from pragma_table_info('replies')").all() as { name: string }[];
       expect(replyColumns.map((c) => c.name).sort()).toEqual(['box', 'copy', 'created_day', 'id', 'seq', 'thread_id']);
+      // The no-JavaScript form's spent token: its random id and the day it was spent (never the time it was issued, which only the token holds).
+      const tokenColumns = sqlite.prepare("select name from pragma_table_info('spent_form_tokens')").all() as { name: string }[];
+      expect(tokenColumns.map((c) => c.name).sort()).toEqual(['day', 'id']);
+      const spent = sqlite.prepare('select id, day from spent_form_tokens').all() as { id: string; day: string }[];
+      expect(spent).toHaveLength(1);
+      expect(spent[0]!.day).toBe(today);
+      expect(spent[0]!.id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      // The no-JavaScript budgets' refusals: a day, a budget and a count (none were refused here).
+      const refusalColumns = sqlite.prepare("select name from pragma_table_info('no_js_refusals')").all() as { name: string }[];
+      expect(refusalColumns.map((c) => c.name).sort()).toEqual(['day', 'kind', 'refused']);
     } finally {
       sqlite.close();
     }

@@ -26,6 +26,7 @@ import { readDataDir } from '../server/data-dir.ts';
 import { makeGpgJournalistKeys, type GpgJournalistKey } from './helpers/gpg.ts';
 import { makeNewsroom, ON_POSTGRES, openTestApp, type TestApp, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 type Via = 'browser' | 'server';
 type Who = 'A' | 'B' | 'B2' | 'C';
@@ -143,11 +144,7 @@ beforeAll(async () => {
     body: JSON.stringify({ ciphertext: base64.encode(ciphertext), lookupSecret: base64.encode(randomBytes(32)) }),
   });
   expect(browser.status).toBe(201);
-  const form = await testApp.app.request('/submit', {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ message: MESSAGES.server }).toString(),
-  });
+  const form = await noJsPoster((p, init) => testApp.app.request(p, init))('/submit', new URLSearchParams({ message: MESSAGES.server }).toString());
   expect(form.status).toBe(201);
   for (const row of await tipRows()) tipIds.set(row.via, row.id);
 

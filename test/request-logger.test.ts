@@ -14,6 +14,7 @@ import { padToBucket } from '../crypto/padding.ts';
 import { encodeTipDocument } from '../crypto/tip-document.ts';
 import { DailyCounts } from '../server/http/daily-counts.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 let ana: TestJournalist;
@@ -49,7 +50,7 @@ describe('the server log', () => {
       const tip = await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(ciphertext), lookupSecret: base64.encode(randomBytes(32)) }));
       expect(tip.status).toBe(201);
     }
-    expect((await t.app.request('/submit', form('message=no-js'))).status).toBe(201);
+    expect((await noJsPoster((p, init) => t.app.request(p, init))('/submit', 'message=no-js')).status).toBe(201);
     expect((await t.app.request('/api/v1/uploads', json({ bytes: 1000 }))).status).toBe(201);
     // Refused and failed logins: nothing printed, nothing counted as a tip.
     expect((await t.app.request('/api/v1/tips', json({ ciphertext: base64.encode(randomBytes(40)), lookupSecret: base64.encode(randomBytes(32)) }))).status).toBe(422);

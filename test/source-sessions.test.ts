@@ -21,6 +21,7 @@ import { LoginThrottle } from '../server/abuse/login-throttle.ts';
 import { isCrossSite } from '../server/http/same-origin.ts';
 import { SessionsFullError, SourceSessions } from '../server/source/sessions.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 const ONION = `${'c'.repeat(55)}d.onion`;
 let newsroom: TestNewsroom;
@@ -209,7 +210,7 @@ describe('cross-site posts are refused', () => {
       const res = await t.app.request('/login', form(`codename=${encodeURIComponent(a.codename)}`, headers));
       expect(res.status, JSON.stringify(headers)).toBe(200);
       const cookie = cookieOf(res);
-      const reply = await t.app.request('/inbox/reply', form('message=still%20here', { cookie, ...headers }));
+      const reply = await noJsPoster((path, init) => t.app.request(path, init))('/inbox/reply', 'message=still%20here', { cookie, ...headers });
       expect(reply.status, JSON.stringify(headers)).toBe(201);
       expect((await t.app.request('/logout', form('', { cookie, ...headers }))).status).toBe(303);
       expect(await loggedIn(cookie)).toBe(false);

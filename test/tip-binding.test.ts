@@ -23,6 +23,7 @@ import { pseudonymFor } from '../client/journalist/pseudonym.ts';
 import { readDataDir } from '../server/data-dir.ts';
 import { addTestJournalist, makeNewsroom, openTestApp, type TestApp, type TestJournalist, type TestNewsroom } from './helpers/newsroom.ts';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { noJsPoster } from './helpers/no-js-form.ts';
 
 let newsroom: TestNewsroom;
 let testApp: TestApp;
@@ -59,7 +60,7 @@ beforeAll(async () => {
   recipients = await Promise.all(manifest.recipients.map((r) => readPublicKey(r.publicKey)));
 
   // A no-JavaScript tip: the server encrypts it, and writes 'server' inside.
-  const form = await testApp.app.request('/submit', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ message: 'They met at the restaurant.' }).toString() });
+  const form = await noJsPoster((p, init) => testApp.app.request(p, init))('/submit', new URLSearchParams({ message: 'They met at the restaurant.' }).toString());
   expect(form.status).toBe(201);
   const [noJs] = await testApp.db.selectFrom('tips').select(['id', 'thread_id']).execute();
   ids.noJs = noJs!.id;

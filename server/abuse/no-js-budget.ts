@@ -6,8 +6,10 @@
  * sources already in a conversation, and the other way round. Follow-ups are
  * further limited per conversation per day (api.ts, checkFollowupQuota).
  *
- * Every refusal is counted on the daily line (daily-counts.ts), so the
- * operator sees when the budget ran dry and real sources were told "busy".
+ * Every refusal is counted on the daily line (daily-counts.ts), and, when
+ * given a {@link NoJsRefusals}, per day in the database, where `admin doctor`
+ * reads it: the operator sees when the budget ran dry and real sources were
+ * told "busy".
  *
  * @module
  * @example
@@ -15,6 +17,7 @@
  * if (!budget.take('tip')) showBusyPage();
  */
 import type { DailyCounts } from '../http/daily-counts.ts';
+import type { NoJsRefusals } from './no-js-refusals.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export type NoJsKind = 'tip' | 'followup';
@@ -22,12 +25,14 @@ type Bucket = { capacity: number; refillPerMinute: number };
 
 export class NoJsBudget {
   private readonly buckets: Record<NoJsKind, TokenBucket>;
+  private readonly refusals: NoJsRefusals | undefined;
 
   constructor(
-    o: { tips: Bucket; followups: Bucket },
+    o: { tips: Bucket; followups: Bucket; refusals?: NoJsRefusals | undefined },
     private readonly counts: DailyCounts,
     now: () => number = () => Date.now(),
   ) {
+    this.refusals = o.refusals;
     for (const b of [o.tips, o.followups]) {
       if (!(b.capacity >= 0 && b.refillPerMinute >= 0)) throw new RangeError('no-JavaScript budgets must be zero or more');
     }
@@ -38,6 +43,7 @@ export class NoJsBudget {
   take(kind: NoJsKind): boolean {
     if (this.buckets[kind].take()) return true;
     this.counts.add(kind === 'tip' ? 'no-js-tips-refused' : 'no-js-follow-ups-refused');
+    this.refusals?.add(kind);
     return false;
   }
 }

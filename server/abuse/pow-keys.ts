@@ -12,6 +12,10 @@
  * A challenge names its secret by an opaque id, a hash of the secret: no
  * counter and no time is stored or sent.
  *
+ * The no-JavaScript form tokens (form-tokens.ts) have rotating secrets of
+ * their own, the same way, under `form-key-…` and with a period as long as a
+ * token lives, so a token stays checkable for its whole life.
+ *
  * When to rotate is kept in memory only: each instance notes when it first
  * saw the current secret, and once a period has passed it rotates by
  * compare-and-set (the current row changes only if it still holds the secret
@@ -30,9 +34,6 @@ import type { TiplineDb } from '../db/open-database.ts';
 
 export type PowKey = { id: string; secret: Uint8Array };
 
-const PREVIOUS = 'pow-key-previous';
-const CURRENT = 'pow-key-current';
-const NEXT = 'pow-key-next';
 /** How often an instance re-reads the rows, to see another instance's rotation. Far below a period. */
 const REFRESH_SECONDS = 30;
 
@@ -50,15 +51,22 @@ export class PowKeys {
   private nextRefresh = 0;
   private refreshing: Promise<void> | undefined;
 
+  /** The rows' names. */
+  private readonly names: { previous: string; current: string; next: string };
+
   private constructor(
     private readonly db: TiplineDb,
     private readonly rotateMs: number,
     private readonly clock: () => Date,
-  ) {}
+    prefix: string,
+  ) {
+    this.names = { previous: `${prefix}-previous`, current: `${prefix}-current`, next: `${prefix}-next` };
+  }
 
-  static async open(db: TiplineDb, o: { rotateSeconds: number; clock: () => Date }): Promise<PowKeys> {
+  /** `prefix` names the rows (`pow-key` by default: `pow-key-current`, …). */
+  static async open(db: TiplineDb, o: { rotateSeconds: number; clock: () => Date; prefix?: 'pow-key' | 'form-key' }): Promise<PowKeys> {
     if (!Number.isFinite(o.rotateSeconds) || o.rotateSeconds <= 0) throw new RangeError('rotateSeconds must be a positive number');
-    const keys = new PowKeys(db, o.rotateSeconds * 1000, o.clock);
+    const keys = new PowKeys(db, o.rotateSeconds * 1000, o.clock, o.prefix ?? 'pow-key');
     await keys.refresh();
     return keys;
   }
@@ -80,6 +88,12 @@ export class PowKeys {
     return undefined;
   }
 
+  /** Every live secret (current, previous, next), for what doesn't name its secret; synchronous like {@link find}. */
+  live(): Uint8Array[] {
+    if (this.clock().getTime() >= this.nextRefresh) void this.refresh().catch(() => {});
+    return [this.current, this.previous, this.next].filter((k): k is PowKey => !!k).map((k) => k.secret);
+  }
+
   /** Reads the rows (creating them the first time), and rotates once this instance has seen the current secret for a period. */
   refresh(): Promise<void> {
     this.refreshing ??= this.load()
@@ -97,12 +111,12 @@ export class PowKeys {
 
   private async load(): Promise<void> {
     let rows = await this.rows();
-    if (!rows.get(CURRENT) || !rows.get(NEXT)) {
+    if (!rows.get(this.names.current) || !rows.get(this.names.next)) {
       await this.db
         .insertInto('server_secrets')
         .values([
-          { name: CURRENT, value: randomBytes(32) },
-          { name: NEXT, value: randomBytes(32) },
+          { name: this.names.current, value: randomBytes(32) },
+          { name: this.names.next, value: randomBytes(32) },
         ])
         .onConflict((oc) => oc.column('name').doNothing())
         .execute();
@@ -112,16 +126,16 @@ export class PowKeys {
       const value = rows.get(name);
       return value && { id: powKeyId(value), secret: value };
     };
-    const current = key(CURRENT)!;
+    const current = key(this.names.current)!;
     if (!this.current || this.current.id !== current.id) this.currentSince = this.clock().getTime();
     this.current = current;
-    this.next = key(NEXT)!;
-    this.previous = key(PREVIOUS);
+    this.next = key(this.names.next)!;
+    this.previous = key(this.names.previous);
     this.nextRefresh = this.clock().getTime() + REFRESH_SECONDS * 1000;
   }
 
   private async rows(): Promise<Map<string, Uint8Array>> {
-    const rows = await this.db.selectFrom('server_secrets').select(['name', 'value']).where('name', 'in', [PREVIOUS, CURRENT, NEXT]).execute();
+    const rows = await this.db.selectFrom('server_secrets').select(['name', 'value']).where('name', 'in', [this.names.previous, this.names.current, this.names.next]).execute();
     return new Map(rows.map((r) => [r.name, new Uint8Array(r.value)]));
   }
 
@@ -130,14 +144,14 @@ export class PowKeys {
     const seen = this.current.secret;
     const promoted = this.next.secret;
     await this.db.transaction().execute(async (trx) => {
-      const moved = await trx.updateTable('server_secrets').set({ value: promoted }).where('name', '=', CURRENT).where('value', '=', seen).executeTakeFirst();
+      const moved = await trx.updateTable('server_secrets').set({ value: promoted }).where('name', '=', this.names.current).where('value', '=', seen).executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) return; // another instance rotated first
       await trx
         .insertInto('server_secrets')
-        .values({ name: PREVIOUS, value: seen })
+        .values({ name: this.names.previous, value: seen })
         .onConflict((oc) => oc.column('name').doUpdateSet({ value: seen }))
         .execute();
-      await trx.updateTable('server_secrets').set({ value: randomBytes(32) }).where('name', '=', NEXT).execute();
+      await trx.updateTable('server_secrets').set({ value: randomBytes(32) }).where('name', '=', this.names.next).execute();
     });
   }
 }

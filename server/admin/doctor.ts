@@ -19,6 +19,7 @@ import { readDataDir } from '../data-dir.ts';
 import { openDatabase } from '../db/open-database.ts';
 import { describeDatabaseUrl, isPostgresUrl } from '../db/postgres.ts';
 import { checkOnionAddress } from '../onion-address.ts';
+import { recentRefusals } from '../abuse/no-js-refusals.ts';
 import { newsroomStatus } from './manifests.ts';
 import { JUDGED_POSTGRES_SETTINGS, judgePostgresSettings } from './postgres-settings.ts';
 import { containsSigningKey } from './signing-key-scan.ts';
@@ -70,6 +71,7 @@ export async function runDoctor(o: DoctorOptions): Promise<Finding[]> {
     await checkNewsroom(o.dataDir, o.databaseUrl, o.today ?? utcDay(), add);
     if (postgres) await checkPostgresSettings(dir.database, add);
     else await checkDatabaseSettings(dir.database, add);
+    await checkNoJsBudgets(dir.database, o.today ?? utcDay(), add);
   } catch (e) {
     if (!postgres) throw e;
     // Can't reach PostgreSQL: the message names the database, never its password (db/postgres.ts).
@@ -180,6 +182,39 @@ async function checkPostgresSettings(database: string, add: Add): Promise<void> 
       'database',
       'PostgreSQL has no secure delete, and its WAL keeps each commit\'s time of day next to the rows it inserted: deleted tips (ciphertext) stay in its data files until VACUUM frees the space and new rows overwrite it, and tips with their times of arrival stay in WAL segments until they are recycled, and in WAL archives, replicas and pg_dump files. Decide on purpose: keep the database on an encrypted disk, keep wal_keep_size small, WAL archives and dumps only as long as the retention period, and see docs/deploy.md ("PostgreSQL (more than one instance)").',
     );
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Days a dry no-JavaScript budget is reported for. */
+export const DRY_BUDGET_DAYS = 7;
+
+/**
+ * Whether a no-JavaScript budget ran dry in the last {@link DRY_BUDGET_DAYS}
+ * UTC days (server/abuse/no-js-refusals.ts): each such refusal was a source,
+ * or a flooder, told "the tip line is busy". Days only; the table has no time.
+ */
+async function checkNoJsBudgets(database: string, today: string, add: Add): Promise<void> {
+  const db = await openDatabase(database, { migrate: false });
+  try {
+    if (!(await db.introspection.getTables()).some((t) => t.name === 'no_js_refusals')) {
+      add('warning', 'no-JavaScript budget', 'the database has no record of refused no-JavaScript posts yet: it was made by an older tipline. Fix: start tipline serve once (it upgrades the database), then run doctor again.');
+      return;
+    }
+    const refused = await recentRefusals(db, today, DRY_BUDGET_DAYS);
+    const what = { tip: { name: 'first tips', flags: '--no-js-burst and --no-js-per-minute' }, followup: { name: 'follow-ups', flags: '--no-js-followup-burst and --no-js-followups-per-minute' } } as const;
+    for (const kind of ['tip', 'followup'] as const) {
+      const days = refused[kind];
+      if (!days.length) continue;
+      const total = days.reduce((n, d) => n + d.refused, 0);
+      add(
+        'warning',
+        'no-JavaScript budget',
+        `the budget for ${what[kind].name} without JavaScript ran dry on ${days.map((d) => d.day).join(', ')} (${total} post(s) refused in all): each was told the tip line is busy, and some may have been real sources. Fix: if the tip line is that busy, raise the budget (tipline serve ${what[kind].flags}, see docs/admin.md "Limits and abuse"); if it was a flood, turn on Tor's onion-service proof-of-work defence (HiddenServicePoWDefensesEnabled 1, as in deploy/torrc).`,
+      );
+    }
+    if (!refused.tip.length && !refused.followup.length) add('ok', 'no-JavaScript budget', `neither budget ran dry in the last ${DRY_BUDGET_DAYS} days`);
   } finally {
     await db.destroy();
   }

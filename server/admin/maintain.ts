@@ -6,7 +6,9 @@
  * 1. Retention (retention.ts), then the sweeps: uploads no tip claimed in
  *    time and blob rows no upload holds (upload-store.ts), and spent
  *    proof-of-work challenges of past days (abuse/spent-challenges.ts: the
- *    guard sweeps them only when a submission comes in).
+ *    guard sweeps them only when a submission comes in), and spent
+ *    no-JavaScript form tokens older than yesterday (abuse/form-tokens.ts).
+ *    The no-JavaScript refusals (abuse/no-js-refusals.ts) sweep themselves.
  * 2. On SQLite, `VACUUM`: the file is rebuilt table by table in key order.
  *    Every table that holds source data is keyed by a random id (WITHOUT
  *    ROWID), so after it the physical place of a tip's pages (leaf and
@@ -35,6 +37,7 @@ import { utcDay } from '../../crypto/day.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { checkpoint, type TiplineDb } from '../db/open-database.ts';
 import { sweepSpentChallenges } from '../abuse/spent-challenges.ts';
+import { sweepSpentFormTokens } from '../abuse/form-tokens.ts';
 import { purgeExpired, type PurgeResult } from '../retention.ts';
 import type { BlobStore } from '../uploads/blob-store.ts';
 import { UploadStore } from '../uploads/upload-store.ts';
@@ -55,6 +58,8 @@ export type MaintainResult = {
   uploads: number;
   /** Spent proof-of-work challenges of past UTC days, deleted. */
   challenges: number;
+  /** Spent no-JavaScript form tokens of days before yesterday, deleted. */
+  formTokens: number;
   /** True when the file was rebuilt (SQLite). */
   rebuilt: boolean;
 };
@@ -65,10 +70,11 @@ export async function maintainDatabase(db: TiplineDb, o: MaintainOptions): Promi
   const retention = await purgeExpired(db, { retentionDays: o.retentionDays, today: utcDay(now) });
   const uploads = await new UploadStore(db, o.blobs).sweep(o.unclaimedUploadMs, now.getTime());
   const challenges = await sweepSpentChallenges(db, utcDay(now));
-  if (isPostgres(db)) return { retention, uploads, challenges, rebuilt: false };
+  const formTokens = await sweepSpentFormTokens(db, utcDay(now));
+  if (isPostgres(db)) return { retention, uploads, challenges, formTokens, rebuilt: false };
   await sql`VACUUM`.execute(db);
   await checkpoint(db);
-  return { retention, uploads, challenges, rebuilt: true };
+  return { retention, uploads, challenges, formTokens, rebuilt: true };
 }
 
 /**
@@ -102,7 +108,7 @@ export function describeMaintenance(r: MaintainResult): string {
   const parts = [
     `${r.retention.tips} tip(s), ${r.retention.replies} reply(ies) and ${r.retention.threads} conversation(s) past retention deleted`,
     `${r.uploads} unclaimed upload(s) swept`,
-    `${r.challenges} expired challenge(s) deleted`,
+    `${r.challenges} expired challenge(s) and ${r.formTokens} spent form token(s) deleted`,
     r.rebuilt ? 'database rebuilt and WAL emptied' : 'no rebuild on PostgreSQL',
   ];
   return parts.join(', ');

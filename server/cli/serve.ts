@@ -23,10 +23,11 @@ import { DEFAULT_POW } from '../abuse/pow-guard.ts';
 import { DEFAULT_RETENTION_DAYS, startRetentionJob } from '../retention.ts';
 import { DailyCounts, startDailyCountsLog } from '../http/daily-counts.ts';
 import { startDailyMaintenance } from '../admin/maintain.ts';
+import { NoJsRefusals } from '../abuse/no-js-refusals.ts';
 
 export type RunningServer = { url: string; port: number; close: () => Promise<void> };
 
-export type StartOptions = Omit<ServeSettings, 'retentionDays' | 'powDifficulty'> &
+export type StartOptions = Omit<ServeSettings, 'retentionDays' | 'powDifficulty' | 'limits'> &
   Partial<Pick<ServeSettings, 'retentionDays' | 'powDifficulty'>> & {
     log: (line: string) => void;
     limits?: Partial<Limits>;
@@ -70,9 +71,13 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
   // No line per source request (it would be timestamped); one line of counts per UTC day instead.
   const counts = new DailyCounts();
   const stopCounts = startDailyCountsLog(counts, settings.log);
+  // The no-JavaScript budgets' refusals, per day, for admin doctor: written at most once a minute, and at shutdown.
+  const refusals = new NoJsRefusals(db);
+  const stopRefusals = refusals.start();
   const app = await createApp({
     db,
     counts,
+    refusals,
     blobDir: dir.blobDir,
     blobs,
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
@@ -124,6 +129,7 @@ export async function startServer(settings: StartOptions): Promise<RunningServer
       stopCounts();
       stopMaintenance();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopRefusals().catch((e: Error) => settings.log(`warning: the no-JavaScript refusals of the last minute were not saved (${e.name})`));
       await db.destroy();
     },
   };

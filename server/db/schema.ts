@@ -88,6 +88,20 @@ export interface SpentChallengesTable {
   day: string;
 }
 
+/** Posts a no-JavaScript budget refused, per UTC day and budget (migration 0015, server/abuse/no-js-refusals.ts). */
+export interface NoJsRefusalsTable {
+  day: string;
+  /** `tip` (first tips) or `followup`. */
+  kind: string;
+  refused: number;
+}
+
+export interface SpentFormTokensTable {
+  id: string;
+  /** UTC day (YYYY-MM-DD) the token was spent; swept once the next day is over (migration 0016). */
+  day: string;
+}
+
 export interface UploadsTable {
   id: string;
   desk: string | null;
@@ -142,6 +156,8 @@ export interface Database {
   replies: RepliesTable;
   server_secrets: ServerSecretsTable;
   spent_challenges: SpentChallengesTable;
+  no_js_refusals: NoJsRefusalsTable;
+  spent_form_tokens: SpentFormTokensTable;
   uploads: UploadsTable;
   sweep_ticks: SweepTicksTable;
   blobs: BlobsTable;

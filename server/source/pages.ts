@@ -21,6 +21,7 @@ import type { TipIntake } from '../tip-intake.ts';
 import { checkFollowupQuota, endSession, startSession } from './api.ts';
 import type { TipStore } from '../store/tip-store.ts';
 import type { NoJsBudget } from '../abuse/no-js-budget.ts';
+import { FORM_TOKEN_FIELD, FormTokenRefused, type FormTokens } from '../abuse/form-tokens.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
 import type { LoginThrottle } from '../abuse/login-throttle.ts';
 import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type AttachmentLimits, type PageContext, type ShownReply } from './views.ts';
@@ -63,10 +64,15 @@ export type SourcePagesDeps = {
   tips: TipStore;
   /** No-JavaScript posts can't do a proof of work; first tips and follow-ups each share a global budget. */
   noJs: NoJsBudget;
+  /** …and each must carry a form token from the page it was posted from, checked before the budget is charged. */
+  formTokens: FormTokens;
   limits: Limits;
   /** Earlier newsroom keys and the day each was replaced, for the landing page. */
   previousFingerprints?: { fingerprint: string; until: string }[];
 };
+
+/** A refused form token's status (a too-young one gets 429 and Retry-After). */
+const TOKEN_STATUS = { missing: 400, forged: 403, expired: 410, replayed: 409 } as const;
 
 const CODENAME_ERRORS: Record<CodenameError['code'], MessageKey> = {
   length: 'login.error.length',
@@ -81,6 +87,15 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
   const formLimit = deps.limits.maxMessageChars * 12 + 4096;
   const unavailable = (c: Context, ctx: PageContext) => c.html(messagePage(ctx, ctx.t('unavailable.heading'), ctx.t('unavailable.text')), 503);
   const busy = (c: Context, ctx: PageContext, status: 429 | 503 = 429) => c.html(messagePage(ctx, ctx.t('busy.heading'), ctx.t('busy.text')), status);
+  /** Why a form token was refused, in the source's words, and the status: the form is then shown again with the text in it. */
+  const refusal = (c: Context, ctx: PageContext, e: FormTokenRefused): { error: string; status: 400 | 403 | 409 | 410 | 429 } => {
+    if (e.code !== 'too-young') return { error: ctx.t('submit.error.formStale'), status: TOKEN_STATUS[e.code] };
+    c.header('Retry-After', String(e.retryAfterSeconds ?? deps.limits.noJsFormMinSeconds));
+    return { error: ctx.t('submit.error.formTooSoon', { seconds: String(deps.limits.noJsFormMinSeconds) }), status: 429 };
+  };
+  /** The server-rendered conversation, its reply form with a fresh token. */
+  const inbox = async (ctx: PageContext, o: Omit<Parameters<typeof inboxPage>[1], 'newsroomPublicKey' | 'attachments' | 'formToken'>) =>
+    inboxPage(ctx, { ...o, newsroomPublicKey: newsroomKeyHex, attachments, formToken: await deps.formTokens.issue('followup') });
 
   pages.get('/', (c) => c.html(landingPage(pageContext(c), fingerprint, deps.previousFingerprints)));
 
@@ -109,7 +124,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     const info = await formInfo();
     // No keys, or stale ones: say so plainly rather than offer a form that can't work.
     if (!info) return unavailable(c, ctx);
-    return c.html(submitPage(ctx, info));
+    return c.html(submitPage(ctx, { ...info, formToken: await deps.formTokens.issue('tip') }));
   });
 
   // The no-JavaScript path: the plain form posts here and the server encrypts in memory.
@@ -120,12 +135,23 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     const desk = form.get('desk') ?? undefined;
     const info = await formInfo();
     if (!info) return unavailable(c, ctx);
-    const again = (error: string, status: 400 | 413) => c.html(submitPage(ctx, { ...info, message, error, desk }), status);
+    // Every refusal shows the form again with the source's text in it, and a fresh token.
+    const again = async (error: string, status: 400 | 403 | 409 | 410 | 413 | 429) => c.html(submitPage(ctx, { ...info, message, error, desk, formToken: await deps.formTokens.issue('tip') }), status);
     if (info.desks.length > 1 && !info.desks.some((d) => d.id === desk)) return again(ctx.t('submit.error.desk'), 400);
     if (message.trim() === '') return again(ctx.t('submit.error.empty'), 400);
     if ([...message].length > deps.limits.maxMessageChars) {
       return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
     }
+    // The token before the budget: a forged, early, late or replayed one uses none of it.
+    let spend;
+    try {
+      spend = await deps.formTokens.check(form.get(FORM_TOKEN_FIELD), 'tip');
+    } catch (e) {
+      if (!(e instanceof FormTokenRefused)) throw e;
+      const r = refusal(c, ctx, e);
+      return again(r.error, r.status);
+    }
+    // A dry budget leaves the token unspent: the same form can be sent again later.
     if (!deps.noJs.take('tip')) return busy(c, ctx);
     // The codename is made here, shown once in the response, and never stored.
     const codename = generateCodename(ctx.lang);
@@ -134,9 +160,12 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
       await deps.intake.encryptAndStore(
         { type: 'tip', message, fields: {}, lang: ctx.lang, replyPublicKey: hex.encode(keys.replyPublicKey) },
         { threadId: threadIdOf(keys.lookupSecret), kind: 'tip', desk },
+        spend,
       );
     } catch (e) {
       if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);
+      // Another post spent the same token first (a double click): this one stored nothing.
+      if (e instanceof FormTokenRefused) return again(refusal(c, ctx, e).error, 409);
       throw e;
     } finally {
       wipe(keys.lookupSecret, keys.replySecretKey);
@@ -176,17 +205,17 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
       for (const r of await deps.replies.forSource(threadId)) {
         shown.push({ id: r.id, day: r.day, text: replyText(ctx, r.box, keys.replySecretKey) });
       }
-      return c.html(inboxPage(ctx, { replies: shown, newsroomPublicKey: newsroomKeyHex, attachments }));
+      return c.html(await inbox(ctx, { replies: shown }));
     } finally {
       wipe(entropy, keys.lookupSecret, keys.replySecretKey);
     }
   });
 
   // After login, without the codename the server can't open replies: it says so and offers the reply form.
-  pages.get('/inbox', (c) => {
+  pages.get('/inbox', async (c) => {
     const ctx = pageContext(c);
     if (!deps.sessions.threadOf(getCookie(c, SESSION_COOKIE))) return c.redirect(href(ctx, '/login'), 303);
-    return c.html(inboxPage(ctx, { replies: 'locked', newsroomPublicKey: newsroomKeyHex, attachments }));
+    return c.html(await inbox(ctx, { replies: 'locked' }));
   });
 
   pages.post('/inbox/reply', async (c) => {
@@ -195,19 +224,30 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if (!threadId) return c.html(messagePage(ctx, ctx.t('login.heading'), ctx.t('inbox.expired')), 401);
     const form = await readForm(c.req.raw, formLimit);
     const message = (form.get('message') ?? '').replace(/\r\n/g, '\n');
-    if (message.trim() === '') return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.empty'), newsroomPublicKey: newsroomKeyHex, attachments }), 400);
+    const again = async (error: string, status: 400 | 403 | 409 | 410 | 413 | 429) => c.html(await inbox(ctx, { replies: 'locked', error, message }), status);
+    if (message.trim() === '') return again(ctx.t('submit.error.empty'), 400);
     if ([...message].length > deps.limits.maxMessageChars) {
-      return c.html(inboxPage(ctx, { replies: 'locked', error: ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), newsroomPublicKey: newsroomKeyHex, attachments }), 413);
+      return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
+    }
+    // As for a first tip: the token before the budget (and before the conversation's daily quota is counted).
+    let spend;
+    try {
+      spend = await deps.formTokens.check(form.get(FORM_TOKEN_FIELD), 'followup');
+    } catch (e) {
+      if (!(e instanceof FormTokenRefused)) throw e;
+      const r = refusal(c, ctx, e);
+      return again(r.error, r.status);
     }
     await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
     if (!deps.noJs.take('followup')) return busy(c, ctx);
     try {
-      await deps.intake.encryptAndStore({ type: 'followup', message, fields: {}, lang: ctx.lang }, { threadId, kind: 'followup' });
+      await deps.intake.encryptAndStore({ type: 'followup', message, fields: {}, lang: ctx.lang }, { threadId, kind: 'followup' }, spend);
     } catch (e) {
       if (e instanceof ManifestUnavailableError) return unavailable(c, ctx);
+      if (e instanceof FormTokenRefused) return again(refusal(c, ctx, e).error, 409);
       throw e;
     }
-    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.sent'), newsroomPublicKey: newsroomKeyHex, attachments }), 201);
+    return c.html(await inbox(ctx, { replies: 'locked', notice: ctx.t('inbox.sent') }), 201);
   });
 
   pages.post('/inbox/delete', async (c) => {
@@ -216,7 +256,7 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if (!threadId) return c.html(messagePage(ctx, ctx.t('login.heading'), ctx.t('inbox.expired')), 401);
     const id = (await readForm(c.req.raw, 1024)).get('id') ?? '';
     if (!/^[A-Za-z0-9_-]{22}$/.test(id) || !(await deps.replies.deleteForSource(threadId, id))) throw new ApiError(404, 'not-found', ctx.t('error.notFound'));
-    return c.html(inboxPage(ctx, { replies: 'locked', notice: ctx.t('inbox.deleted'), newsroomPublicKey: newsroomKeyHex, attachments }));
+    return c.html(await inbox(ctx, { replies: 'locked', notice: ctx.t('inbox.deleted') }));
   });
 
   pages.post('/logout', (c) => {

@@ -118,7 +118,14 @@ export type SubmitPageOptions = {
   attachments?: AttachmentLimits;
   message?: string;
   error?: string;
+  /** The no-JavaScript post's form token (server/abuse/form-tokens.ts), in a hidden field; the page script ignores it. */
+  formToken?: string;
 };
+
+/** The hidden field that carries a form token, when there is one. */
+function formTokenField(token: string | undefined): Html | string {
+  return token ? html`<input type="hidden" name="form_token" value="${token}">` : '';
+}
 
 export function submitPage(ctx: PageContext, o: SubmitPageOptions): Html {
   const { t } = ctx;
@@ -143,6 +150,7 @@ export function submitPage(ctx: PageContext, o: SubmitPageOptions): Html {
     t('submit.heading'),
     html`<h1>${t('submit.heading')}</h1>
 <form id="tip-form" method="post" action="${href(ctx, '/submit')}" accept-charset="utf-8"${data}>
+${formTokenField(o.formToken)}
 <p id="encryption-note" class="note">${t('submit.encryption.nojs')}</p>
 ${o.error ? html`<div id="form-error" class="error" role="alert"><strong>${t('submit.notSent')}</strong> ${o.error}</div>` : html`<div id="form-error" class="error" role="alert" hidden></div>`}
 <label for="desk">${t('submit.desk')}</label>
@@ -298,7 +306,16 @@ ${o.error ? html`<div id="login-error" class="error" role="alert">${o.error}</di
 
 export type ShownReply = { id: string; day: string; text: string };
 
-type InboxOptions = { replies: ShownReply[] | 'locked'; notice?: string; error?: string; newsroomPublicKey: string };
+type InboxOptions = {
+  replies: ShownReply[] | 'locked';
+  notice?: string;
+  error?: string;
+  newsroomPublicKey: string;
+  /** The reply form's token for a post without JavaScript (absent in the page script's inbox, which never posts the form). */
+  formToken?: string;
+  /** Put back in the reply box when a post was refused. */
+  message?: string;
+};
 
 /**
  * The conversation: replies (when they could be decrypted for this request),
@@ -322,10 +339,11 @@ ${o.replies === 'locked' ? '' : o.replies.map(
 ${o.replies === 'locked' ? html`<p class="note">${t('inbox.locked')}</p>` : ''}
 </section>
 <form id="reply-form" method="post" action="${href(ctx, '/inbox/reply')}" accept-charset="utf-8">
+${formTokenField(o.formToken)}
 ${o.error ? html`<div id="reply-error" class="error" role="alert"><strong>${t('submit.notSent')}</strong> ${o.error}</div>` : html`<div id="reply-error" class="error" role="alert" hidden></div>`}
 <label for="reply">${t('inbox.reply')}</label>
 <p id="reply-hint" class="hint">${t('inbox.replyHint')}</p>
-<textarea id="reply" name="message" rows="8" aria-describedby="reply-hint" required></textarea>
+<textarea id="reply" name="message" rows="8" aria-describedby="reply-hint" required>${o.message ?? ''}</textarea>
 ${o.files === 'none' ? '' : o.files === 'needs-js' ? html`<p id="attach-needs-js" class="note">${t('inbox.attach.needsJs')}</p>` : attachmentPicker(ctx, o.files, 'followup')}
 <p id="reply-status" class="status" role="status" aria-live="polite"></p>
 <button type="submit">${t('inbox.send')}</button>

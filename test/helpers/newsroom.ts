@@ -79,7 +79,9 @@ export type TestApp = { app: Awaited<ReturnType<typeof createApp>>; db: TiplineD
 
 /**
  * The Hono app over a newsroom's data directory, for `app.request` tests. Log lines are collected in `logs`.
- * The proof of work is off unless `options.pow` sets it: the proof-of-work tests turn it on.
+ * The proof of work is off unless `options.pow` sets it: the proof-of-work tests turn it on. So is the
+ * no-JavaScript form's wait (`limits.noJsFormMinSeconds`), unless `options.limits` sets it; the form
+ * token itself is always required (post no-JavaScript forms with test/helpers/no-js-form.ts).
  */
 export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOptions> = {}): Promise<TestApp> {
   const dir = await readDataDir(newsroom.dataDir, newsroom);
@@ -93,6 +95,7 @@ export async function openTestApp(newsroom: TestNewsroom, options: Partial<AppOp
     log: (l) => logs.push(l),
     pow: { baseDifficulty: 0 },
     ...options,
+    limits: { noJsFormMinSeconds: 0, ...options.limits },
   });
   return { app, db, logs, close: () => db.destroy() };
 }
