@@ -134,6 +134,8 @@ describe('attachments on follow-ups', () => {
       expect(await page.locator('#attach-needs-js').textContent()).toContain('Attaching files needs JavaScript');
       expect(await page.locator('#attach-needs-js').isVisible()).toBe(true);
       await page.getByLabel('Reply').fill('One more thing, sent without JavaScript.');
+      // The no-JavaScript form's token is time-locked (3 s after the page, from the next whole second), as a person would take.
+      await page.waitForTimeout(4000);
       await page.getByRole('button', { name: 'Send' }).click();
       await page.getByText('Your message was sent.').waitFor({ state: 'visible' });
 

@@ -17,10 +17,10 @@
  * if (!budget.take('tip')) showBusyPage();
  */
 import type { DailyCounts } from '../http/daily-counts.ts';
-import type { NoJsRefusals } from './no-js-refusals.ts';
+import type { NoJsKind, NoJsRefusals } from './no-js-refusals.ts';
 import { TokenBucket } from './token-bucket.ts';
 
-export type NoJsKind = 'tip' | 'followup';
+export type { NoJsKind } from './no-js-refusals.ts';
 type Bucket = { capacity: number; refillPerMinute: number };
 
 export class NoJsBudget {

@@ -23,7 +23,9 @@
 import { sql } from 'kysely';
 import { addDays, utcDay } from '../../crypto/day.ts';
 import type { TiplineDb } from '../db/open-database.ts';
-import type { NoJsKind } from './no-js-budget.ts';
+
+/** The two no-JavaScript budgets: first tips, and follow-ups from a logged-in source. */
+export type NoJsKind = 'tip' | 'followup';
 
 /** Days of refusals kept (today included); doctor looks at the last 7. */
 export const KEEP_DAYS = 14;
