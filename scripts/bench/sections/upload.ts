@@ -30,7 +30,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionResult> {
   const copy = join(ctx.workDir, 'attachment-copy.gpg');
   try {
     const size = await writeSyntheticAttachment(source, ctx.sizes.upload.bytes, keys.publicKeys);
-    const [pow] = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'upload', count: 1, difficulty: BENCH_POW_DIFFICULTY });
+    const [pow] = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'upload', count: 1, difficulty: BENCH_POW_DIFFICULTY, bytes: size });
 
     const pipe = await ctx.startServer(['socket-to-file', copy]);
     if (!RssSampler.available(pipe.pid)) {
