@@ -16,6 +16,7 @@ import * as m0011 from './0011-spent-challenge-days.ts';
 import * as m0012 from './0012-pow-key-rotation.ts';
 import * as m0013 from './0013-upload-admission.ts';
 import * as m0014 from './0014-token-labels-and-holds.ts';
+import * as m0017 from './0017-blob-rows-by-rowid.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '0012-pow-key-rotation': m0012,
   '0013-upload-admission': m0013,
   '0014-token-labels-and-holds': m0014,
+  '0017-blob-rows-by-rowid': m0017,
 };
 
 export const migrationProvider: MigrationProvider = {

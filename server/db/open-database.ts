@@ -29,7 +29,8 @@ export class MigrationError extends Error {
 }
 
 /** Set on every connection (see the list above); exported so the benchmark's bare baseline runs with the same ones. */
-export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = FULL', 'secure_delete = ON', 'foreign_keys = ON', 'busy_timeout = 5000'] as const;
+export const SQLITE_SYNCHRONOUS = 'synchronous = FULL';
+export const SQLITE_PRAGMAS = ['journal_mode = WAL', SQLITE_SYNCHRONOUS, 'secure_delete = ON', 'foreign_keys = ON', 'busy_timeout = 5000'] as const;
 
 /** `location`: a SQLite file, or a `postgres://` URL. */
 export async function openDatabase(location: string, options: { migrate?: boolean } = {}): Promise<TiplineDb> {

@@ -32,7 +32,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import { randomId } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
-import type { TiplineDb } from '../db/open-database.ts';
+import { SQLITE_SYNCHRONOUS, type TiplineDb } from '../db/open-database.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { BlobChangedError, BlobPathError, writeInRuns } from './blob-store.ts';
 import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blob-store.ts';
@@ -82,11 +82,7 @@ export class RowBlobStore implements BlobStore {
    */
   private async append(id: string, content: string, offset: number, body: BlobBody, o: BlobWriteOptions): Promise<number> {
     try {
-      const written = body
-        ? await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes: o.maxBytes }, (run, at) =>
-            this.db.insertInto('blob_chunks').values({ content, start: offset + at, bytes: run }).execute(),
-          )
-        : 0;
+      const written = body ? await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes: o.maxBytes }, (run, at) => this.insertRow(content, offset + at, run)) : 0;
       await this.db.transaction().execute(async (trx) => {
         const now = await trx.selectFrom('blobs').select('content').where('id', '=', id).executeTakeFirst();
         if (now?.content !== content) throw new BlobChangedError('the blob changed while it was written');
@@ -274,13 +270,38 @@ export class RowBlobStore implements BlobStore {
     try {
       if (!body) return 0;
       // One row a run; pg has sent the run's bytes by the time the insert resolves.
-      return await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes }, (run, at) =>
-        this.db.insertInto('blob_chunks').values({ content: staged, start: offset + at, bytes: run }).execute(),
-      );
+      return await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes }, (run, at) => this.insertRow(staged, offset + at, run));
     } catch (e) {
       await this.discard(staged);
       throw e;
     }
+  }
+
+  /**
+   * One row of `content`, committed on its own. On SQLite its id is
+   * `random()` (migration 0017), and its commit skips the fsync: the
+   * statement runs at `synchronous = NORMAL` on the connection, held
+   * meanwhile so that no other query (a tip's commit) runs under that
+   * setting. The rows count only once the transaction that closes the write
+   * commits at FULL, and that commit's fsync of the WAL makes every frame
+   * before it durable too: one fsync per chunk instead of one per row. A
+   * power loss before it leaves rows that count for nothing, as a killed
+   * process does: past the byte count (the next write at that offset deletes
+   * them) or under a staged key (swept by sweepAbandoned).
+   */
+  private async insertRow(content: string, start: number, bytes: Uint8Array): Promise<void> {
+    if (this.postgres) {
+      await this.db.insertInto('blob_chunks').values({ content, start, bytes }).execute();
+      return;
+    }
+    await this.db.connection().execute(async (c) => {
+      await sql`PRAGMA synchronous = NORMAL`.execute(c);
+      try {
+        await c.insertInto('blob_chunks').values({ id: sql<number>`random()`, content, start, bytes }).execute();
+      } finally {
+        await sql.raw(`PRAGMA ${SQLITE_SYNCHRONOUS}`).execute(c);
+      }
+    });
   }
 
   private async discard(staged: string): Promise<void> {
