@@ -130,8 +130,9 @@ describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
         const ddl = Object.fromEntries(tables.rows.map((r) => [r.name, r.sql]));
         expect(ddl.tips).toMatch(/"ciphertext" blob not null.*without rowid/is);
         expect(ddl.uploads).toMatch(/"declared_bytes" integer not null.*without rowid/is);
-        // Attachment rows (migration 0008) keyed by random ids, so maintain can lay them out in an order unrelated to arrival.
-        expect(ddl.blob_chunks).toMatch(/"bytes" blob not null.*without rowid/is);
+        // Attachment rows (migration 0017): a rowid table keyed by a random id (VACUUM lays them out in that order, unrelated to arrival), found by (content, start).
+        expect(ddl.blob_chunks).toMatch(/"id" integer PRIMARY KEY,.*"bytes" blob NOT NULL/is);
+        expect(ddl.blob_chunks).not.toMatch(/without rowid/i);
       } else {
         const columns = await sql<{ table_name: string; column_name: string; data_type: string }>`
           SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema()`.execute(db);
