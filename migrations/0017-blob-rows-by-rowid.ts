@@ -69,12 +69,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 export async function down(db: Kysely<unknown>): Promise<void> {
   if (columnTypes(db).postgres) return;
   if (!(await hasRowidLayout(db, 'blob_chunks'))) return;
-  await sql`CREATE TABLE IF NOT EXISTS ${sql.table(NEW)} (
-    "content" text NOT NULL,
-    "start" integer NOT NULL,
-    "bytes" blob NOT NULL,
-    CONSTRAINT "blob_chunks_pk" PRIMARY KEY ("content", "start")
-  ) WITHOUT ROWID`.execute(db);
+  // Exactly 0008's table, so the file is what that version made.
+  await db.schema
+    .createTable(NEW)
+    .ifNotExists()
+    .addColumn('content', 'text', (c) => c.notNull())
+    .addColumn('start', 'integer', (c) => c.notNull())
+    .addColumn('bytes', 'blob', (c) => c.notNull())
+    .addPrimaryKeyConstraint('blob_chunks_pk', ['content', 'start'])
+    .$call(columnTypes(db).withoutRowid)
+    .execute();
   for (;;) {
     const moved = await db.transaction().execute(async (trx) => {
       const r = await sql`INSERT INTO ${sql.table(NEW)} ("content", "start", "bytes")
