@@ -1,8 +1,8 @@
 /**
  * The {@link BlobStore} (blobs.ts) on both databases: attachment ciphertext as
- * rows of at most 1 MiB in `blob_chunks` (migration 0006 on PostgreSQL, 0008 on
- * SQLite). On PostgreSQL every instance on the database reaches every blob. On
- * SQLite the rows replace the old one-file-per-upload store, because a file's
+ * rows of at most 1 MiB in `blob_chunks` (migration 0006 on PostgreSQL; 0008
+ * on SQLite, a rowid table with random ids since 0017). On PostgreSQL every
+ * instance on the database reaches every blob. On SQLite the rows replace the old one-file-per-upload store, because a file's
  * birth time, mtime and ctime are its upload's time, and a birth time can't be
  * changed from user space; rows carry no time, take `secure_delete` when they
  * go, and lose their physical order in `tipline admin maintain`. Only one row
