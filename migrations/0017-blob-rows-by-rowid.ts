@@ -5,7 +5,7 @@
  * for the store's lookups.
  *
  * Why: in a WITHOUT ROWID table each 1 MiB row is an index B-tree entry, and
- * writing one cost about twice the CPU of the same row in a rowid table
+ * writing one cost about 1.6 times the CPU of the same row in a rowid table
  * (docs/performance.md, upload). The id is random, not the rowid SQLite
  * would pick (the largest plus one), because `VACUUM` in `tipline admin
  * maintain` rebuilds a rowid table in rowid order: with random ids the rows'
