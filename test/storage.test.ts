@@ -396,6 +396,33 @@ describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
         await blobs.delete(id);
       });
 
+      it.skipIf(name !== 'SQLite')('on SQLite, lifts synchronous and autocheckpoint for its own row statements only: every other query, meanwhile and after, runs at FULL', async () => {
+        const settings = async () => {
+          const s = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(db);
+          const c = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(db);
+          return `${s.rows[0]!.synchronous}/${c.rows[0]!.wal_autocheckpoint}`;
+        };
+        expect(await settings()).toBe('2/1000'); // FULL, SQLite's default checkpoint
+        // Queries sent while the rows stream take the connection between two rows: what a tip's commit would see.
+        const seen = new Set<string>();
+        let writing = true;
+        const watch = (async () => {
+          while (writing) seen.add(await settings());
+        })();
+        const id = randomId();
+        const content = randomBytes(6 * CHUNK_BYTES + 5);
+        await blobs.write(id, 0, stream(content), { maxBytes: 8 * MiB }); // staged path (a new blob)
+        await blobs.write(id, content.length, stream(content), { maxBytes: 8 * MiB }); // append path
+        await expect(blobs.write(id, 2 * content.length, failingStream(randomBytes(3 * CHUNK_BYTES)), { maxBytes: 8 * MiB })).rejects.toThrow('connection cut');
+        writing = false;
+        await watch;
+        expect([...seen]).toEqual(['2/1000']);
+        expect(await settings()).toBe('2/1000');
+        const rows = await db.selectFrom('blob_chunks').select('id').where('content', 'in', db.selectFrom('blobs').select('content').where('id', '=', id)).execute();
+        expect(rows.length).toBeGreaterThan(12);
+        await blobs.delete(id);
+      });
+
       it('lists blobs by age, and sweeps what an interrupted write left', async () => {
         const id = randomId();
         await blobs.write(id, 0, stream(randomBytes(10)), { maxBytes: 100 });
