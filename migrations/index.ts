@@ -18,6 +18,7 @@ import * as m0013 from './0013-upload-admission.ts';
 import * as m0014 from './0014-token-labels-and-holds.ts';
 import * as m0015 from './0015-no-js-refusals.ts';
 import * as m0016 from './0016-spent-form-tokens.ts';
+import * as m0017 from './0017-blob-rows-by-rowid.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -35,6 +36,7 @@ export const migrations: Record<string, Migration> = {
   '0014-token-labels-and-holds': m0014,
   '0015-no-js-refusals': m0015,
   '0016-spent-form-tokens': m0016,
+  '0017-blob-rows-by-rowid': m0017,
 };
 
 export const migrationProvider: MigrationProvider = {

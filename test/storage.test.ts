@@ -130,8 +130,9 @@ describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
         const ddl = Object.fromEntries(tables.rows.map((r) => [r.name, r.sql]));
         expect(ddl.tips).toMatch(/"ciphertext" blob not null.*without rowid/is);
         expect(ddl.uploads).toMatch(/"declared_bytes" integer not null.*without rowid/is);
-        // Attachment rows (migration 0008) keyed by random ids, so maintain can lay them out in an order unrelated to arrival.
-        expect(ddl.blob_chunks).toMatch(/"bytes" blob not null.*without rowid/is);
+        // Attachment rows (migration 0017): a rowid table keyed by a random id (VACUUM lays them out in that order, unrelated to arrival), found by (content, start).
+        expect(ddl.blob_chunks).toMatch(/"id" integer PRIMARY KEY,.*"bytes" blob NOT NULL/is);
+        expect(ddl.blob_chunks).not.toMatch(/without rowid/i);
       } else {
         const columns = await sql<{ table_name: string; column_name: string; data_type: string }>`
           SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema()`.execute(db);
@@ -392,6 +393,33 @@ describe.each(DIALECTS)('storage on $name', ({ name, skip, open }) => {
         expect(Buffer.from(await readAll(blobs.read(id))).equals(Buffer.from(next))).toBe(true);
         expect(await blobs.size(id)).toBe(next.length);
         await expect(blobs.replace(randomId(), stream(next), { maxBytes: 4 * MiB })).rejects.toThrow();
+        await blobs.delete(id);
+      });
+
+      it.skipIf(name !== 'SQLite')('on SQLite, lifts synchronous and autocheckpoint for its own row statements only: every other query, meanwhile and after, runs at FULL', async () => {
+        const settings = async () => {
+          const s = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(db);
+          const c = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(db);
+          return `${s.rows[0]!.synchronous}/${c.rows[0]!.wal_autocheckpoint}`;
+        };
+        expect(await settings()).toBe('2/1000'); // FULL, SQLite's default checkpoint
+        // Queries sent while the rows stream take the connection between two rows: what a tip's commit would see.
+        const seen = new Set<string>();
+        let writing = true;
+        const watch = (async () => {
+          while (writing) seen.add(await settings());
+        })();
+        const id = randomId();
+        const content = randomBytes(6 * CHUNK_BYTES + 5);
+        await blobs.write(id, 0, stream(content), { maxBytes: 8 * MiB }); // staged path (a new blob)
+        await blobs.write(id, content.length, stream(content), { maxBytes: 8 * MiB }); // append path
+        await expect(blobs.write(id, 2 * content.length, failingStream(randomBytes(3 * CHUNK_BYTES)), { maxBytes: 8 * MiB })).rejects.toThrow('connection cut');
+        writing = false;
+        await watch;
+        expect([...seen]).toEqual(['2/1000']);
+        expect(await settings()).toBe('2/1000');
+        const rows = await db.selectFrom('blob_chunks').select('id').where('content', 'in', db.selectFrom('blobs').select('content').where('id', '=', id)).execute();
+        expect(rows.length).toBeGreaterThan(12);
         await blobs.delete(id);
       });
 

@@ -24,14 +24,15 @@ export type PowAnswer = { challenge: string; nonce: string };
  */
 export const BENCH_POW_DIFFICULTY = 2;
 
-export async function presolvePow(o: { dbFile: string; purpose: PowPurpose; count: number; difficulty: number }): Promise<PowAnswer[]> {
+/** `bytes`: an upload's declared size, which raises its price (uploadExtraBits in server/abuse/pow-guard.ts). */
+export async function presolvePow(o: { dbFile: string; purpose: PowPurpose; count: number; difficulty: number; bytes?: number }): Promise<PowAnswer[]> {
   const db = await openDatabase(o.dbFile);
   try {
     const guard = await PowGuard.open(db, { baseDifficulty: o.difficulty });
     const answers: PowAnswer[] = [];
     for (let i = 0; i < o.count; i++) {
-      const { challenge } = await guard.issue(o.purpose);
-      answers.push({ challenge, nonce: solve(challenge, o.difficulty) });
+      const { challenge, difficulty } = await guard.issue(o.purpose, { bytes: o.bytes });
+      answers.push({ challenge, nonce: solve(challenge, difficulty) });
     }
     return answers;
   } finally {

@@ -53,3 +53,20 @@ export function readRss(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * CPU time a process has used so far, user and system apart, in seconds
+ * (fields 14 and 15 of /proc/PID/stat, in clock ticks of 1/100 s on Linux);
+ * undefined once it is gone. On a shared machine this moves far less with
+ * other sessions' load than wall time does.
+ */
+export function readCpuSeconds(pid: number): { user: number; system: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after it are plain.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  } catch {
+    return undefined;
+  }
+}

@@ -11,9 +11,11 @@
  *    The no-JavaScript refusals (abuse/no-js-refusals.ts) sweep themselves.
  * 2. On SQLite, `VACUUM`: the file is rebuilt table by table in key order.
  *    Every table that holds source data is keyed by a random id (WITHOUT
- *    ROWID), so after it the physical place of a tip's pages (leaf and
- *    overflow pages, which were appended at the end of the file as tips
- *    arrived) follows its random id, not its arrival. Free pages are gone too.
+ *    ROWID; attachment rows, `blob_chunks`, by a random rowid since migration
+ *    0017, and VACUUM copies a rowid table in rowid order), so after it the
+ *    physical place of a tip's pages (leaf and overflow pages, which were
+ *    appended at the end of the file as tips arrived) follows its random id,
+ *    not its arrival. Free pages are gone too.
  * 3. `PRAGMA wal_checkpoint(TRUNCATE)`: the WAL, which holds the commit order
  *    of everything since the last checkpoint (and the whole rebuilt file after
  *    VACUUM), is emptied.

@@ -28,8 +28,12 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
+/** The two settings the blob store lifts for one row's statement and puts back (row-blob-store.ts, insertRow). */
+export const SQLITE_SYNCHRONOUS = 'synchronous = FULL';
+/** SQLite's default, said here so that what the blob store puts back is written once. */
+export const SQLITE_WAL_AUTOCHECKPOINT = 'wal_autocheckpoint = 1000';
 /** Set on every connection (see the list above); exported so the benchmark's bare baseline runs with the same ones. */
-export const SQLITE_PRAGMAS = ['journal_mode = WAL', 'synchronous = FULL', 'secure_delete = ON', 'foreign_keys = ON', 'busy_timeout = 5000'] as const;
+export const SQLITE_PRAGMAS = ['journal_mode = WAL', SQLITE_SYNCHRONOUS, SQLITE_WAL_AUTOCHECKPOINT, 'secure_delete = ON', 'foreign_keys = ON', 'busy_timeout = 5000'] as const;
 
 /** `location`: a SQLite file, or a `postgres://` URL. */
 export async function openDatabase(location: string, options: { migrate?: boolean } = {}): Promise<TiplineDb> {

@@ -135,6 +135,12 @@ export interface BlobsTable {
 }
 
 export interface BlobChunksTable {
+  /**
+   * SQLite only (migration 0017): a random 64-bit rowid, `random()` on every
+   * insert, so `VACUUM` lays rows out in no arrival order. PostgreSQL has no
+   * such column.
+   */
+  id?: number;
   content: string;
   /** The byte of the blob this row starts at. */
   start: number;

@@ -1,8 +1,8 @@
 /**
  * The {@link BlobStore} (blobs.ts) on both databases: attachment ciphertext as
- * rows of at most 1 MiB in `blob_chunks` (migration 0006 on PostgreSQL, 0008 on
- * SQLite). On PostgreSQL every instance on the database reaches every blob. On
- * SQLite the rows replace the old one-file-per-upload store, because a file's
+ * rows of at most 1 MiB in `blob_chunks` (migration 0006 on PostgreSQL; 0008
+ * on SQLite, a rowid table with random ids since 0017). On PostgreSQL every
+ * instance on the database reaches every blob. On SQLite the rows replace the old one-file-per-upload store, because a file's
  * birth time, mtime and ctime are its upload's time, and a birth time can't be
  * changed from user space; rows carry no time, take `secure_delete` when they
  * go, and lose their physical order in `tipline admin maintain`. Only one row
@@ -32,7 +32,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import { randomId } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
-import type { TiplineDb } from '../db/open-database.ts';
+import { SQLITE_SYNCHRONOUS, SQLITE_WAL_AUTOCHECKPOINT, type TiplineDb } from '../db/open-database.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { BlobChangedError, BlobPathError, writeInRuns } from './blob-store.ts';
 import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blob-store.ts';
@@ -82,11 +82,7 @@ export class RowBlobStore implements BlobStore {
    */
   private async append(id: string, content: string, offset: number, body: BlobBody, o: BlobWriteOptions): Promise<number> {
     try {
-      const written = body
-        ? await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes: o.maxBytes }, (run, at) =>
-            this.db.insertInto('blob_chunks').values({ content, start: offset + at, bytes: run }).execute(),
-          )
-        : 0;
+      const written = body ? await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes: o.maxBytes }, (run, at) => this.insertRow(content, offset + at, run)) : 0;
       await this.db.transaction().execute(async (trx) => {
         const now = await trx.selectFrom('blobs').select('content').where('id', '=', id).executeTakeFirst();
         if (now?.content !== content) throw new BlobChangedError('the blob changed while it was written');
@@ -274,13 +270,46 @@ export class RowBlobStore implements BlobStore {
     try {
       if (!body) return 0;
       // One row a run; pg has sent the run's bytes by the time the insert resolves.
-      return await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes }, (run, at) =>
-        this.db.insertInto('blob_chunks').values({ content: staged, start: offset + at, bytes: run }).execute(),
-      );
+      return await writeInRuns(body, { runBytes: CHUNK_BYTES, maxBytes }, (run, at) => this.insertRow(staged, offset + at, run));
     } catch (e) {
       await this.discard(staged);
       throw e;
     }
+  }
+
+  /**
+   * One row of `content`, committed on its own. On SQLite its id is
+   * `random()` (migration 0017), and the statement runs on the connection,
+   * held meanwhile so that no other query (a tip's commit) runs under the
+   * two settings it lifts:
+   *
+   * - `synchronous = NORMAL`: the row's commit skips the fsync. The rows
+   *   count only once the transaction that closes the write commits at
+   *   FULL, and that commit's fsync of the WAL makes every frame before it
+   *   durable too: one fsync per chunk instead of one per row. A power loss
+   *   before it leaves rows that count for nothing, as a killed process
+   *   does: past the byte count (the next write at that offset deletes them)
+   *   or under a staged key (swept by sweepAbandoned).
+   * - `wal_autocheckpoint = 0`: the row's commit doesn't checkpoint (two
+   *   more fsyncs, every 4 MiB). The closing commit does, once the WAL is
+   *   past 1000 pages, so an 8 MiB chunk costs one checkpoint, not two, and
+   *   the WAL grows by at most a chunk meanwhile.
+   */
+  private async insertRow(content: string, start: number, bytes: Uint8Array): Promise<void> {
+    if (this.postgres) {
+      await this.db.insertInto('blob_chunks').values({ content, start, bytes }).execute();
+      return;
+    }
+    await this.db.connection().execute(async (c) => {
+      await sql`PRAGMA synchronous = NORMAL`.execute(c);
+      await sql`PRAGMA wal_autocheckpoint = 0`.execute(c);
+      try {
+        await c.insertInto('blob_chunks').values({ id: sql<number>`random()`, content, start, bytes }).execute();
+      } finally {
+        await sql.raw(`PRAGMA ${SQLITE_SYNCHRONOUS}`).execute(c);
+        await sql.raw(`PRAGMA ${SQLITE_WAL_AUTOCHECKPOINT}`).execute(c);
+      }
+    });
   }
 
   private async discard(staged: string): Promise<void> {
@@ -367,6 +396,8 @@ async function readRange(db: TiplineDb, q: RowSql, content: string, offset: numb
     .where(q.endsAfter(offset))
     .orderBy('start')
     .execute();
+  // One row holds the whole range (the usual case for the check's windows): its part is the answer, no copy.
+  if (rows.length === 1 && rows[0]!.start <= offset) return rows[0]!.part;
   const out = new Uint8Array(length);
   let filled = 0;
   for (const r of rows) {

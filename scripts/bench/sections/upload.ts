@@ -15,7 +15,7 @@ import { makeBenchNewsroom } from '../bench-newsroom.ts';
 import type { BenchContext } from '../context.ts';
 import { BENCH_POW_DIFFICULTY, presolvePow, type PowAnswer } from '../presolved-pow.ts';
 import { higherIsBetter, notAvailable, round, type SectionResult } from '../result.ts';
-import { RssSampler } from '../rss-sampler.ts';
+import { readCpuSeconds, RssSampler } from '../rss-sampler.ts';
 import { writeSyntheticAttachment } from '../synthetic-attachment.ts';
 
 const MiB = 1024 * 1024;
@@ -30,7 +30,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionResult> {
   const copy = join(ctx.workDir, 'attachment-copy.gpg');
   try {
     const size = await writeSyntheticAttachment(source, ctx.sizes.upload.bytes, keys.publicKeys);
-    const [pow] = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'upload', count: 1, difficulty: BENCH_POW_DIFFICULTY });
+    const [pow] = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'upload', count: 1, difficulty: BENCH_POW_DIFFICULTY, bytes: size });
 
     const pipe = await ctx.startServer(['socket-to-file', copy]);
     if (!RssSampler.available(pipe.pid)) {
@@ -66,6 +66,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionResult> {
       details: {
         'RSS growth MiB': `${round(real.rssGrowth / MiB)} vs ${round(baseline.rssGrowth / MiB)}`,
         'peak RSS MiB': `${round(real.rssPeak / MiB)} vs ${round(baseline.rssPeak / MiB)}`,
+        'server CPU s, user + system': `${round(real.cpu.user)} + ${round(real.cpu.system)} vs ${round(baseline.cpu.user)} + ${round(baseline.cpu.system)}`,
         size: `${round(size / MiB)} MiB in ${real.chunks} chunks of ${CHUNK_BYTES / MiB} MiB`,
       },
     });
@@ -75,10 +76,11 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionResult> {
   }
 }
 
-type Timed = { seconds: number; rssGrowth: number; rssPeak: number };
+type Timed = { seconds: number; rssGrowth: number; rssPeak: number; cpu: { user: number; system: number } };
 
 async function timed(pid: number, work: () => Promise<unknown>): Promise<Timed> {
   const rss = RssSampler.start(pid);
+  const cpuBefore = readCpuSeconds(pid);
   const started = performance.now();
   try {
     await work();
@@ -88,7 +90,9 @@ async function timed(pid: number, work: () => Promise<unknown>): Promise<Timed> 
   }
   const seconds = (performance.now() - started) / 1000;
   const memory = rss.stop();
-  return { seconds, rssGrowth: memory.growthBytes, rssPeak: memory.peakBytes };
+  const cpuAfter = readCpuSeconds(pid);
+  const cpu = cpuBefore && cpuAfter ? { user: cpuAfter.user - cpuBefore.user, system: cpuAfter.system - cpuBefore.system } : { user: NaN, system: NaN };
+  return { seconds, rssGrowth: memory.growthBytes, rssPeak: memory.peakBytes, cpu };
 }
 
 function mibPerSecond(bytes: number, seconds: number): number {
