@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { attempt, leadingZeroBits, type PowPurpose } from '../../crypto/proof-of-work.ts';
-import { PowGuard } from '../../server/abuse/pow-guard.ts';
+import { DEFAULT_POW, PowGuard, WINDOW_MINUTES } from '../../server/abuse/pow-guard.ts';
 import { openDatabase } from '../../server/db/open-database.ts';
 
 export type PowAnswer = { challenge: string; nonce: string };
@@ -23,6 +23,20 @@ export type PowAnswer = { challenge: string; nonce: string };
  * same at any difficulty (one hash); a low one keeps solving tens of thousands quick.
  */
 export const BENCH_POW_DIFFICULTY = 2;
+
+/**
+ * The difficulty to pre-solve at so that every answer still counts after
+ * `requests` submissions: the server raises its difficulty with the rate of
+ * accepted submissions (PowGuard.currentDifficulty) and refuses an answer to a
+ * challenge issued at a lower one (409 pow-too-easy), which is what a bench's
+ * flood is. A harder answer than needed is accepted, and the server's cost to
+ * check one is the same at any difficulty.
+ */
+export function floodDifficulty(requests: number): number {
+  const perMinute = requests / WINDOW_MINUTES;
+  const extra = perMinute > DEFAULT_POW.calmPerMinute ? Math.ceil(Math.log2(perMinute / DEFAULT_POW.calmPerMinute)) : 0;
+  return Math.min(DEFAULT_POW.maxDifficulty, BENCH_POW_DIFFICULTY + extra);
+}
 
 /** `bytes`: an upload's declared size, which raises its price (uploadExtraBits in server/abuse/pow-guard.ts). */
 export async function presolvePow(o: { dbFile: string; purpose: PowPurpose; count: number; difficulty: number; bytes?: number }): Promise<PowAnswer[]> {

@@ -54,7 +54,7 @@ export type PowFor = { bytes?: number };
 
 export const DEFAULT_POW: Omit<PowOptions, 'clock'> = { baseDifficulty: 16, maxDifficulty: 24, calmPerMinute: 10, ttlSeconds: 600 };
 
-const WINDOW_MINUTES = 10;
+export const WINDOW_MINUTES = 10;
 const CLEANUP_EVERY_SECONDS = 60;
 
 /** Spends a checked answer with `db` (the caller's transaction, or the database itself). Throws ApiError 409 for a replay. */

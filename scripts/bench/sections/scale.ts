@@ -20,7 +20,7 @@ import { makeBenchNewsroom } from '../bench-newsroom.ts';
 import { bulkInsertTips } from '../bulk-tips.ts';
 import type { BenchContext } from '../context.ts';
 import { runLoad, type LoadRequest, type LoadResult } from '../load.ts';
-import { BENCH_POW_DIFFICULTY, presolvePow } from '../presolved-pow.ts';
+import { BENCH_POW_DIFFICULTY, floodDifficulty, presolvePow } from '../presolved-pow.ts';
 import { lowerIsBetter, notAvailable, round, type Detail, type SectionResult } from '../result.ts';
 import { sampleTipCiphertext } from '../sample-tip.ts';
 import { tipRequests } from './submit.ts';
@@ -72,7 +72,7 @@ export async function scaleSection(ctx: BenchContext): Promise<SectionResult> {
     ctx.log(`scale: loaded ${adding} tips in ${round(load.seconds)} s (${Math.round(loadRate)}/s); ${stored} stored`);
 
     const measuring = performance.now();
-    const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: s.maxRequests + s.connections, difficulty: BENCH_POW_DIFFICULTY });
+    const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: s.maxRequests + s.connections, difficulty: floodDifficulty(s.maxRequests + s.connections) });
     const server = await ctx.startServer(['app', newsroom.dataDir, String(BENCH_POW_DIFFICULTY)]);
     try {
       const submit = await runLoad({ url: server.url, connections: s.connections, seconds: s.seconds, maxRequests: s.maxRequests, next: tipRequests(answers, ciphertext) });

@@ -11,7 +11,7 @@ import { base64, randomBytes } from '../../../crypto/bytes.ts';
 import { makeBenchNewsroom } from '../bench-newsroom.ts';
 import type { BenchContext } from '../context.ts';
 import { runLoad, type LoadRequest, type LoadResult } from '../load.ts';
-import { BENCH_POW_DIFFICULTY, presolvePow, type PowAnswer } from '../presolved-pow.ts';
+import { BENCH_POW_DIFFICULTY, floodDifficulty, presolvePow, type PowAnswer } from '../presolved-pow.ts';
 import { higherIsBetter, notAvailable, round, type SectionResult } from '../result.ts';
 import { sampleTipCiphertext } from '../sample-tip.ts';
 
@@ -25,7 +25,7 @@ export async function submitSection(ctx: BenchContext): Promise<SectionResult> {
   const ciphertext = base64.encode(await sampleTipCiphertext(keys.publicKeys));
   const pool = s.maxTips + s.connections;
   const started = performance.now();
-  const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: pool, difficulty: BENCH_POW_DIFFICULTY });
+  const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: pool, difficulty: floodDifficulty(pool) });
   ctx.log(`submit: solved ${pool} proofs of work in ${Math.round(performance.now() - started)} ms`);
 
   const load = { connections: s.connections, seconds: s.seconds, maxRequests: s.maxTips };
