@@ -41,6 +41,7 @@ export type LoadOptions = {
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
+  const refusals: Record<string, number> = {};
   let timer: NodeJS.Timeout | undefined;
   const result = await new Promise<Result>((resolve, reject) => {
     const instance = autocannon(
@@ -58,7 +59,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
               const r = o.next();
               return { ...request, method: r.method, path: r.path, headers: r.headers ?? {}, body: r.body };
             },
-          },
+            // Which refusal, by the error JSON's code: "409" alone can't tell a stale proof of work from a replay.
+            onResponse: (status: number, body: string) => {
+              if (status >= 200 && status < 300) return;
+              let code = '';
+              try {
+                code = String((JSON.parse(body) as { error?: { code?: unknown } }).error?.code ?? '');
+              } catch {
+                /* not JSON */
+              }
+              const key = code ? `${status} ${code}` : String(status);
+              refusals[key] = (refusals[key] ?? 0) + 1;
+            },
+          } as { setupRequest: (request: Request) => Request }, // autocannon calls onResponse too; its types leave it out
         ],
       },
       (error, r) => (error ? reject(error) : resolve(r)),
@@ -71,6 +84,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   latencies.sort((a, b) => a - b);
   const failures: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats)) if (!code.startsWith('2')) failures[code] = count;
+  Object.assign(failures, refusals);
   if (result.errors) failures.errors = result.errors;
   if (result.timeouts) failures.timeouts = result.timeouts;
   const ok = latencies.length;
