@@ -72,7 +72,7 @@ export async function scaleSection(ctx: BenchContext): Promise<SectionResult> {
     ctx.log(`scale: loaded ${adding} tips in ${round(load.seconds)} s (${Math.round(loadRate)}/s); ${stored} stored`);
 
     const measuring = performance.now();
-    const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: s.maxRequests + s.connections, difficulty: (i) => floodDifficulty(i + 1 + 4 * s.connections) });
+    const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: s.maxRequests + s.connections, difficulty: (i) => floodDifficulty(Math.max(i + 1, 40 * s.connections) + 4 * s.connections) });
     const server = await ctx.startServer(['app', newsroom.dataDir, String(BENCH_POW_DIFFICULTY)]);
     try {
       const submit = await runLoad({ url: server.url, connections: s.connections, seconds: s.seconds, maxRequests: s.maxRequests, next: tipRequests(answers, ciphertext) });

@@ -25,7 +25,7 @@ export async function submitSection(ctx: BenchContext): Promise<SectionResult> {
   const ciphertext = base64.encode(await sampleTipCiphertext(keys.publicKeys));
   const pool = s.maxTips + s.connections;
   const started = performance.now();
-  const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: pool, difficulty: (i) => floodDifficulty(i + 1 + 4 * s.connections) });
+  const answers = await presolvePow({ dbFile: newsroom.dbFile, purpose: 'tip', count: pool, difficulty: (i) => floodDifficulty(Math.max(i + 1, 40 * s.connections) + 4 * s.connections) });
   ctx.log(`submit: solved ${pool} proofs of work in ${Math.round(performance.now() - started)} ms`);
 
   const load = { connections: s.connections, seconds: s.seconds, maxRequests: s.maxTips };
