@@ -132,3 +132,11 @@ export function randomId(): string {
 export function wipe(...buffers: Uint8Array[]): void {
   for (const b of buffers) b.fill(0);
 }
+
+/** Whether two byte strings are equal, in time that depends on their length only (for MACs and keys). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}

@@ -26,7 +26,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { abytes, base64url, concatBytes, randomBytes, utf8 } from './bytes.ts';
+import { abytes, base64url, concatBytes, equalBytes, randomBytes, utf8 } from './bytes.ts';
 
 export type FormPurpose = 'tip' | 'followup';
 
@@ -76,7 +76,7 @@ export function checkFormToken(secrets: Uint8Array[], token: unknown, o: { purpo
   }
   const body = bytes.subarray(0, BODY_BYTES);
   const presented = bytes.subarray(BODY_BYTES);
-  if (bytes.length !== BODY_BYTES + MAC_BYTES || !secrets.some((s) => constantTimeEqual(mac(s, body), presented))) {
+  if (bytes.length !== BODY_BYTES + MAC_BYTES || !secrets.some((s) => equalBytes(mac(s, body), presented))) {
     throw new FormTokenError('forged', 'the form token was not made by this server');
   }
   // After the HMAC: only the server's own tokens get this far.
@@ -92,11 +92,4 @@ export function checkFormToken(secrets: Uint8Array[], token: unknown, o: { purpo
 
 function mac(secret: Uint8Array, body: Uint8Array): Uint8Array {
   return hmac(sha256, secret, concatBytes(DOMAIN, body)).subarray(0, MAC_BYTES);
-}
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
 }

@@ -31,9 +31,8 @@
  * checkKeyPacketSwap(storedKeyPackets, newKeyPackets, shapes); // throws KeyPacketSwapError
  */
 import type * as openpgp from 'openpgp';
-import { abytes, hex } from './bytes.ts';
+import { abytes, equalBytes, hex } from './bytes.ts';
 import { NotEncryptedError, PacketTag, readPacketSpans } from './packets.ts';
-import { equalBytes } from './session-key.ts';
 
 /** What a key packet for one recipient key must look like: its key ID, public-key algorithm, and for RSA its modulus. */
 export type RecipientKeyShape = {

@@ -24,7 +24,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { abytes, base64url, concatBytes, randomBytes, utf8 } from './bytes.ts';
+import { abytes, base64url, concatBytes, equalBytes, randomBytes, utf8 } from './bytes.ts';
 
 export type PowPurpose = 'tip' | 'followup' | 'upload';
 export const POW_PURPOSES: readonly PowPurpose[] = ['tip', 'followup', 'upload'];
@@ -109,7 +109,7 @@ export function checkSolution(secret: Uint8Array, challenge: string, nonce: stri
     throw new PowError('forged', 'the challenge was not issued by this server');
   }
   const expected = hmac(sha256, secret, base64url.decode(body!));
-  if (presented.length !== expected.length || !constantTimeEqual(presented, expected)) {
+  if (!equalBytes(presented, expected)) {
     throw new PowError('forged', 'the challenge was not issued by this server');
   }
   if (payload.purpose !== o.purpose) throw new PowError('wrong-purpose', `this challenge is for a ${payload.purpose}, not a ${o.purpose}`);
@@ -119,12 +119,6 @@ export function checkSolution(secret: Uint8Array, challenge: string, nonce: stri
     throw new PowError('insufficient', 'the answer does not solve the challenge');
   }
   return payload;
-}
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
 }
 
 /**

@@ -43,12 +43,12 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as openpgp from 'openpgp';
-import { abytes, concatBytes, wipe } from './bytes.ts';
+import { abytes, concatBytes, equalBytes, wipe } from './bytes.ts';
 import { encryptionKeyIdOf } from './envelope.ts';
 import { splitKeyPackets } from './key-packet-swap.ts';
 export { tipRecipientIds } from './manifest.ts';
 import { inspectEncryptedMessage, inspectMessageHead, type MessageHead } from './packets.ts';
-import { equalBytes, isSessionKeySource, messageHeadOf, privateKeySource, SessionKeyError, unlockSessionKey, type SessionKey, type SessionKeySource } from './session-key.ts';
+import { isSessionKeySource, messageHeadOf, privateKeySource, SessionKeyError, unlockSessionKey, type SessionKey, type SessionKeySource } from './session-key.ts';
 
 /** Why a tip could not be re-keyed with this key. `code` is stable; `message` says what to do. */
 export class RekeyError extends Error {

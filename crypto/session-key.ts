@@ -22,7 +22,7 @@
  */
 import { cfb } from '@noble/ciphers/aes.js';
 import * as openpgp from 'openpgp';
-import { abytes, wipe } from './bytes.ts';
+import { abytes, equalBytes, wipe } from './bytes.ts';
 import { compressionRefused, NO_DECOMPRESSION } from './envelope.ts';
 import { inspectEncryptedMessage, type MessageHead } from './packets.ts';
 
@@ -169,9 +169,3 @@ function opensDataPacket(key: Uint8Array, quickCheck: Uint8Array): boolean {
   return ok;
 }
 
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
