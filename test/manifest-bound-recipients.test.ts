@@ -219,7 +219,7 @@ describe('reply takes the copy\'s desk from the conversation', () => {
   it('says whom the copy is encrypted to', async () => {
     const r = await reply(tips.honest.id);
     expect(r, r.stderr).toMatchObject({ code: 0 });
-    expect(r.stdout).toMatch(/The newsroom's copy is encrypted to desk Investigations in key list version \d+: (Ana|Bo) \([0-9A-F]{40}\), (Ana|Bo) \([0-9A-F]{40}\)\./);
+    expect(r.stdout).toMatch(/The newsroom's copy is encrypted to desk Investigations \(investigations\) in key list version \d+: (Ana|Bo) \([0-9A-F]{40}\), (Ana|Bo) \([0-9A-F]{40}\)\./);
     const copy = await t.db.selectFrom('replies').select('copy').where('thread_id', '=', tips.honest.threadId).executeTakeFirstOrThrow();
     expect(await opens('Cy', new Uint8Array(copy.copy))).toBe(false);
     const doc = decodeTipDocument(await decryptWithKey(new Uint8Array(copy.copy), secret.Bo));
@@ -260,7 +260,8 @@ describe('a frozen key list', () => {
     await runCli(['journalist', 'decrypt', '--key', files.key, '--in', files.inbox, '--out', files.read]);
     const r = await runCli(['journalist', 'reply', '--server', server.url, '--token-file', files.token, '--in', files.read, '--tip', late.id, '--message', 'Thanks.']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(`has a message encrypted under the newsroom's key list version ${hidden.version}, but the key list offered is version ${hidden.version - 1}`);
+    expect(r.stderr).toContain(`REFUSING: conversation`);
+    expect(r.stderr).toContain(`has a message encrypted under the newsroom's key list version ${hidden.version}, but the server offers version ${hidden.version - 1}`);
     expect(await t.db.selectFrom('replies').select('id').where('thread_id', '=', late.threadId).execute()).toEqual([]);
   }, 120_000);
 

@@ -54,16 +54,16 @@ import type { SocksProxy } from '../verify/socks5.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encryptionKeyIdOf, readPublicKey, type PublicKey } from '../../crypto/envelope.ts';
-import { newsroomFingerprint, type Manifest } from '../../crypto/manifest.ts';
+import type { Manifest } from '../../crypto/manifest.ts';
 import { inspectEncryptedMessage } from '../../crypto/packets.ts';
 import { RekeyError, rewrapSessionKey, sameEncryptedData, tipRecipientIds, type RekeyKey } from '../../crypto/rekey.ts';
 import { decryptMessage, isSessionKeySource, privateKeySource, SessionKeyError } from '../../crypto/session-key.ts';
 import { decodeTipDocument, type TipDocument } from '../../crypto/tip-document.ts';
-import { hex } from '../../crypto/bytes.ts';
 import { printable } from './printable.ts';
 import { MESSAGE_ID_RE } from './conversation-folders.ts';
 import { exists, writeFileAtomic } from './files.ts';
 import { JournalistApi, JournalistClientError, type RemoteReply, type RemoteTip } from './journalist-api.ts';
+import { deskWord, describeKeyList, FrozenKeyListError, newReaders, refuseFrozenKeyList } from './key-list.ts';
 import { knownKeyOwners } from './known-keys.ts';
 import { checkServerManifest } from './newsroom-pin.ts';
 import { rekeyAttachment } from './rekey-attachment.ts';
@@ -89,7 +89,7 @@ export type RekeyResult = RekeyTally & { attachments: RekeyTally; replies: Rekey
 const emptyTally = (): RekeyTally => ({ rekeyed: [], alreadyCurrent: 0, notOpenable: [], failed: [], gone: 0, localCopiesUpdated: 0 });
 
 /** One journalist in the current manifest: their key and the key ID a tip names for it. */
-type CurrentKey = { journalistId: string; name: string; key: PublicKey; keyId: string };
+type CurrentKey = { name: string; key: PublicKey; keyId: string };
 
 export async function rekeyTips(o: {
   server: string;
@@ -116,9 +116,10 @@ export async function rekeyTips(o: {
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError("the newsroom's key list has no journalists in it; nothing was re-keyed. Tell your admin.");
   if (checked.rotatedFrom) log(`the newsroom key moved from ${checked.rotatedFrom} to ${checked.fingerprint} through a signed rotation; ${o.inboxDir} now trusts only the new key.`);
   const current = await currentKeys(manifest);
-  const journalistOfKey = await knownKeyOwners(o.inboxDir);
-  for (const [id, k] of current) journalistOfKey.set(k.keyId, id);
-  for (const line of describeKeyList(manifest)) log(line);
+  // Whose each key ID is, current keys included: checkServerManifest just recorded them.
+  const owners = await knownKeyOwners(o.inboxDir);
+  const [heading, ...desks] = describeKeyList(manifest);
+  for (const line of [`re-keying to ${heading}`, ...desks]) log(line);
   const source = isSessionKeySource(o.key) ? o.key : privateKeySource(o.key);
 
   const result: RekeyResult = { ...emptyTally(), attachments: emptyTally(), replies: emptyTally() };
@@ -140,6 +141,16 @@ export async function rekeyTips(o: {
   } while (replyCursor);
   return result;
 
+  /** A message's document, decrypted here with the journalist's key; the plaintext is wiped once read. */
+  async function openDocument(ciphertext: Uint8Array): Promise<TipDocument> {
+    const plaintext = await decryptMessage(ciphertext, source);
+    try {
+      return decodeTipDocument(plaintext);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
   function targetFor(desk: string | null | undefined): Target {
     return { deskId: desk ?? null, keys: tipRecipientIds(manifest!, desk).map((id) => current.get(id)!) };
   }
@@ -149,13 +160,7 @@ export async function rekeyTips(o: {
     let doc = opened.get(tip.id);
     if (!doc) {
       doc = (async () => {
-        const plaintext = await decryptMessage(stored ?? (await api.getTip(tip.id, tip.size)), source);
-        let d: TipDocument;
-        try {
-          d = decodeTipDocument(plaintext);
-        } finally {
-          plaintext.fill(0);
-        }
+        const d = await openDocument(stored ?? (await api.getTip(tip.id, tip.size)));
         checkKeyListVersion(d, `tip ${tip.id}`);
         if (d.threadId !== undefined && tip.threadId && d.threadId !== tip.threadId) {
           throw new LabelMismatch(`the server files it in another conversation than the one it was written for; it was left as it is. Tell your admin: the server's records were changed.`);
@@ -167,14 +172,9 @@ export async function rekeyTips(o: {
     return doc;
   }
 
-  /** A tip or reply copy that names a newer key list than the server offers: the server is holding the newer one back. */
+  /** A tip or reply copy that names a newer key list than the server offers stops the run. */
   function checkKeyListVersion(doc: TipDocument, what: string): void {
-    if (doc.keyListVersion !== undefined && doc.keyListVersion > manifest!.version) {
-      throw new FrozenKeyListError(
-        `REFUSING: ${what} was encrypted under the newsroom's key list version ${doc.keyListVersion}, but the server offers version ${manifest!.version}. ` +
-          'The server is holding back a newer key list (one that may have removed a journalist). Nothing more was re-keyed. Tell your newsroom\'s admin.',
-      );
-    }
+    refuseFrozenKeyList(manifest!, doc.keyListVersion, `${what} was`, 'Nothing more was re-keyed.');
   }
 
   /**
@@ -191,16 +191,14 @@ export async function rekeyTips(o: {
       }
       return targetFor(boundDesk);
     }
-    const target = targetFor(labelDesk);
-    const readers = new Set(have.map((id) => journalistOfKey.get(id)).filter((j) => j !== undefined));
-    const added = target.keys.filter((t) => !readers.has(t.journalistId));
+    const added = newReaders(manifest!, labelDesk, have, owners);
     if (added.length > 0 && !o.allowNewRecipients) {
       throw new LabelMismatch(
-        `re-keying it for ${deskWord(manifest!, labelDesk)} would let ${added.map((t) => printable(t.name)).join(', ')} read it, who can't now, and it was sent before tipline recorded its desk inside the encryption, so only the server's label says they should. ` +
+        `re-keying it for ${deskWord(manifest!, labelDesk)} would let ${added.map((r) => printable(r.name)).join(', ')} read it, who can't now, and it was sent before tipline recorded its desk inside the encryption, so only the server's label says they should. ` +
           'It was left as it is. If your admin confirms the desk, run rekey again with --allow-new-recipients.',
       );
     }
-    return target;
+    return targetFor(labelDesk);
   }
 
   async function rekeyTip(tip: RemoteTip): Promise<void> {
@@ -267,13 +265,7 @@ export async function rekeyTips(o: {
       result.replies,
       () => api.getReplyCopy(reply.id, reply.size),
       async (stored, have) => {
-        const plaintext = await decryptMessage(stored, source);
-        let doc: TipDocument;
-        try {
-          doc = decodeTipDocument(plaintext);
-        } finally {
-          plaintext.fill(0);
-        }
+        const doc = await openDocument(stored);
         checkKeyListVersion(doc, `reply copy ${reply.id}`);
         if (doc.type !== 'reply' || (doc.threadId !== undefined && doc.threadId !== reply.threadId)) {
           throw new LabelMismatch('the server files it in another conversation than the one it was written for; it was left as it is. Tell your admin: the server\'s records were changed.');
@@ -386,32 +378,11 @@ class LabelMismatch extends Error {
   override name = 'LabelMismatch';
 }
 
-/** The server offers an older key list than one a message was encrypted under. Stops the run. */
-export class FrozenKeyListError extends JournalistClientError {
-  override name = 'FrozenKeyListError';
-}
 
 /** The keys something is re-keyed to, and the desk they are for (null: the whole newsroom). */
 type Target = { deskId: string | null; keys: CurrentKey[] };
 
 const isNotForThisKey = (e: unknown) => (e instanceof RekeyError || e instanceof SessionKeyError) && e.code === 'not-for-this-key';
-
-function deskWord(manifest: Manifest, deskId: string | null): string {
-  if (deskId === null) return 'the whole newsroom';
-  const desk = manifest.desks.find((d) => d.id === deskId);
-  return desk ? `desk ${printable(desk.name)} (${printable(deskId)})` : `desk ${printable(deskId)} (no longer in the key list: the whole newsroom)`;
-}
-
-/** What the journalist reads before anything changes: which key list, and who is in each desk. */
-function describeKeyList(manifest: Manifest): string[] {
-  const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
-  const who = (ids: string[]) => ids.map((id) => byId.get(id)).map((r) => `${printable(r!.name)} (${r!.fingerprint.toUpperCase()})`).join(', ');
-  return [
-    `re-keying to the newsroom's key list version ${manifest.version}, signed ${manifest.issued} by ${newsroomFingerprint(hex.decode(manifest.newsroomKey))}, valid until ${manifest.expires}:`,
-    ...manifest.desks.map((d) => `  desk ${printable(d.name)} (${printable(d.id)}): ${who(d.recipients)}`),
-    `  the whole newsroom: ${who(manifest.recipients.map((r) => r.id))}`,
-  ];
-}
 
 /** Each manifest journalist's key, by journalist id. */
 async function currentKeys(manifest: Manifest): Promise<Map<string, CurrentKey>> {
@@ -419,7 +390,7 @@ async function currentKeys(manifest: Manifest): Promise<Map<string, CurrentKey>>
   for (const r of manifest.recipients) {
     try {
       const key = await readPublicKey(r.publicKey);
-      out.set(r.id, { journalistId: r.id, name: r.name, key, keyId: await encryptionKeyIdOf(key) });
+      out.set(r.id, { name: r.name, key, keyId: await encryptionKeyIdOf(key) });
     } catch {
       throw new JournalistClientError(`the key of ${r.name} in the newsroom's key list can't be encrypted to (it may have expired); nothing was re-keyed. Ask your admin to renew it.`);
     }

@@ -35,6 +35,7 @@ import { encodeTipDocument } from '../../crypto/tip-document.ts';
 import type { Manifest } from '../../crypto/manifest.ts';
 import { inspectEncryptedMessage } from '../../crypto/packets.ts';
 import { findMessage, readThreadInfo } from './conversation-folders.ts';
+import { deskWord, newReaders, refuseFrozenKeyList } from './key-list.ts';
 import { knownKeyOwners } from './known-keys.ts';
 import { printable } from './printable.ts';
 import { JournalistApi, JournalistClientError } from './journalist-api.ts';
@@ -145,12 +146,7 @@ async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>,
   const { manifest } = await checkServerManifest(inboxDir, await getSigned(), { onFirstUse: 'refuse' });
   if (!manifest || manifest.recipients.length === 0) throw new JournalistClientError('the newsroom\'s key list has no journalists in it; nothing was sent. Tell your admin.');
   const said = await whatTheConversationSays(threadFolder, thread.threadId);
-  if (said.keyListVersion > manifest.version) {
-    throw new JournalistClientError(
-      `REFUSING: conversation ${thread.pseudonym} has a message encrypted under the newsroom's key list version ${said.keyListVersion}, but the key list offered is version ${manifest.version}. ` +
-        'The server is holding back a newer key list (one that may have removed a journalist). Nothing was sent. Tell your newsroom\'s admin.',
-    );
-  }
+  refuseFrozenKeyList(manifest, said.keyListVersion, `conversation ${thread.pseudonym} has a message`, 'Nothing was sent.');
   // The newsroom's copy goes to the conversation's desk (the server checks it against its label too).
   const label = await deskOfFetched(inboxDir, said.firstTipId ?? o.messageId);
   let deskId: string | null;
@@ -167,7 +163,7 @@ async function sealWithKeyList(o: ReplyInput, getSigned: () => Promise<unknown>,
     const added = await readersAdded(inboxDir, said.firstTipId, manifest, deskId);
     if (added.length > 0 && !o.allowNewRecipients) {
       throw new JournalistClientError(
-        `REFUSING: the copy would go to ${added.map((n) => printable(n)).join(', ')}, who can't read the conversation's first tip, and its messages were sent before tipline recorded their desk, so only the server's label says they should. ` +
+        `REFUSING: the copy would go to ${added.map((r) => printable(r.name)).join(', ')}, who can't read the conversation's first tip, and its messages were sent before tipline recorded their desk, so only the server's label says they should. ` +
           'Nothing was sent. If your admin confirms the desk, send it again with --allow-new-recipients.',
       );
     }
@@ -232,8 +228,8 @@ async function whatTheConversationSays(threadFolder: string, threadId: string): 
   return { deskId, keyListVersion, firstTipId };
 }
 
-/** The names of the journalists `deskId`'s keys would add to those who can read the fetched tip `tipId` (none when it can't be told). */
-async function readersAdded(inboxDir: string, tipId: string | undefined, manifest: Manifest, deskId: string | null): Promise<string[]> {
+/** The journalists `deskId`'s keys would add to those who can read the fetched tip `tipId` (none when it can't be told). */
+async function readersAdded(inboxDir: string, tipId: string | undefined, manifest: Manifest, deskId: string | null): Promise<Manifest['recipients']> {
   if (!tipId) return [];
   let keyIds: string[];
   try {
@@ -241,16 +237,7 @@ async function readersAdded(inboxDir: string, tipId: string | undefined, manifes
   } catch {
     return [];
   }
-  const owners = await knownKeyOwners(inboxDir);
-  const readers = new Set(keyIds.map((id) => owners.get(id)).filter((j) => j !== undefined));
-  const byId = new Map(manifest.recipients.map((r) => [r.id, r]));
-  return tipRecipientIds(manifest, deskId).filter((id) => !readers.has(id)).map((id) => byId.get(id)!.name);
-}
-
-function deskWord(manifest: Manifest, deskId: string | null): string {
-  if (deskId === null) return 'the whole newsroom';
-  const desk = manifest.desks.find((d) => d.id === deskId);
-  return desk ? `desk ${printable(desk.name)}` : `desk ${printable(deskId)} (no longer in the key list: the whole newsroom)`;
+  return newReaders(manifest, deskId, keyIds, await knownKeyOwners(inboxDir));
 }
 
 /** The server's desk label of a fetched tip or follow-up, from the `<id>.json` that fetch wrote (null: none); undefined when there is no such file. */
