@@ -21,7 +21,8 @@ import type { TipIntake } from '../tip-intake.ts';
 import { checkFollowupQuota, endSession, startSession } from './api.ts';
 import type { TipStore } from '../store/tip-store.ts';
 import type { NoJsBudget } from '../abuse/no-js-budget.ts';
-import { FORM_TOKEN_FIELD, FormTokenRefused, type FormTokens } from '../abuse/form-tokens.ts';
+import { FORM_TOKEN_FIELD, FormTokenRefused, type FormTokens, type FormTokenSpend } from '../abuse/form-tokens.ts';
+import type { FormPurpose } from '../../crypto/form-token.ts';
 import { SESSION_COOKIE, type SourceSessions } from './sessions.ts';
 import type { LoginThrottle } from '../abuse/login-throttle.ts';
 import { href, inboxPage, landingPage, loginPage, messagePage, submitPage, successPage, type AttachmentLimits, type PageContext, type ShownReply } from './views.ts';
@@ -93,6 +94,26 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     c.header('Retry-After', String(e.retryAfterSeconds ?? deps.limits.noJsFormMinSeconds));
     return { error: ctx.t('submit.error.formTooSoon', { seconds: String(deps.limits.noJsFormMinSeconds) }), status: 429 };
   };
+  /** Shows the form again, with the source's text in it, saying why it was not sent. */
+  type Again = (error: string, status: 400 | 403 | 409 | 410 | 413 | 429) => Promise<Response>;
+  /**
+   * The checks a no-JavaScript post (a first tip or a follow-up) passes before
+   * any budget is charged: a message that is not empty or too long, then the
+   * form token. Gives the token's spend, or the form shown again.
+   */
+  const checkPost = async (c: Context, ctx: PageContext, message: string, form: URLSearchParams, kind: FormPurpose, again: Again): Promise<FormTokenSpend | Response> => {
+    if (message.trim() === '') return again(ctx.t('submit.error.empty'), 400);
+    if ([...message].length > deps.limits.maxMessageChars) {
+      return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
+    }
+    try {
+      return await deps.formTokens.check(form.get(FORM_TOKEN_FIELD), kind);
+    } catch (e) {
+      if (!(e instanceof FormTokenRefused)) throw e;
+      const r = refusal(c, ctx, e);
+      return again(r.error, r.status);
+    }
+  };
   /** The server-rendered conversation, its reply form with a fresh token. */
   const inbox = async (ctx: PageContext, o: Omit<Parameters<typeof inboxPage>[1], 'newsroomPublicKey' | 'attachments' | 'formToken'>) =>
     inboxPage(ctx, { ...o, newsroomPublicKey: newsroomKeyHex, attachments, formToken: await deps.formTokens.issue('followup') });
@@ -136,21 +157,11 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     const info = await formInfo();
     if (!info) return unavailable(c, ctx);
     // Every refusal shows the form again with the source's text in it, and a fresh token.
-    const again = async (error: string, status: 400 | 403 | 409 | 410 | 413 | 429) => c.html(submitPage(ctx, { ...info, message, error, desk, formToken: await deps.formTokens.issue('tip') }), status);
+    const again: Again = async (error, status) => c.html(submitPage(ctx, { ...info, message, error, desk, formToken: await deps.formTokens.issue('tip') }), status);
     if (info.desks.length > 1 && !info.desks.some((d) => d.id === desk)) return again(ctx.t('submit.error.desk'), 400);
-    if (message.trim() === '') return again(ctx.t('submit.error.empty'), 400);
-    if ([...message].length > deps.limits.maxMessageChars) {
-      return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
-    }
     // The token before the budget: a forged, early, late or replayed one uses none of it.
-    let spend;
-    try {
-      spend = await deps.formTokens.check(form.get(FORM_TOKEN_FIELD), 'tip');
-    } catch (e) {
-      if (!(e instanceof FormTokenRefused)) throw e;
-      const r = refusal(c, ctx, e);
-      return again(r.error, r.status);
-    }
+    const spend = await checkPost(c, ctx, message, form, 'tip', again);
+    if (spend instanceof Response) return spend;
     // A dry budget leaves the token unspent: the same form can be sent again later.
     if (!deps.noJs.take('tip')) return busy(c, ctx);
     // The codename is made here, shown once in the response, and never stored.
@@ -224,20 +235,10 @@ export function sourcePages(deps: SourcePagesDeps): Hono {
     if (!threadId) return c.html(messagePage(ctx, ctx.t('login.heading'), ctx.t('inbox.expired')), 401);
     const form = await readForm(c.req.raw, formLimit);
     const message = (form.get('message') ?? '').replace(/\r\n/g, '\n');
-    const again = async (error: string, status: 400 | 403 | 409 | 410 | 413 | 429) => c.html(await inbox(ctx, { replies: 'locked', error, message }), status);
-    if (message.trim() === '') return again(ctx.t('submit.error.empty'), 400);
-    if ([...message].length > deps.limits.maxMessageChars) {
-      return again(ctx.t('submit.error.tooLong', { limit: String(deps.limits.maxMessageChars) }), 413);
-    }
+    const again: Again = async (error, status) => c.html(await inbox(ctx, { replies: 'locked', error, message }), status);
     // As for a first tip: the token before the budget (and before the conversation's daily quota is counted).
-    let spend;
-    try {
-      spend = await deps.formTokens.check(form.get(FORM_TOKEN_FIELD), 'followup');
-    } catch (e) {
-      if (!(e instanceof FormTokenRefused)) throw e;
-      const r = refusal(c, ctx, e);
-      return again(r.error, r.status);
-    }
+    const spend = await checkPost(c, ctx, message, form, 'followup', again);
+    if (spend instanceof Response) return spend;
     await checkFollowupQuota(deps.tips, threadId, deps.limits.maxFollowupsPerThreadPerDay);
     if (!deps.noJs.take('followup')) return busy(c, ctx);
     try {
