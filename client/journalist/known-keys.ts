@@ -24,32 +24,45 @@ export const KNOWN_KEYS_FILE = 'known-keys.json';
 
 const KEY_ID_RE = /^[0-9a-f]{16}$/;
 
-type KnownKeys = { format: 'tipline-known-keys/1'; owners: Record<string, string> };
+/** `upTo`: the newest manifest version whose keys are recorded, so the same keys are not parsed again on every run. */
+type KnownKeys = { format: 'tipline-known-keys/1'; upTo: number; owners: Record<string, string> };
 
-/** Key ID (16 lowercase hex) → journalist id, as far as this folder knows. Empty when nothing is recorded or the file is unreadable. */
-export async function knownKeyOwners(inboxDir: string): Promise<Map<string, string>> {
+async function readKnownKeys(inboxDir: string): Promise<{ upTo: number; owners: Map<string, string> }> {
   try {
     const file = JSON.parse(await readFile(join(inboxDir, KNOWN_KEYS_FILE), 'utf8')) as Partial<KnownKeys>;
-    if (file.format !== 'tipline-known-keys/1' || typeof file.owners !== 'object' || file.owners === null) return new Map();
-    return new Map(Object.entries(file.owners).filter(([k, v]) => KEY_ID_RE.test(k) && typeof v === 'string'));
+    if (file.format !== 'tipline-known-keys/1' || typeof file.owners !== 'object' || file.owners === null) throw new TypeError();
+    const owners = new Map(Object.entries(file.owners).filter(([k, v]) => KEY_ID_RE.test(k) && typeof v === 'string'));
+    return { upTo: Number.isSafeInteger(file.upTo) ? file.upTo! : 0, owners };
   } catch {
-    return new Map();
+    return { upTo: 0, owners: new Map() };
   }
 }
 
-/** Adds the encryption keys of verified `manifests` to the folder's record; a key already recorded keeps its first owner. */
+/** Key ID (16 lowercase hex) → journalist id, as far as this folder knows. Empty when nothing is recorded or the file is unreadable. */
+export async function knownKeyOwners(inboxDir: string): Promise<Map<string, string>> {
+  return (await readKnownKeys(inboxDir)).owners;
+}
+
+/**
+ * Adds the encryption keys of verified `manifests` to the folder's record; a
+ * key already recorded keeps its first owner. Manifests no newer than the
+ * last one recorded are skipped: their keys are there already.
+ */
 export async function rememberKeys(inboxDir: string, manifests: (Manifest | undefined)[]): Promise<void> {
-  const owners = await knownKeyOwners(inboxDir);
-  const before = owners.size;
-  for (const manifest of manifests) {
-    if (!manifest) continue;
+  const { upTo, owners } = await readKnownKeys(inboxDir);
+  const fresh = manifests.filter((m): m is Manifest => m !== undefined && m.version > upTo);
+  if (fresh.length === 0) return;
+  for (const manifest of fresh) {
     for (const r of manifest.recipients) {
       const keyId = await keyIdOf(r.publicKey, manifest.issued);
       if (keyId && !owners.has(keyId)) owners.set(keyId, r.id);
     }
   }
-  if (owners.size === before) return;
-  const file: KnownKeys = { format: 'tipline-known-keys/1', owners: Object.fromEntries([...owners].sort(([a], [b]) => (a < b ? -1 : 1))) };
+  const file: KnownKeys = {
+    format: 'tipline-known-keys/1',
+    upTo: Math.max(upTo, ...fresh.map((m) => m.version)),
+    owners: Object.fromEntries([...owners].sort(([a], [b]) => (a < b ? -1 : 1))),
+  };
   await writeFileAtomic(join(inboxDir, KNOWN_KEYS_FILE), `${JSON.stringify(file, null, 2)}\n`);
 }
 
