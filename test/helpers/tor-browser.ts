@@ -116,8 +116,10 @@ export function torBrowserPrefs(level: SecurityLevel): Record<string, string | n
   return { ...ALL_LEVELS, ...LEVEL_PREFS[level] };
 }
 
-export function launchTorBrowserLike(level: SecurityLevel): Promise<Browser> {
+/** `protocolTimeoutMs`: how long one call into the page may take (puppeteer's default is 180 s; the 2 GiB one-off takes longer). */
+export function launchTorBrowserLike(level: SecurityLevel, o: { protocolTimeoutMs?: number } = {}): Promise<Browser> {
   return launch({
+    ...(o.protocolTimeoutMs ? { protocolTimeout: o.protocolTimeoutMs } : {}),
     browser: 'firefox',
     executablePath: FIREFOX_PATH,
     headless: true,

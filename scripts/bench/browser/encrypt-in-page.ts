@@ -16,7 +16,7 @@ import { encryptFile } from '../../../client/source/segment-encryptor.ts';
 export type PageEncryptResult = { ms: number; plainBytes: number; cipherBytes: number; segments: number; hardwareConcurrency: number };
 
 /** `source`: a URL to download the file from, or `#file` for the file given to the page's file input (read from disk, as a source's is). */
-async function benchEncrypt(armoredKeys: string[], source: string): Promise<PageEncryptResult> {
+async function benchEncrypt(armoredKeys: string[], source: string, mibPerSecond?: number): Promise<PageEncryptResult> {
   const file = source === '#file' ? (document.getElementById('file') as HTMLInputElement).files![0]! : await (await fetch(source)).blob();
   const keys = await Promise.all(armoredKeys.map((k) => readPublicKey(k)));
   const started = performance.now();
@@ -30,6 +30,11 @@ async function benchEncrypt(armoredKeys: string[], source: string): Promise<Page
     if (done) break;
     cipherBytes += value.length;
     segments++;
+    // A stand-in for the network (scripts/bench/firefox-big-file.ts): take segments no faster than this.
+    if (mibPerSecond) {
+      const due = started + (cipherBytes / (mibPerSecond * 1024 * 1024)) * 1000;
+      if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+    }
   }
   await hash;
   return { ms: performance.now() - started, plainBytes: file.size, cipherBytes, segments, hardwareConcurrency: navigator.hardwareConcurrency };

@@ -67,10 +67,12 @@ export async function firefoxSaferUploadSection(ctx: BenchContext): Promise<Sect
 }
 
 /** One fresh browser at `level`: the page, the file picked, the pipeline timed while memory is watched. */
-export async function runLevel(ctx: Pick<BenchContext, 'workDir'>, level: SecurityLevel, file: string, armoredKeys: string[]): Promise<LevelRun> {
+/** `mibPerSecond`: take the segments no faster than this, as a network would (none: as fast as they come). */
+export async function runLevel(ctx: Pick<BenchContext, 'workDir'>, level: SecurityLevel, file: string, armoredKeys: string[], mibPerSecond?: number): Promise<LevelRun> {
   const page = await startPageServer(ctx.workDir, file);
   try {
-    const browser = await launchTorBrowserLike(level);
+    // A run at a network's pace may take minutes: 15 for the call that waits for it.
+    const browser = await launchTorBrowserLike(level, mibPerSecond ? { protocolTimeoutMs: 900_000 } : {});
     try {
       const tab = await browser.newPage();
       const pageErrors: string[] = [];
@@ -89,8 +91,9 @@ export async function runLevel(ctx: Pick<BenchContext, 'workDir'>, level: Securi
       if (pid === undefined) throw new Error('Firefox has no process id');
       const watch = ProcessTreeMemory.start(pid);
       const running = tab.evaluate(
-        (k: string[]) => (globalThis as unknown as { benchEncrypt: (k: string[], s: string) => Promise<PageEncryptResult> }).benchEncrypt(k, '#file'),
+        (k: string[], rate: number) => (globalThis as unknown as { benchEncrypt: (k: string[], s: string, r: number) => Promise<PageEncryptResult> }).benchEncrypt(k, '#file', rate),
         armoredKeys,
+        mibPerSecond ?? 0,
       );
       const result = await running.finally(() => undefined).catch((e: unknown) => {
         watch.stop();
