@@ -189,10 +189,9 @@ export async function sealSegment(key: SegmentKey, buffer: ArrayBuffer, layout: 
  * Why many calls and not one: in Chromium one 4 MiB AES-CBC call took
  * 17–20 ms, 64 KiB calls 5–13 ms per 4 MiB (the call's copy of its input and
  * its output stay in the cache), and the XOR of one call's keystream runs on
- * this thread while the next call runs on WebCrypto's. In the bench's
- * browser-encrypt (256 MiB, two segments per worker): one call per segment
- * 0.43–0.46× `gpg --encrypt`, 1 MiB calls 0.43–0.52×, 256 KiB 0.51–0.54×,
- * 128 KiB 0.53–0.56×, 64 KiB 0.51–0.53×. Each call takes its
+ * this thread while the next call runs on WebCrypto's. 128 KiB did best in
+ * the bench's browser-encrypt among 64 KiB to 1 MiB (docs/performance.md has
+ * the figures). Each call takes its
  * copy of the plaintext when it is made, so a call's keystream is XORed only
  * once the next call is made: its last block lands on that call's first
  * plaintext block.
