@@ -2,8 +2,8 @@
  * browser-upload: the source's real page, end to end, in headless Chromium
  * against the real server on 127.0.0.1: /submit, a generated file given to
  * "Attach files" by its path (Chromium reads it from disk; Node never holds
- * it), Submit, and the page's own picker, SHA-256, openpgp.js encryption and
- * chunked upload, until it says the tip was received. Done at two sizes, each
+ * it), Submit, and the page's own picker, segmented encryption and hashing in
+ * its workers, and chunked upload, until it says the tip was received. Done at two sizes, each
  * in a fresh browser, while the tab's memory is watched (browser/tab-memory.ts).
  *
  * The figure is the tab's median resident memory while it sends the large
