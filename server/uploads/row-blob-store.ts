@@ -32,7 +32,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import { randomId } from '../../crypto/bytes.ts';
 import { utcDay } from '../../crypto/day.ts';
-import { SQLITE_CACHE_SIZE, SQLITE_SYNCHRONOUS, SQLITE_WAL_AUTOCHECKPOINT, type TiplineDb } from '../db/open-database.ts';
+import { SQLITE_SYNCHRONOUS, SQLITE_WAL_AUTOCHECKPOINT, type TiplineDb } from '../db/open-database.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { BlobChangedError, BlobPathError, writeInRuns } from './blob-store.ts';
 import type { BlobBody, BlobReplaceOptions, BlobStore, BlobWriteOptions } from './blob-store.ts';
@@ -281,7 +281,7 @@ export class RowBlobStore implements BlobStore {
    * One row of `content`, committed on its own. On SQLite its id is
    * `random()` (migration 0017), and the statement runs on the connection,
    * held meanwhile so that no other query (a tip's commit) runs under the
-   * three settings it lifts:
+   * two settings it lifts:
    *
    * - `synchronous = NORMAL`: the row's commit skips the fsync. The rows
    *   count only once the transaction that closes the write commits at
@@ -294,12 +294,6 @@ export class RowBlobStore implements BlobStore {
    *   more fsyncs, every 4 MiB). The closing commit does, once the WAL is
    *   past 1000 pages, so an 8 MiB chunk costs one checkpoint, not two, and
    *   the WAL grows by at most a chunk meanwhile.
-   * - `cache_size = -2000` (SQLite's own default, 2 MB, against
-   *   better-sqlite3's 16 MB): a row's 256 overflow pages pass through the
-   *   page cache, are never read from it again, and would otherwise grow it
-   *   to its limit and push out the tips' pages. Measured in a plain
-   *   better-sqlite3 loop of 1,024 rows of 1 MiB: 20 MiB of memory growth at
-   *   16 MB, 6 MiB at 2 MB, the same time.
    */
   private async insertRow(content: string, start: number, bytes: Uint8Array): Promise<void> {
     if (this.postgres) {
@@ -309,13 +303,11 @@ export class RowBlobStore implements BlobStore {
     await this.db.connection().execute(async (c) => {
       await sql`PRAGMA synchronous = NORMAL`.execute(c);
       await sql`PRAGMA wal_autocheckpoint = 0`.execute(c);
-      await sql`PRAGMA cache_size = -2000`.execute(c);
       try {
         await c.insertInto('blob_chunks').values({ id: sql<number>`random()`, content, start, bytes }).execute();
       } finally {
         await sql.raw(`PRAGMA ${SQLITE_SYNCHRONOUS}`).execute(c);
         await sql.raw(`PRAGMA ${SQLITE_WAL_AUTOCHECKPOINT}`).execute(c);
-        await sql.raw(`PRAGMA ${SQLITE_CACHE_SIZE}`).execute(c);
       }
     });
   }
