@@ -27,15 +27,18 @@ const KEY_ID_RE = /^[0-9a-f]{16}$/;
 /** `upTo`: the newest manifest version whose keys are recorded, so the same keys are not parsed again on every run. */
 type KnownKeys = { format: 'tipline-known-keys/1'; upTo: number; owners: Record<string, string> };
 
+/** What the folder records; nothing (version 0, no owners) when the file is missing, unreadable or not this format. */
 async function readKnownKeys(inboxDir: string): Promise<{ upTo: number; owners: Map<string, string> }> {
+  const nothing = { upTo: 0, owners: new Map<string, string>() };
+  let file: Partial<KnownKeys>;
   try {
-    const file = JSON.parse(await readFile(join(inboxDir, KNOWN_KEYS_FILE), 'utf8')) as Partial<KnownKeys>;
-    if (file.format !== 'tipline-known-keys/1' || typeof file.owners !== 'object' || file.owners === null) throw new TypeError();
-    const owners = new Map(Object.entries(file.owners).filter(([k, v]) => KEY_ID_RE.test(k) && typeof v === 'string'));
-    return { upTo: Number.isSafeInteger(file.upTo) ? file.upTo! : 0, owners };
+    file = JSON.parse(await readFile(join(inboxDir, KNOWN_KEYS_FILE), 'utf8')) as Partial<KnownKeys>;
   } catch {
-    return { upTo: 0, owners: new Map() };
+    return nothing;
   }
+  if (file?.format !== 'tipline-known-keys/1' || typeof file.owners !== 'object' || file.owners === null) return nothing;
+  const owners = new Map(Object.entries(file.owners).filter(([k, v]) => KEY_ID_RE.test(k) && typeof v === 'string'));
+  return { upTo: Number.isSafeInteger(file.upTo) ? file.upTo! : 0, owners };
 }
 
 /** Key ID (16 lowercase hex) → journalist id, as far as this folder knows. Empty when nothing is recorded or the file is unreadable. */

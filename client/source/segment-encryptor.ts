@@ -12,10 +12,9 @@
  * Pull-based: a segment is read from the file only when the upload asks for
  * more and fewer than {@link SEGMENTS_PER_WORKER} per worker are in flight.
  * Two per worker, so that a worker reads its next segment while it encrypts
- * this one (one each: 0.43–0.46× `gpg --encrypt` in the bench's Chromium;
- * two: 0.53–0.56×; three: no better). So when the upload waits (the
- * source pressed Pause, a chunk is being resent), reading, hashing and
- * encrypting stop too, after at most the segments already in flight; memory
+ * this one (docs/performance.md has what one, two and three gave). So when
+ * the upload waits (the source pressed Pause, a chunk is being resent),
+ * reading, hashing and encrypting stop too, after at most the segments already in flight; memory
  * is bounded by those few 4 MiB segments, whatever the file's size.
  *
  * @example

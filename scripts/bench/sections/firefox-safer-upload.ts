@@ -66,8 +66,11 @@ export async function firefoxSaferUploadSection(ctx: BenchContext): Promise<Sect
   }
 }
 
-/** One fresh browser at `level`: the page, the file picked, the pipeline timed while memory is watched. */
-/** `mibPerSecond`: take the segments no faster than this, as a network would (none: as fast as they come). */
+/**
+ * One fresh browser at `level`: the page, the file picked, the pipeline timed
+ * while memory is watched. `mibPerSecond`: the page takes the segments no
+ * faster than this, as a network would (none: as fast as they come).
+ */
 export async function runLevel(ctx: Pick<BenchContext, 'workDir'>, level: SecurityLevel, file: string, armoredKeys: string[], mibPerSecond?: number): Promise<LevelRun> {
   const page = await startPageServer(ctx.workDir, file);
   try {
