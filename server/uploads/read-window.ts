@@ -40,7 +40,8 @@ export function readThroughWindow(readAt: ReadAt, windowBytes: number): ReadAt {
   return async (offset, length) => {
     if (length > windowBytes) return readAt(offset, length);
     if (offset >= start && offset + length <= start + window.length) return window.subarray(offset - start, offset - start + length);
-    // Just past the last window (within its own length): the asks are dense, so read further ahead.
+    // Within a window's length past the last one, the asks are dense: read further ahead. A window cut short at
+    // a row's end counts at its full size, so dense headers keep their window from one row into the next.
     const dense = window.length > 0 && offset >= start && offset < start + 2 * Math.max(window.length, size);
     size = dense ? Math.min(size * 2, windowBytes) : Math.min(FIRST_WINDOW_BYTES, windowBytes);
     const rowEnd = Math.ceil((offset + length) / windowBytes) * windowBytes;
